@@ -1,0 +1,12 @@
+noinst_LTLIBRARIES += sandbox/libsandbox.la
+sandbox_libsandbox_la_SOURCES = \
+	sandbox/sandbox.h \
+	sandbox/internal.h \
+	sandbox/status.c \
+	sandbox/child.c \
+	sandbox/run.c
+
+# A command-line demo of the sandbox: sbx-run [limits] -- argv...
+noinst_PROGRAMS += sandbox/sbx-run
+sandbox_sbx_run_SOURCES = sandbox/sbx-run.c
+sandbox_sbx_run_LDADD = sandbox/libsandbox.la
