@@ -8,3 +8,15 @@ tests_check_sandbox_SOURCES = tests/check_sandbox.c
 tests_check_sandbox_CFLAGS = $(TEST_CFLAGS) -DFIXTURES_DIR='"$(abs_top_builddir)/tests/fixtures"'
 tests_check_sandbox_LDADD = sandbox/libsandbox.la $(TEST_LIBS)
 TESTS += tests/check_sandbox
+
+check_PROGRAMS += tests/check_encode
+tests_check_encode_SOURCES = tests/check_encode.c
+tests_check_encode_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_encode_LDADD = service/librunbox.la $(TEST_LIBS)
+TESTS += tests/check_encode
+
+check_PROGRAMS += tests/check_workdir
+tests_check_workdir_SOURCES = tests/check_workdir.c
+tests_check_workdir_CFLAGS = $(TEST_CFLAGS)
+tests_check_workdir_LDADD = service/librunbox.la $(TEST_LIBS)
+TESTS += tests/check_workdir

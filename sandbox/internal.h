@@ -1,0 +1,88 @@
+/*
+ * internal.h - what the parent side (run.c) hands to the child side
+ * (child.c).  Not part of the public interface.
+ */
+#ifndef RUNBOX_SANDBOX_INTERNAL_H
+#define RUNBOX_SANDBOX_INTERNAL_H
+
+#include <stdbool.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "sandbox/sandbox.h"
+
+/*
+ * The child's setup steps, in the order it performs them.  A failure is
+ * reported to the parent as {step, errno}; the names appear in messages
+ * ("setrlimit(RLIMIT_AS): Invalid argument", "chdir: No such file...").
+ */
+#define CHILD_STEP_MAP(X)                                  \
+	X(SETSID, "setsid")                                \
+	X(SIGNALS, "reset signals")                        \
+	X(FDS, "set up stdin/stdout/stderr")               \
+	X(CLOSE_FDS, "close inherited descriptors")        \
+	X(RLIMIT_CPU, "setrlimit(RLIMIT_CPU)")             \
+	X(RLIMIT_AS, "setrlimit(RLIMIT_AS)")               \
+	X(RLIMIT_STACK, "setrlimit(RLIMIT_STACK)")         \
+	X(RLIMIT_NPROC, "setrlimit(RLIMIT_NPROC)")         \
+	X(RLIMIT_NOFILE, "setrlimit(RLIMIT_NOFILE)")       \
+	X(RLIMIT_FSIZE, "setrlimit(RLIMIT_FSIZE)")         \
+	X(RLIMIT_CORE, "setrlimit(RLIMIT_CORE)")           \
+	X(SETGROUPS, "setgroups")                          \
+	X(SETGID, "setresgid")                             \
+	X(SETUID, "setresuid")                             \
+	X(PDEATHSIG, "prctl(PR_SET_PDEATHSIG)")            \
+	X(CHDIR, "chdir")                                  \
+	X(EXECVE, "execve")
+
+enum child_step {
+#define CHILD_STEP_ENUM(id, name) CHILD_STEP_##id,
+	CHILD_STEP_MAP(CHILD_STEP_ENUM)
+#undef CHILD_STEP_ENUM
+	CHILD_STEP_COUNT
+};
+
+const char *child_step_name(int step);
+
+/* What travels over the error pipe when a setup step fails. */
+struct child_error {
+	int step;
+	int err;
+};
+
+#define CHILD_MAX_RLIMITS 8
+
+struct child_rlimit {
+	int resource;
+	int step;
+	struct rlimit lim;
+};
+
+/*
+ * Everything the child needs, prepared before the clone so that the child
+ * only makes async-signal-safe calls.
+ */
+struct child_plan {
+	int stdin_fd;  /* child ends of the three pipes */
+	int stdout_fd;
+	int stderr_fd;
+	int error_fd;  /* write end of the close-on-exec error pipe */
+	pid_t parent_pid;
+
+	char *const *paths; /* execve candidates, NULL-terminated */
+	char *const *argv;
+	char *const *envp;
+	const char *cwd;
+
+	struct child_rlimit rlimits[CHILD_MAX_RLIMITS];
+	int n_rlimits;
+
+	bool set_ids;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Runs in the child after clone; never returns. */
+_Noreturn void child_main(const struct child_plan *plan);
+
+#endif

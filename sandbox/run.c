@@ -1,0 +1,782 @@
+/*
+ * run.c - sbx_run(): one run of one program, from clone to reaping.
+ *
+ * Theory of operation
+ * -------------------
+ * Processes.  The calling thread (the "parent") clones one child with
+ * clone3(CLONE_PIDFD) and exit_signal 0: the kernel hands back a pidfd
+ * atomically, no SIGCHLD is ever sent (the host's SIGCHLD disposition is
+ * irrelevant and untouched) and only this thread ever reaps this child, by
+ * its pid.  The child (child.c) makes itself a session and process group
+ * leader, resets signals, applies rlimits, drops credentials and execs.
+ * Everything the program starts stays in that process group unless it calls
+ * setsid(); the group is killed as a whole.
+ *
+ * Descriptors, all close-on-exec in the parent:
+ *   in[2]   stdin pipe;  the parent writes spec->stdin_data, non-blocking,
+ *           then closes its end so the program sees EOF.
+ *   out[2]  stdout pipe; read non-blocking into a buffer capped at
+ *           limits.output_bytes.
+ *   err[2]  stderr pipe; likewise.
+ *   errp[2] error pipe; the child writes {step, errno} if a setup step
+ *           fails.  EOF without data means execve succeeded.
+ *   pidfd   readable when the child has exited.
+ *
+ * The loop polls the pidfd and the three pipes with a timeout that is the
+ * nearer of the wall deadline and the next CPU sample (at most every 50 ms,
+ * sooner when the CPU limit is close).  A run ends in one of these ways:
+ *   - the main process exits or is killed: the whole group is SIGKILLed
+ *     (background children do not outlive the run), the pipes are drained
+ *     for at most DRAIN_MS (a setsid'd grandchild holding stdout open
+ *     cannot make the run wait), the child is reaped with wait4;
+ *   - the wall deadline passes, the sampled CPU time passes the limit or a
+ *     stream passes its cap: the group is SIGKILLed, the kill reason is
+ *     remembered, and the run ends as above when the main process is gone.
+ * The status is decided once, at the end, from the kill reason, the wait
+ * status and the usage: a limit status wins over the signal it caused.
+ *
+ * SIGPIPE.  Writing stdin to a program that has exited raises SIGPIPE in
+ * this thread.  It stays blocked in the thread for the duration of the run
+ * and a SIGPIPE raised by our own write is consumed before returning, so
+ * the host needs no process-wide SIG_IGN.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/internal.h"
+#include "sandbox/sandbox.h"
+
+#define CPU_SAMPLE_MS 50 /* longest gap between two CPU samples */
+#define DRAIN_MS 50      /* longest wait for output after the main exit */
+#define READ_CHUNK 65536
+
+enum kill_reason { KILL_NONE, KILL_WALL, KILL_CPU, KILL_OUTPUT };
+
+/* Everything one run holds; run_cleanup() is its only releaser. */
+struct run {
+	const struct sbx_spec *spec;
+	struct child_plan plan;
+	char **paths;
+	int in[2], out[2], err[2], errp[2];
+	int pidfd;
+	pid_t pid;
+	bool reaped;
+	const char *in_data;
+	size_t in_left;
+	uint64_t start_ns;
+	clockid_t cpu_clock;
+	bool have_cpu_clock;
+	enum kill_reason reason;
+	uint64_t killed_at_cpu_ms;
+	int output_stream; /* 1 stdout, 2 stderr: the one that passed its cap */
+	struct sbx_result *res;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void set_error(char *errbuf, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_error(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	if (!errbuf || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+static void free_paths(char **paths)
+{
+	if (!paths)
+		return;
+	for (char **p = paths; *p; p++)
+		free(*p);
+	free(paths);
+}
+
+/*
+ * execve candidates for argv[0]: itself when it holds a '/', otherwise each
+ * directory of the PATH in the program's own environment.  No PATH there
+ * means nothing to search: the run fails with ENOENT, it never falls back
+ * to the service's PATH.
+ */
+static char **build_paths(const struct sbx_spec *spec)
+{
+	const char *name = spec->argv[0];
+	const char *path = NULL;
+	char **paths;
+	size_t n = 0, cap = 1;
+
+	if (strchr(name, '/')) {
+		paths = calloc(2, sizeof *paths);
+		if (!paths || !(paths[0] = strdup(name))) {
+			free(paths);
+			return NULL;
+		}
+		return paths;
+	}
+	for (char *const *e = spec->envp; e && *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			path = *e + 5;
+	if (path)
+		for (const char *c = path; *c; c++)
+			cap += *c == ':';
+	paths = calloc(cap + 1, sizeof *paths);
+	if (!paths)
+		return NULL;
+	for (const char *dir = path; dir;) {
+		const char *end = strchr(dir, ':');
+		size_t len = end ? (size_t)(end - dir) : strlen(dir);
+		/* An empty entry means the current directory, as in execvp. */
+		if (asprintf(&paths[n], "%.*s%s%s", (int)len, dir,
+			     len ? "/" : "", name) < 0) {
+			paths[n] = NULL;
+			free_paths(paths);
+			return NULL;
+		}
+		n++;
+		dir = end ? end + 1 : NULL;
+	}
+	return paths;
+}
+
+static void add_rlimit(struct child_plan *plan, int resource, int step,
+		       uint64_t soft, uint64_t hard)
+{
+	struct child_rlimit *r = &plan->rlimits[plan->n_rlimits++];
+	r->resource = resource;
+	r->step = step;
+	r->lim.rlim_cur = soft;
+	r->lim.rlim_max = hard;
+}
+
+/*
+ * RLIMIT_CPU is a backstop in whole seconds (soft = ceil(ms/1000) sends
+ * SIGXCPU, hard = soft + 1 sends SIGKILL); the millisecond limit comes from
+ * sampling in the parent.  CORE is always 0.
+ */
+static void plan_rlimits(struct child_plan *plan, const struct sbx_spec *spec)
+{
+	const struct sbx_limits *l = &spec->limits;
+
+	if (l->cpu_time_ms) {
+		uint64_t s = (l->cpu_time_ms + 999) / 1000;
+		add_rlimit(plan, RLIMIT_CPU, CHILD_STEP_RLIMIT_CPU, s, s + 1);
+	}
+	if (l->memory_bytes && spec->rlimit_as)
+		add_rlimit(plan, RLIMIT_AS, CHILD_STEP_RLIMIT_AS,
+			   l->memory_bytes, l->memory_bytes);
+	if (l->stack_bytes)
+		add_rlimit(plan, RLIMIT_STACK, CHILD_STEP_RLIMIT_STACK,
+			   l->stack_bytes, l->stack_bytes);
+	if (l->processes)
+		add_rlimit(plan, RLIMIT_NPROC, CHILD_STEP_RLIMIT_NPROC,
+			   l->processes, l->processes);
+	if (l->open_files)
+		add_rlimit(plan, RLIMIT_NOFILE, CHILD_STEP_RLIMIT_NOFILE,
+			   l->open_files, l->open_files);
+	if (l->file_size_bytes)
+		add_rlimit(plan, RLIMIT_FSIZE, CHILD_STEP_RLIMIT_FSIZE,
+			   l->file_size_bytes, l->file_size_bytes);
+	add_rlimit(plan, RLIMIT_CORE, CHILD_STEP_RLIMIT_CORE, 0, 0);
+}
+
+static int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static void run_cleanup(struct run *r)
+{
+	int *fds[] = { &r->in[0], &r->in[1], &r->out[0], &r->out[1],
+		       &r->err[0], &r->err[1], &r->errp[0], &r->errp[1],
+		       &r->pidfd };
+	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+		close_fd(fds[i]);
+	free_paths(r->paths);
+	r->paths = NULL;
+}
+
+static int open_pipes(struct run *r)
+{
+	int *pipes[] = { r->in, r->out, r->err, r->errp };
+	for (size_t i = 0; i < 4; i++)
+		if (pipe2(pipes[i], O_CLOEXEC) < 0)
+			return -1;
+	/* Only the parent's ends are non-blocking; the program gets normal
+	   blocking pipes. */
+	if (set_nonblock(r->in[1]) < 0 || set_nonblock(r->out[0]) < 0 ||
+	    set_nonblock(r->err[0]) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * clone3 with a pidfd and no exit signal.  Every signal is blocked in this
+ * thread across the call so that no handler of the host runs in the child
+ * before it resets them.
+ */
+static int spawn(struct run *r)
+{
+	int pidfd = -1;
+	struct clone_args args = {
+		.flags = CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)&pidfd,
+		.exit_signal = 0,
+	};
+	sigset_t all, old;
+	long pid;
+	int saved;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = syscall(SYS_clone3, &args, sizeof args);
+	if (pid == 0)
+		child_main(&r->plan);
+	saved = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		errno = saved;
+		return -1;
+	}
+	r->pid = (pid_t)pid;
+	r->pidfd = pidfd;
+	return 0;
+}
+
+static void kill_group(struct run *r, enum kill_reason reason)
+{
+	if (r->reason == KILL_NONE && reason != KILL_NONE)
+		r->reason = reason;
+	/* The group id is the child's pid; it cannot be reused before the
+	   child is reaped, which happens only after this. */
+	kill(-r->pid, SIGKILL);
+	kill(r->pid, SIGKILL);
+}
+
+static uint64_t cpu_ms_now(struct run *r)
+{
+	struct timespec ts;
+	if (!r->have_cpu_clock || clock_gettime(r->cpu_clock, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Append what a pipe holds to buf; returns 0 at EOF, 1 to go on. */
+static int read_stream(struct run *r, int *fd, struct sbx_buf *buf, int which)
+{
+	uint64_t cap = r->spec->limits.output_bytes;
+	char chunk[READ_CHUNK];
+
+	for (;;) {
+		ssize_t n = read(*fd, chunk, sizeof chunk);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 1;
+			close_fd(fd); /* EIO and friends: treat as EOF */
+			return 0;
+		}
+		if (n == 0) {
+			close_fd(fd);
+			return 0;
+		}
+		size_t take = (size_t)n;
+		if (cap && buf->len + take > cap) {
+			take = (size_t)(cap - buf->len);
+			buf->truncated = true;
+		}
+		if (take) {
+			char *p = realloc(buf->data, buf->len + take + 1);
+			if (!p)
+				return -1;
+			buf->data = p;
+			memcpy(buf->data + buf->len, chunk, take);
+			buf->len += take;
+			buf->data[buf->len] = '\0';
+		}
+		if (buf->truncated) {
+			if (r->reason == KILL_NONE)
+				r->output_stream = which;
+			kill_group(r, KILL_OUTPUT);
+			close_fd(fd);
+			return 0;
+		}
+	}
+}
+
+static void write_stdin(struct run *r)
+{
+	while (r->in_left) {
+		size_t len = r->in_left > 65536 ? 65536 : r->in_left;
+		ssize_t n = write(r->in[1], r->in_data, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return;
+			break; /* EPIPE: the program closed stdin; fine */
+		}
+		r->in_data += n;
+		r->in_left -= (size_t)n;
+	}
+	close_fd(&r->in[1]);
+}
+
+/* Milliseconds until the next thing the loop must do by itself. */
+static int next_timeout(struct run *r, uint64_t now)
+{
+	const struct sbx_limits *l = &r->spec->limits;
+	int64_t t = -1;
+
+	if (r->reason != KILL_NONE)
+		return 100; /* killed: only waiting for the exit now */
+	if (l->wall_time_ms) {
+		uint64_t deadline = r->start_ns + l->wall_time_ms * 1000000u;
+		t = now >= deadline ? 0 : (int64_t)((deadline - now + 999999) / 1000000);
+	}
+	if (l->cpu_time_ms && r->have_cpu_clock) {
+		uint64_t used = cpu_ms_now(r);
+		/* CPU time can grow faster than wall time with several
+		   threads; sample sooner as the limit nears. */
+		int64_t s = used >= l->cpu_time_ms ? 0 :
+			(int64_t)(l->cpu_time_ms - used) / 2;
+		if (s > CPU_SAMPLE_MS)
+			s = CPU_SAMPLE_MS;
+		if (s < 1)
+			s = 1;
+		if (t < 0 || s < t)
+			t = s;
+	}
+	return t > INT_MAX ? INT_MAX : (int)t;
+}
+
+static void check_limits(struct run *r, uint64_t now)
+{
+	const struct sbx_limits *l = &r->spec->limits;
+
+	if (r->reason != KILL_NONE)
+		return;
+	if (l->wall_time_ms && now >= r->start_ns + l->wall_time_ms * 1000000u) {
+		kill_group(r, KILL_WALL);
+		return;
+	}
+	if (l->cpu_time_ms) {
+		uint64_t used = cpu_ms_now(r);
+		if (used >= l->cpu_time_ms) {
+			r->killed_at_cpu_ms = used;
+			kill_group(r, KILL_CPU);
+		}
+	}
+}
+
+/* The poll loop; returns when the main process has exited. */
+static int supervise(struct run *r)
+{
+	for (;;) {
+		struct pollfd pfd[4];
+		int n = 0, ipid, iin = -1, iout = -1, ierr = -1;
+
+		ipid = n;
+		pfd[n++] = (struct pollfd){ .fd = r->pidfd, .events = POLLIN };
+		if (r->in[1] >= 0) {
+			iin = n;
+			pfd[n++] = (struct pollfd){ .fd = r->in[1], .events = POLLOUT };
+		}
+		if (r->out[0] >= 0) {
+			iout = n;
+			pfd[n++] = (struct pollfd){ .fd = r->out[0], .events = POLLIN };
+		}
+		if (r->err[0] >= 0) {
+			ierr = n;
+			pfd[n++] = (struct pollfd){ .fd = r->err[0], .events = POLLIN };
+		}
+
+		int rc = poll(pfd, (nfds_t)n, next_timeout(r, now_ns()));
+		if (rc < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (iin >= 0 && pfd[iin].revents)
+			write_stdin(r); /* POLLERR/POLLHUP: write fails, closes */
+		if (iout >= 0 && pfd[iout].revents &&
+		    read_stream(r, &r->out[0], &r->res->out, 1) < 0)
+			return -1;
+		if (ierr >= 0 && pfd[ierr].revents &&
+		    read_stream(r, &r->err[0], &r->res->err, 2) < 0)
+			return -1;
+		if (pfd[ipid].revents)
+			return 0;
+		check_limits(r, now_ns());
+	}
+}
+
+/*
+ * The main process is gone.  Kill what is left of its group, then take the
+ * output still in the pipes: everything until EOF, but never more than
+ * DRAIN_MS — a process that left the group may hold the pipes open.
+ */
+static int drain(struct run *r)
+{
+	uint64_t until = now_ns() + (uint64_t)DRAIN_MS * 1000000u;
+
+	kill(-r->pid, SIGKILL);
+	close_fd(&r->in[1]);
+	while (r->out[0] >= 0 || r->err[0] >= 0) {
+		struct pollfd pfd[2];
+		int n = 0, iout = -1, ierr = -1;
+		uint64_t now = now_ns();
+
+		if (r->out[0] >= 0) {
+			iout = n;
+			pfd[n++] = (struct pollfd){ .fd = r->out[0], .events = POLLIN };
+		}
+		if (r->err[0] >= 0) {
+			ierr = n;
+			pfd[n++] = (struct pollfd){ .fd = r->err[0], .events = POLLIN };
+		}
+		int timeout = now >= until ? 0 : (int)((until - now) / 1000000) + 1;
+		int rc = poll(pfd, (nfds_t)n, timeout);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			break;
+		if (iout >= 0 && pfd[iout].revents &&
+		    read_stream(r, &r->out[0], &r->res->out, 1) < 0)
+			return -1;
+		if (ierr >= 0 && pfd[ierr].revents &&
+		    read_stream(r, &r->err[0], &r->res->err, 2) < 0)
+			return -1;
+	}
+	close_fd(&r->out[0]);
+	close_fd(&r->err[0]);
+	return 0;
+}
+
+static uint64_t tv_ms(struct timeval tv)
+{
+	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+static void describe(struct sbx_result *res, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void describe(struct sbx_result *res, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(res->message, sizeof res->message, fmt, ap);
+	va_end(ap);
+}
+
+static const char *signal_label(int sig, char *buf, size_t len)
+{
+	const char *name = sbx_signal_name(sig);
+	const char *descr = sigdescr_np(sig);
+
+	if (name && descr)
+		snprintf(buf, len, "%s (%s)", name, descr);
+	else
+		snprintf(buf, len, "signal %d", sig);
+	return buf;
+}
+
+/* Decide the status, once, from everything known at the end. */
+static void conclude(struct run *r, int wstatus)
+{
+	const struct sbx_limits *l = &r->spec->limits;
+	struct sbx_result *res = r->res;
+	char sig[96];
+
+	if (WIFEXITED(wstatus)) {
+		res->exit_code = WEXITSTATUS(wstatus);
+		res->signal = 0;
+	} else {
+		res->exit_code = -1;
+		res->signal = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
+	}
+
+	bool cpu_over = l->cpu_time_ms && res->usage.cpu_time_ms >= l->cpu_time_ms;
+	if (r->reason == KILL_OUTPUT ||
+	    (r->reason == KILL_NONE && (res->out.truncated || res->err.truncated))) {
+		int which = r->output_stream ? r->output_stream :
+			res->out.truncated ? 1 : 2;
+		res->status = SBX_OUTPUT_EXCEEDED;
+		describe(res, "%s exceeded the output limit of %llu bytes",
+			 which == 1 ? "stdout" : "stderr",
+			 (unsigned long long)l->output_bytes);
+	} else if (r->reason == KILL_CPU ||
+		   (r->reason == KILL_NONE && res->signal == SIGXCPU) ||
+		   (r->reason == KILL_NONE && res->signal == SIGKILL && cpu_over)) {
+		res->status = SBX_CPU_TIME_EXCEEDED;
+		describe(res, "killed after %llu ms of CPU time (limit %llu ms)",
+			 (unsigned long long)res->usage.cpu_time_ms,
+			 (unsigned long long)l->cpu_time_ms);
+	} else if (r->reason == KILL_WALL) {
+		res->status = SBX_WALL_TIME_EXCEEDED;
+		describe(res, "killed after %llu ms of wall time (limit %llu ms)",
+			 (unsigned long long)res->usage.wall_time_ms,
+			 (unsigned long long)l->wall_time_ms);
+	} else if (res->signal == SIGXFSZ) {
+		res->status = SBX_FILE_SIZE_EXCEEDED;
+		describe(res, "killed by SIGXFSZ: a file exceeded the size limit of %llu bytes",
+			 (unsigned long long)l->file_size_bytes);
+	} else if (res->signal) {
+		res->status = SBX_SIGNALED;
+		describe(res, "killed by %s", signal_label(res->signal, sig, sizeof sig));
+	} else if (res->exit_code == 0) {
+		res->status = SBX_OK;
+		describe(res, "exited with code 0");
+	} else {
+		res->status = SBX_NONZERO_EXIT;
+		describe(res, "exited with code %d", res->exit_code);
+	}
+}
+
+static int reap(struct run *r, int *wstatus, struct rusage *ru)
+{
+	for (;;) {
+		pid_t p = wait4(r->pid, wstatus, __WALL, ru);
+		if (p == r->pid) {
+			r->reaped = true;
+			return 0;
+		}
+		if (p < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+static void fill_usage(struct run *r, const struct rusage *ru)
+{
+	struct sbx_usage *u = &r->res->usage;
+	u->user_time_ms = tv_ms(ru->ru_utime);
+	u->system_time_ms = tv_ms(ru->ru_stime);
+	u->cpu_time_ms = u->user_time_ms + u->system_time_ms;
+	/* A kill for CPU is decided on a finer clock than rusage's; never
+	   report less than what triggered it. */
+	if (r->killed_at_cpu_ms > u->cpu_time_ms)
+		u->cpu_time_ms = r->killed_at_cpu_ms;
+	u->wall_time_ms = (now_ns() - r->start_ns) / 1000000u;
+	u->max_rss_bytes = (uint64_t)ru->ru_maxrss * 1024u;
+}
+
+/* A setup step failed in the child: reap it and say which step. */
+static int conclude_exec_failure(struct run *r, const struct child_error *ce)
+{
+	struct rusage ru;
+	int wstatus;
+
+	if (reap(r, &wstatus, &ru) < 0)
+		return -1;
+	fill_usage(r, &ru);
+	r->res->status = SBX_EXEC_FAILED;
+	r->res->exit_code = -1;
+	r->res->signal = 0;
+	describe(r->res, "%s: %s", child_step_name(ce->step),
+		 strerrordesc_np(ce->err) ? strerrordesc_np(ce->err) : "unknown error");
+	return 0;
+}
+
+/* Wait for the verdict of the error pipe: exec happened, or a step failed. */
+static int read_exec_result(struct run *r, struct child_error *ce)
+{
+	size_t got = 0;
+
+	while (got < sizeof *ce) {
+		ssize_t n = read(r->errp[0], (char *)ce + got, sizeof *ce - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	close_fd(&r->errp[0]);
+	return got == sizeof *ce ? 1 : 0;
+}
+
+static int init_buf(struct sbx_buf *b)
+{
+	b->data = calloc(1, 1);
+	b->len = 0;
+	b->truncated = false;
+	return b->data ? 0 : -1;
+}
+
+/* Consume a SIGPIPE our own stdin writes raised, then unblock it. */
+static void restore_sigpipe(const sigset_t *pipe_set, const sigset_t *old,
+			    int was_pending)
+{
+	if (!was_pending) {
+		struct timespec zero = { 0, 0 };
+		while (sigtimedwait(pipe_set, NULL, &zero) == SIGPIPE)
+			;
+	}
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+void sbx_result_free(struct sbx_result *res)
+{
+	if (!res)
+		return;
+	free(res->out.data);
+	free(res->err.data);
+	res->out.data = res->err.data = NULL;
+}
+
+int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
+	    char *errbuf, size_t errlen)
+{
+	struct run r = {
+		.spec = spec, .res = res, .pidfd = -1, .pid = -1,
+		.in = { -1, -1 }, .out = { -1, -1 }, .err = { -1, -1 },
+		.errp = { -1, -1 },
+	};
+	struct child_error ce;
+	struct rusage ru;
+	sigset_t pipe_set, old_mask;
+	int pipe_was_pending, wstatus, rc;
+	const char *step = NULL;
+
+	memset(res, 0, sizeof *res);
+	if (!spec || !spec->argv || !spec->argv[0] || !spec->argv[0][0]) {
+		set_error(errbuf, errlen, "sandbox: no program to run (empty argv)");
+		return -1;
+	}
+	if (init_buf(&res->out) < 0 || init_buf(&res->err) < 0) {
+		step = "malloc";
+		goto fail_early;
+	}
+
+	/* Keep SIGPIPE from our own stdin writes in this thread. */
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
+	{
+		sigset_t pend;
+		sigpending(&pend);
+		pipe_was_pending = sigismember(&pend, SIGPIPE);
+	}
+
+	if (!(r.paths = build_paths(spec))) {
+		step = "malloc";
+		goto fail;
+	}
+	if (open_pipes(&r) < 0) {
+		step = "pipe2";
+		goto fail;
+	}
+	r.plan = (struct child_plan){
+		.stdin_fd = r.in[0], .stdout_fd = r.out[1], .stderr_fd = r.err[1],
+		.error_fd = r.errp[1], .parent_pid = getpid(),
+		.paths = r.paths, .argv = spec->argv,
+		.envp = spec->envp ? spec->envp : (char *const[]){ NULL },
+		.cwd = spec->cwd, .set_ids = spec->set_ids,
+		.uid = spec->uid, .gid = spec->gid,
+	};
+	plan_rlimits(&r.plan, spec);
+	r.in_data = spec->stdin_data;
+	r.in_left = spec->stdin_data ? spec->stdin_len : 0;
+
+	r.start_ns = now_ns();
+	if (spawn(&r) < 0) {
+		step = "clone3";
+		goto fail;
+	}
+	close_fd(&r.in[0]);
+	close_fd(&r.out[1]);
+	close_fd(&r.err[1]);
+	close_fd(&r.errp[1]);
+
+	rc = read_exec_result(&r, &ce);
+	if (rc < 0) {
+		step = "read(error pipe)";
+		goto fail_kill;
+	}
+	if (rc == 1) {
+		if (conclude_exec_failure(&r, &ce) < 0) {
+			step = "wait4";
+			goto fail_kill;
+		}
+		goto done;
+	}
+
+	r.have_cpu_clock = clock_getcpuclockid(r.pid, &r.cpu_clock) == 0;
+	if (!r.in_left)
+		close_fd(&r.in[1]); /* the program sees EOF at once */
+	else
+		write_stdin(&r);
+	if (supervise(&r) < 0) {
+		step = "poll";
+		goto fail_kill;
+	}
+	if (drain(&r) < 0) {
+		step = "poll";
+		goto fail_kill;
+	}
+	if (reap(&r, &wstatus, &ru) < 0) {
+		step = "wait4";
+		goto fail_kill;
+	}
+	fill_usage(&r, &ru);
+	conclude(&r, wstatus);
+
+done:
+	run_cleanup(&r);
+	restore_sigpipe(&pipe_set, &old_mask, pipe_was_pending);
+	return 0;
+
+fail_kill:
+	rc = errno;
+	kill_group(&r, KILL_NONE);
+	if (!r.reaped)
+		reap(&r, &wstatus, &ru);
+	errno = rc;
+fail:
+	rc = errno;
+	run_cleanup(&r);
+	restore_sigpipe(&pipe_set, &old_mask, pipe_was_pending);
+	errno = rc;
+fail_early:
+	set_error(errbuf, errlen, "sandbox: %s failed: %s", step,
+		  strerrordesc_np(errno) ? strerrordesc_np(errno) : "unknown error");
+	sbx_result_free(res);
+	return -1;
+}
