@@ -4,6 +4,22 @@ noinst_LTLIBRARIES += service/librunbox.la
 service_librunbox_la_SOURCES = \
 	service/b64.c service/b64.h \
 	service/utf8.c service/utf8.h \
-	service/workdir.c service/workdir.h
+	service/workdir.c service/workdir.h \
+	service/jsonx.c service/jsonx.h \
+	service/limits.c service/limits.h \
+	service/settings.c service/settings.h \
+	service/languages.c service/languages.h \
+	service/request.c service/request.h \
+	service/response.c service/response.h \
+	service/execute.c service/execute.h \
+	service/pool.c service/pool.h \
+	service/api.c service/api.h \
+	service/log.c service/log.h \
+	service/server.c service/server.h
 service_librunbox_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(FCGI_CFLAGS)
 service_librunbox_la_LIBADD = sandbox/libsandbox.la $(JANSSON_LIBS) $(FCGI_LIBS)
+
+sbin_PROGRAMS += service/runboxd
+service_runboxd_SOURCES = service/main.c
+service_runboxd_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(FCGI_CFLAGS)
+service_runboxd_LDADD = service/librunbox.la

@@ -1,0 +1,89 @@
+#!/bin/sh
+# Start runboxd and nginx in the foreground from the build tree, print the
+# URL, and on Ctrl-C or SIGTERM stop both and leave nothing behind (no
+# process, socket or work directory).  `make run` calls this; the end-to-end
+# tests do too.
+#
+#   conf/run.sh --builddir DIR --srcdir DIR [--port N] [--config FILE]
+set -eu
+
+port=8080
+builddir=.
+srcdir=.
+config=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--port) port=$2; shift 2 ;;
+	--builddir) builddir=$2; shift 2 ;;
+	--srcdir) srcdir=$2; shift 2 ;;
+	--config) config=$2; shift 2 ;;
+	*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+builddir=$(cd "$builddir" && pwd)
+srcdir=$(cd "$srcdir" && pwd)
+[ -n "$config" ] || config="$srcdir/conf/runboxd.json"
+nginx=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+runboxd="$builddir/service/runboxd"
+
+# The runtime directory holds the socket, nginx's files and the work root.
+# It lives under /tmp, not in the build tree: the sandbox uids must be able
+# to reach their work directories, and a checkout under /root is closed to
+# them.
+runtime=$(mktemp -d "${TMPDIR:-/tmp}/runbox-run.XXXXXX")
+chmod 0711 "$runtime"
+mkdir -m 0711 "$runtime/work"
+socket="$runtime/runboxd.sock"
+
+rpid=
+npid=
+cleanup() {
+	trap - EXIT INT TERM
+	[ -n "$npid" ] && kill -TERM "$npid" 2>/dev/null
+	[ -n "$rpid" ] && kill -TERM "$rpid" 2>/dev/null
+	[ -n "$npid" ] && wait "$npid" 2>/dev/null
+	[ -n "$rpid" ] && wait "$rpid" 2>/dev/null
+	rm -rf "$runtime"
+	echo "runbox: stopped" >&2
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM
+
+"$runboxd" --config "$config" --check-config >/dev/null
+{
+	# nginx started as root runs its workers as nobody unless told; they
+	# must read www/ and reach the socket in this run's private directory.
+	[ "$(id -u)" = 0 ] && echo "user root;"
+	"$runboxd" --config "$config" --listen "$socket" --render "$srcdir/conf/nginx.conf.in" \
+		--port "$port" --runtime "$runtime" --www "$srcdir/www"
+} >"$runtime/nginx.conf"
+
+"$runboxd" --config "$config" --listen "$socket" --work-root "$runtime/work" &
+rpid=$!
+i=0
+while [ ! -S "$socket" ]; do
+	i=$((i + 1))
+	if [ $i -gt 200 ] || ! kill -0 "$rpid" 2>/dev/null; then
+		echo "runbox: runboxd did not start" >&2
+		exit 1
+	fi
+	sleep 0.05
+done
+"$nginx" -c "$runtime/nginx.conf" -p "$runtime" -e "$runtime/nginx-error.log" &
+npid=$!
+i=0
+until curl -fsS -o /dev/null "http://127.0.0.1:$port/api/v1/health" 2>/dev/null; do
+	i=$((i + 1))
+	if [ $i -gt 200 ] || ! kill -0 "$npid" 2>/dev/null; then
+		echo "runbox: nginx did not start on 127.0.0.1:$port" >&2
+		cat "$runtime/nginx-error.log" >&2 2>/dev/null || true
+		exit 1
+	fi
+	sleep 0.05
+done
+echo "runbox: serving http://127.0.0.1:$port/ (API at /api/v1/); Ctrl-C stops" >&2
+# Stop when either exits; a signal interrupts the wait and runs cleanup.
+while kill -0 "$rpid" 2>/dev/null && kill -0 "$npid" 2>/dev/null; do
+	wait "$npid" 2>/dev/null || true
+done
+exit 1

@@ -1,0 +1,171 @@
+/*
+ * api.c - routes and handlers of API v1.
+ *
+ *   POST /api/v1/run        run a program (request.c, execute.c, response.c)
+ *   GET  /api/v1/languages  the languages offered
+ *   GET  /api/v1/health     service state and the isolation in force
+ * Everything else under the API is 404 not_found or 405 method_not_allowed.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "service/api.h"
+#include "service/request.h"
+#include "service/response.h"
+
+const char *http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 413: return "Payload Too Large";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Unknown";
+	}
+}
+
+static void set_json(struct http_response *resp, int status, json_t *body)
+{
+	resp->status = status;
+	resp->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (!resp->body) {
+		/* Out of memory while rendering: a fixed body still goes out. */
+		static const char fallback[] =
+			"{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+		resp->status = 500;
+		resp->body = strdup(fallback);
+	}
+	resp->body_len = resp->body ? strlen(resp->body) : 0;
+}
+
+static void set_error(struct http_response *resp, int status, const char *code,
+		      const char *message)
+{
+	set_json(resp, status, response_error(code, message));
+}
+
+static void handle_run(struct service *svc, const struct http_request *req,
+		       struct http_response *resp)
+{
+	struct api_error e = { 0 };
+	struct job job;
+	struct job_result res;
+	char err[512];
+	unsigned index;
+	int rc;
+
+	if (req->body_too_large) {
+		snprintf(err, sizeof err, "the request body is larger than %llu bytes",
+			 (unsigned long long)svc->cfg.max_body_bytes);
+		set_error(resp, 413, "payload_too_large", err);
+		return;
+	}
+	if (job_parse(&job, req->body, req->body_len, &svc->cfg, &svc->langs, &e) < 0) {
+		set_error(resp, e.http, e.code, e.message);
+		return;
+	}
+	rc = pool_acquire(svc->pool, svc->cfg.queue_timeout_ms, &index);
+	if (rc != 0) {
+		if (rc > 0) {
+			resp->retry_after = 1;
+			set_error(resp, 503, "busy",
+				  "every execution slot is busy; retry later");
+		} else {
+			set_error(resp, 500, "internal", "cannot take an execution slot");
+			fprintf(stderr, "runboxd: pool_acquire failed: %m\n");
+		}
+		job_free(&job);
+		return;
+	}
+	resp->used_slot = true;
+	resp->slot = index;
+	rc = job_execute(&job, &svc->cfg, &svc->slots[index], &res, err, sizeof err);
+	pool_release(svc->pool, index);
+	if (rc < 0) {
+		fprintf(stderr, "runboxd: slot %u: %s\n", index, err);
+		set_error(resp, 500, "internal", "the service failed to run the program");
+		job_free(&job);
+		return;
+	}
+	resp->run_status = res.ran ? sbx_status_name(res.run.status) : "compile_error";
+	set_json(resp, 200, response_run(&job, &res));
+	job_result_free(&res);
+	job_free(&job);
+}
+
+static void handle_languages(struct service *svc, struct http_response *resp)
+{
+	resp->status = 200;
+	resp->body = strdup(svc->languages_body);
+	resp->body_len = resp->body ? strlen(resp->body) : 0;
+	if (!resp->body)
+		set_error(resp, 500, "internal", "out of memory");
+}
+
+static void handle_health(struct service *svc, struct http_response *resp)
+{
+	json_t *o = json_pack("{s:s, s:s, s:I, s:i, s:i, s:i, s:{s:b, s:s}}",
+		"status", "ok",
+		"version", PACKAGE_VERSION,
+		"uptime_s", (json_int_t)(time(NULL) - svc->started),
+		"slots", (int)pool_size(svc->pool),
+		"busy", (int)pool_busy(svc->pool),
+		"queue", (int)svc->cfg.queue,
+		"isolation",
+		"uid", 1,
+		"mechanism", svc->isolation_note ? svc->isolation_note : "rlimits");
+	set_json(resp, 200, o);
+}
+
+struct route {
+	const char *path;
+	const char *method;
+	int id;
+};
+
+void api_handle(struct service *svc, const struct http_request *req,
+		struct http_response *resp)
+{
+	static const struct route routes[] = {
+		{ "/api/v1/run", "POST", 0 },
+		{ "/api/v1/languages", "GET", 1 },
+		{ "/api/v1/health", "GET", 2 },
+	};
+	char msg[256];
+
+	memset(resp, 0, sizeof *resp);
+	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+		const struct route *r = &routes[i];
+		if (strcmp(req->path, r->path) != 0)
+			continue;
+		bool head = !strcmp(req->method, "HEAD") && !strcmp(r->method, "GET");
+		if (strcmp(req->method, r->method) != 0 && !head) {
+			resp->allow = r->method;
+			snprintf(msg, sizeof msg, "%s does not accept %.16s; use %s",
+				 r->path, req->method, r->method);
+			set_error(resp, 405, "method_not_allowed", msg);
+			return;
+		}
+		switch (r->id) {
+		case 0: handle_run(svc, req, resp); return;
+		case 1: handle_languages(svc, resp); return;
+		case 2: handle_health(svc, resp); return;
+		}
+	}
+	snprintf(msg, sizeof msg, "no such endpoint: %.200s", req->path);
+	set_error(resp, 404, "not_found", msg);
+}
+
+void http_response_free(struct http_response *resp)
+{
+	free(resp->body);
+	resp->body = NULL;
+}

@@ -1,0 +1,52 @@
+/*
+ * api.h - the HTTP API v1, independent of FastCGI: a request (method, path,
+ * body) in, a response (status, JSON body) out.
+ */
+#ifndef RUNBOX_API_H
+#define RUNBOX_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "service/execute.h"
+#include "service/languages.h"
+#include "service/pool.h"
+#include "service/settings.h"
+
+/* What a worker knows: config, languages, slots and their work roots. */
+struct service {
+	struct config cfg;
+	struct languages langs;
+	char *languages_body;      /* GET /api/v1/languages, rendered once */
+	struct pool *pool;
+	struct slot slots[CONFIG_MAX_SLOTS];
+	time_t started;
+	const char *isolation_note; /* what is in force, for health */
+};
+
+struct http_request {
+	const char *method;
+	const char *path;        /* without the query string */
+	const char *body;
+	size_t body_len;
+	bool body_too_large;     /* more than cfg.max_body_bytes arrived */
+};
+
+struct http_response {
+	int status;
+	char *body;              /* malloc'd JSON */
+	size_t body_len;
+	const char *allow;       /* Allow header for 405 */
+	unsigned retry_after;    /* seconds, for 503 */
+	const char *run_status;  /* for the log: the run's status word */
+	unsigned slot;           /* for the log */
+	bool used_slot;
+};
+
+void api_handle(struct service *svc, const struct http_request *req,
+		struct http_response *resp);
+void http_response_free(struct http_response *resp);
+const char *http_reason(int status);
+
+#endif

@@ -1,0 +1,294 @@
+/*
+ * execute.c - run a job in a slot.  The service never forks a program
+ * itself: every program, the compiler included, runs through sbx_run().
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "service/execute.h"
+#include "service/jsonx.h"
+#include "service/workdir.h"
+
+/*
+ * The slot's work root: <work_root>/slot-<n>, owned by root, mode 0711 so
+ * that the slot's uid can reach its own run directory (0700, its own) but
+ * list nothing.  Created without following links.
+ */
+int slot_open(struct slot *slot, unsigned index, const struct config *cfg,
+	      char *err, size_t errlen)
+{
+	char name[32];
+	int top;
+	struct stat st;
+
+	memset(slot, 0, sizeof *slot);
+	slot->root_fd = -1;
+	slot->index = index;
+	slot->uid = cfg->uid_base + index;
+	slot->gid = cfg->gid_base + index;
+	snprintf(name, sizeof name, "slot-%u", index);
+	if ((size_t)snprintf(slot->root_path, sizeof slot->root_path, "%s/%s",
+			     cfg->work_root, name) >= sizeof slot->root_path) {
+		snprintf(err, errlen, "work_root is too long");
+		return -1;
+	}
+	top = open(cfg->work_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (top < 0) {
+		snprintf(err, errlen, "work root %s: %s", cfg->work_root, strerror(errno));
+		return -1;
+	}
+	if (mkdirat(top, name, 0711) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "mkdir %s: %s", slot->root_path, strerror(errno));
+		close(top);
+		return -1;
+	}
+	slot->root_fd = openat(top, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	close(top);
+	if (slot->root_fd < 0) {
+		snprintf(err, errlen, "open %s: %s", slot->root_path, strerror(errno));
+		return -1;
+	}
+	if (fstat(slot->root_fd, &st) < 0 || st.st_uid != geteuid() ||
+	    fchmod(slot->root_fd, 0711) < 0) {
+		snprintf(err, errlen, "%s must be a directory owned by runboxd's user",
+			 slot->root_path);
+		slot_close(slot);
+		return -1;
+	}
+	return 0;
+}
+
+void slot_close(struct slot *slot)
+{
+	if (slot->root_fd >= 0)
+		close(slot->root_fd);
+	slot->root_fd = -1;
+}
+
+int slot_clear(const struct slot *slot, char *err, size_t errlen)
+{
+	int fd = fcntl(slot->root_fd, F_DUPFD_CLOEXEC, 3);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	int rc = 0;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		snprintf(err, errlen, "%s: %s", slot->root_path, strerror(errno));
+		return -1;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		struct workdir wd = { .root_fd = slot->root_fd, .fd = -1 };
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		size_t len = strlen(de->d_name);
+		if (len < sizeof wd.name) {
+			memcpy(wd.name, de->d_name, len + 1);
+			wd.fd = openat(slot->root_fd, de->d_name,
+				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (wd.fd < 0) {
+			/* Only run directories belong here; anything else is
+			   unlinked as it is, never followed. */
+			if (wd.fd >= 0)
+				close(wd.fd);
+			if (unlinkat(slot->root_fd, de->d_name, 0) < 0) {
+				snprintf(err, errlen, "%s/%s: %s", slot->root_path,
+					 de->d_name, strerror(errno));
+				rc = -1;
+			}
+			continue;
+		}
+		snprintf(wd.path, sizeof wd.path, "%s/%s", slot->root_path, wd.name);
+		if (workdir_remove(&wd, err, errlen) < 0) {
+			workdir_cleanup(&wd);
+			rc = -1;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+/*
+ * The program's environment, later entries overriding earlier ones: the
+ * config's base (PATH, LANG...), HOME and TMPDIR in the work directory,
+ * the language's own, then the request's.
+ */
+static char **build_env(const struct job *job, const struct config *cfg,
+			const char *workdir)
+{
+	char *home = NULL, *tmp = NULL;
+	char *const *layers[4];
+	char *fixed[3];
+	size_t cap = 3, n = 0;
+	char **env;
+
+	if (asprintf(&home, "HOME=%s", workdir) < 0)
+		return NULL;
+	if (asprintf(&tmp, "TMPDIR=%s", workdir) < 0) {
+		free(home);
+		return NULL;
+	}
+	fixed[0] = home;
+	fixed[1] = tmp;
+	fixed[2] = NULL;
+	layers[0] = cfg->env;
+	layers[1] = fixed;
+	layers[2] = job->lang ? job->lang->env : NULL;
+	layers[3] = job->env;
+	for (int i = 0; i < 4; i++)
+		cap += jx_strv_len(layers[i]);
+	env = calloc(cap + 1, sizeof *env);
+	if (!env)
+		goto out;
+	for (int i = 0; i < 4; i++) {
+		for (char *const *e = layers[i]; e && *e; e++) {
+			size_t klen = strcspn(*e, "=") + 1;
+			size_t j;
+			for (j = 0; j < n; j++)
+				if (!strncmp(env[j], *e, klen))
+					break;
+			char *copy = strdup(*e);
+			if (!copy) {
+				jx_strv_free(env);
+				env = NULL;
+				goto out;
+			}
+			if (j < n) {
+				free(env[j]);
+				env[j] = copy;
+			} else {
+				env[n++] = copy;
+			}
+		}
+	}
+out:
+	free(home);
+	free(tmp);
+	return env;
+}
+
+static char **concat_argv(char *const *a, char *const *b)
+{
+	size_t n = jx_strv_len(a), m = jx_strv_len(b);
+	char **v = calloc(n + m + 1, sizeof *v);
+
+	for (size_t i = 0; v && i < n + m; i++)
+		if (!(v[i] = strdup(i < n ? a[i] : b[i - n]))) {
+			jx_strv_free(v);
+			v = NULL;
+		}
+	return v;
+}
+
+static int run_step(char **argv, char **env, const char *cwd,
+		    const struct slot *slot, const struct sbx_limits *limits,
+		    bool rlimit_as, const char *in, size_t in_len,
+		    struct sbx_result *res, char *err, size_t errlen)
+{
+	struct sbx_spec spec = {
+		.argv = argv, .envp = env, .cwd = cwd,
+		.stdin_data = in, .stdin_len = in_len,
+		.set_ids = true, .uid = slot->uid, .gid = slot->gid,
+		.rlimit_as = rlimit_as, .limits = *limits,
+	};
+	return sbx_run(&spec, res, err, errlen);
+}
+
+int job_execute(const struct job *job, const struct config *cfg,
+		const struct slot *slot, struct job_result *res,
+		char *err, size_t errlen)
+{
+	struct workdir wd;
+	char **env = NULL, **argv = NULL;
+	char why[512];
+	int rc = -1;
+
+	memset(res, 0, sizeof *res);
+	if (workdir_create(&wd, slot->root_fd, slot->root_path, slot->uid,
+			   slot->gid, why, sizeof why) < 0) {
+		snprintf(err, errlen, "work directory: %s", why);
+		return -1;
+	}
+	if (job->lang && workdir_write(&wd, job->lang->source_file, job->code,
+				       job->code_len, 0644, why, sizeof why) < 0) {
+		snprintf(err, errlen, "writing the source file: %s", why);
+		goto out;
+	}
+	for (size_t i = 0; i < job->nfiles; i++)
+		if (workdir_write(&wd, job->files[i].name, job->files[i].data,
+				  job->files[i].len, 0644, why, sizeof why) < 0) {
+			snprintf(err, errlen, "writing files: %s", why);
+			goto out;
+		}
+	if (!(env = build_env(job, cfg, wd.path))) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+
+	if (job->lang && job->lang->compile) {
+		if (!(argv = language_expand(job->lang->compile,
+					     job->lang->source_file, NULL))) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		if (run_step(argv, env, wd.path, slot, &job->lang->compile_limits,
+			     job->lang->rlimit_as, NULL, 0, &res->compile, err,
+			     errlen) < 0)
+			goto out;
+		res->compiled = true;
+		jx_strv_free(argv);
+		argv = NULL;
+		if (res->compile.status != SBX_OK) {
+			rc = 0; /* compile_error: the program is not run */
+			goto out;
+		}
+	}
+
+	/* A command is taken literally (no placeholders), args appended. */
+	argv = job->lang ? language_expand(job->lang->run, job->lang->source_file,
+					   job->args)
+			 : concat_argv(job->command, job->args);
+	if (!argv) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (run_step(argv, env, wd.path, slot, &job->limits,
+		     job->lang ? job->lang->rlimit_as : true, job->stdin_data,
+		     job->stdin_len, &res->run, err, errlen) < 0)
+		goto out;
+	res->ran = true;
+	rc = 0;
+out:
+	jx_strv_free(argv);
+	jx_strv_free(env);
+	if (workdir_remove(&wd, why, sizeof why) < 0) {
+		/* The run's result stands; the leftover is the service's
+		   problem, reported loudly by the caller's log. */
+		fprintf(stderr, "runboxd: slot %u: removing work directory: %s\n",
+			slot->index, why);
+		workdir_cleanup(&wd);
+	}
+	if (rc < 0)
+		job_result_free(res);
+	return rc;
+}
+
+void job_result_free(struct job_result *res)
+{
+	if (res->compiled)
+		sbx_result_free(&res->compile);
+	if (res->ran)
+		sbx_result_free(&res->run);
+	memset(res, 0, sizeof *res);
+}

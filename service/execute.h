@@ -1,0 +1,45 @@
+/*
+ * execute.h - carry out a validated job in one execution slot: a fresh work
+ * directory, the compile step if the language has one, the run, and the
+ * removal of the work directory whatever happened.
+ */
+#ifndef RUNBOX_EXECUTE_H
+#define RUNBOX_EXECUTE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "sandbox/sandbox.h"
+#include "service/request.h"
+#include "service/settings.h"
+
+/* One execution slot: who runs the program and where its work dirs live. */
+struct slot {
+	unsigned index;
+	uid_t uid;
+	gid_t gid;
+	int root_fd;          /* the slot's work root, O_DIRECTORY */
+	char root_path[1024];
+};
+
+struct job_result {
+	bool compiled;           /* a compile step ran */
+	struct sbx_result compile;
+	bool ran;                /* the program ran (not after compile_error) */
+	struct sbx_result run;
+};
+
+/* 0 with *res filled, or -1 with a sentence (a failure of the service). */
+int job_execute(const struct job *job, const struct config *cfg,
+		const struct slot *slot, struct job_result *res,
+		char *err, size_t errlen);
+void job_result_free(struct job_result *res);
+
+/* Open (creating if needed) the work root of slot index under cfg->work_root. */
+int slot_open(struct slot *slot, unsigned index, const struct config *cfg,
+	      char *err, size_t errlen);
+void slot_close(struct slot *slot);
+/* Remove every run directory left in the slot's work root. */
+int slot_clear(const struct slot *slot, char *err, size_t errlen);
+
+#endif

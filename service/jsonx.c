@@ -1,0 +1,138 @@
+/*
+ * jsonx.c - strict JSON field readers for the config and the API.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "service/jsonx.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+const char *jx_path(char *buf, size_t len, const char *parent, const char *key)
+{
+	snprintf(buf, len, "%s%s%s", parent, *parent ? "." : "", key);
+	return buf;
+}
+
+int jx_only_keys(json_t *obj, const char *path, const char *const *allowed,
+		 char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(obj, key, v) {
+		const char *const *a = allowed;
+		while (*a && strcmp(*a, key) != 0)
+			a++;
+		if (!*a) {
+			char p[256];
+			return fail(err, errlen, "unknown field \"%s\"",
+				    jx_path(p, sizeof p, path, key));
+		}
+	}
+	return 0;
+}
+
+int jx_object(json_t *v, const char *path, char *err, size_t errlen)
+{
+	if (!json_is_object(v))
+		return fail(err, errlen, "%s must be an object", path);
+	return 0;
+}
+
+int jx_string(json_t *v, const char *path, const char **s, size_t *len,
+	      char *err, size_t errlen)
+{
+	if (!json_is_string(v))
+		return fail(err, errlen, "%s must be a string", path);
+	*s = json_string_value(v);
+	if (len)
+		*len = json_string_length(v);
+	return 0;
+}
+
+int jx_uint(json_t *v, const char *path, uint64_t min, uint64_t max,
+	    uint64_t *out, char *err, size_t errlen)
+{
+	if (!json_is_integer(v))
+		return fail(err, errlen, "%s must be an integer", path);
+	json_int_t i = json_integer_value(v);
+	if (i < 0 || (uint64_t)i < min || (uint64_t)i > max)
+		return fail(err, errlen, "%s must be between %llu and %llu",
+			    path, (unsigned long long)min,
+			    (unsigned long long)max);
+	*out = (uint64_t)i;
+	return 0;
+}
+
+int jx_bool(json_t *v, const char *path, bool *out, char *err, size_t errlen)
+{
+	if (!json_is_boolean(v))
+		return fail(err, errlen, "%s must be true or false", path);
+	*out = json_is_true(v);
+	return 0;
+}
+
+void jx_strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+size_t jx_strv_len(char *const *v)
+{
+	size_t n = 0;
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+int jx_strv(json_t *v, const char *path, bool allow_empty, char ***out,
+	    char *err, size_t errlen)
+{
+	size_t i, n;
+	char **sv;
+
+	if (!json_is_array(v))
+		return fail(err, errlen, "%s must be an array of strings", path);
+	n = json_array_size(v);
+	if (!n && !allow_empty)
+		return fail(err, errlen, "%s must not be empty", path);
+	if (!(sv = calloc(n + 1, sizeof *sv)))
+		return fail(err, errlen, "out of memory");
+	for (i = 0; i < n; i++) {
+		json_t *e = json_array_get(v, i);
+		if (!json_is_string(e)) {
+			jx_strv_free(sv);
+			return fail(err, errlen, "%s[%zu] must be a string", path, i);
+		}
+		if (strlen(json_string_value(e)) != json_string_length(e)) {
+			jx_strv_free(sv);
+			return fail(err, errlen, "%s[%zu] must not contain NUL characters",
+				    path, i);
+		}
+		if (!(sv[i] = strdup(json_string_value(e)))) {
+			jx_strv_free(sv);
+			return fail(err, errlen, "out of memory");
+		}
+	}
+	*out = sv;
+	return 0;
+}

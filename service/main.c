@@ -1,0 +1,213 @@
+/*
+ * runboxd - the runbox FastCGI responder.
+ *
+ *   runboxd --config FILE [--listen ADDR] [--work-root DIR]
+ *   runboxd --config FILE --check-config
+ *   runboxd --config FILE --render TEMPLATE [--port N] [--runtime DIR] [--www DIR]
+ *
+ * --render prints TEMPLATE with @PORT@, @RUNTIME@, @WWW@, @SOCKET@,
+ * @MAX_BODY@ and @READ_TIMEOUT@ replaced from the config, so that the
+ * nginx configuration never disagrees with runboxd's.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "service/api.h"
+#include "service/log.h"
+#include "service/server.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: runboxd --config FILE [--listen ADDR] [--work-root DIR]\n"
+		"       runboxd --config FILE --check-config\n"
+		"       runboxd --config FILE --render TEMPLATE [--port N] [--runtime DIR] [--www DIR]\n"
+		"ADDR is /path/to.sock or host:port; without one (and none in the config),\n"
+		"runboxd serves the listening socket on fd 0 (spawn-fcgi).\n");
+}
+
+static int render(const struct config *cfg, const char *template, const char *port,
+		  const char *runtime, const char *www)
+{
+	FILE *f = fopen(template, "r");
+	char line[4096], num[32], timeout[32];
+	uint64_t worst = cfg->max_limits.wall_time_ms + cfg->queue_timeout_ms;
+	uint64_t compile_worst = 0;
+	(void)compile_worst;
+
+	if (!f) {
+		fprintf(stderr, "runboxd: %s: %s\n", template, strerror(errno));
+		return 1;
+	}
+	snprintf(num, sizeof num, "%llu", (unsigned long long)cfg->max_body_bytes);
+	/* Above the longest a request can take: the wait for a slot, a
+	   compile step and a run at the maximum wall limit, plus a margin. */
+	snprintf(timeout, sizeof timeout, "%llus",
+		 (unsigned long long)(2 * worst / 1000 + 30));
+	while (fgets(line, sizeof line, f)) {
+		const char *keys[] = { "@PORT@", "@RUNTIME@", "@WWW@", "@SOCKET@",
+				       "@MAX_BODY@", "@READ_TIMEOUT@" };
+		const char *vals[] = { port, runtime, www,
+				       cfg->listen ? cfg->listen : "", num, timeout };
+		for (char *p = line; *p;) {
+			size_t k;
+			for (k = 0; k < 6; k++)
+				if (!strncmp(p, keys[k], strlen(keys[k])))
+					break;
+			if (k < 6) {
+				fputs(vals[k], stdout);
+				p += strlen(keys[k]);
+			} else {
+				putchar(*p++);
+			}
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+static int setup_slots(struct service *svc)
+{
+	char err[512];
+
+	if (mkdir(svc->cfg.work_root, 0711) < 0 && errno != EEXIST) {
+		log_msg(LOG_ERR, "work root %s: %s", svc->cfg.work_root, strerror(errno));
+		return -1;
+	}
+	for (unsigned i = 0; i < svc->cfg.slots; i++) {
+		if (slot_open(&svc->slots[i], i, &svc->cfg, err, sizeof err) < 0 ||
+		    slot_clear(&svc->slots[i], err, sizeof err) < 0) {
+			log_msg(LOG_ERR, "slot %u: %s", i, err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "work-root", required_argument, NULL, 'w' },
+		{ "check-config", no_argument, NULL, 'k' },
+		{ "render", required_argument, NULL, 'r' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "runtime", required_argument, NULL, 't' },
+		{ "www", required_argument, NULL, 'W' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct service svc;
+	const char *config = NULL, *listen_addr = NULL, *work_root = NULL;
+	const char *template = NULL, *port = "8080", *runtime = ".", *www = ".";
+	bool check = false;
+	char err[1024];
+	int c, fd;
+
+	while ((c = getopt_long(argc, argv, "c:l:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'l': listen_addr = optarg; break;
+		case 'w': work_root = optarg; break;
+		case 'k': check = true; break;
+		case 'r': template = optarg; break;
+		case 'p': port = optarg; break;
+		case 't': runtime = optarg; break;
+		case 'W': www = optarg; break;
+		case 'V': printf("runboxd %s\n", PACKAGE_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!config || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (config_load(&svc.cfg, config, err, sizeof err) < 0) {
+		fprintf(stderr, "runboxd: %s\n", err);
+		return 1;
+	}
+	if (listen_addr) {
+		free(svc.cfg.listen);
+		svc.cfg.listen = strdup(listen_addr);
+	}
+	if (work_root) {
+		free(svc.cfg.work_root);
+		svc.cfg.work_root = strdup(work_root);
+	}
+	if ((listen_addr && !svc.cfg.listen) || !svc.cfg.work_root) {
+		fprintf(stderr, "runboxd: out of memory\n");
+		return 1;
+	}
+	if (languages_load(&svc.langs, svc.cfg.languages_file, &svc.cfg, err,
+			   sizeof err) < 0) {
+		fprintf(stderr, "runboxd: %s\n", err);
+		return 1;
+	}
+	if (template)
+		return render(&svc.cfg, template, port, runtime, www);
+	if (check) {
+		printf("runboxd: %s and %s are valid (%zu languages)\n", config,
+		       svc.cfg.languages_file, svc.langs.n);
+		return 0;
+	}
+
+	log_open(svc.cfg.log_syslog);
+	signal(SIGPIPE, SIG_IGN);
+	/* Nobody may ptrace runboxd or read its memory through /proc. */
+	prctl(PR_SET_DUMPABLE, 0);
+	if (geteuid() != 0) {
+		log_msg(LOG_ERR, "runboxd must run as root: every slot runs programs as its "
+			"own uid (sandbox.uid_base + slot), which needs CAP_SETUID");
+		return 1;
+	}
+	if (languages_probe_versions(&svc.langs, &svc.cfg, err, sizeof err) < 0) {
+		log_msg(LOG_ERR, "%s", err);
+		return 1;
+	}
+	json_t *langs = languages_to_json(&svc.langs);
+	svc.languages_body = langs ? json_dumps(langs, JSON_COMPACT) : NULL;
+	json_decref(langs);
+	if (!svc.languages_body || !(svc.pool = pool_create(svc.cfg.slots))) {
+		log_msg(LOG_ERR, "cannot set up: %s", strerror(errno));
+		return 1;
+	}
+	if (setup_slots(&svc) < 0)
+		return 1;
+	svc.started = time(NULL);
+	svc.isolation_note = "uid+rlimits";
+
+	if (svc.cfg.listen) {
+		fd = server_listen(svc.cfg.listen, 128, err, sizeof err);
+		if (fd < 0) {
+			log_msg(LOG_ERR, "%s", err);
+			return 1;
+		}
+	} else if (server_inherited_socket()) {
+		fd = 0;
+	} else {
+		log_msg(LOG_ERR, "no listen address and fd 0 is not a listening socket");
+		return 1;
+	}
+	int rc = server_run(&svc, fd, svc.cfg.slots + svc.cfg.queue);
+	for (unsigned i = 0; i < svc.cfg.slots; i++)
+		slot_close(&svc.slots[i]);
+	if (svc.cfg.listen && (svc.cfg.listen[0] == '/' || svc.cfg.listen[0] == '.'))
+		unlink(svc.cfg.listen);
+	pool_destroy(svc.pool);
+	free(svc.languages_body);
+	languages_free(&svc.langs);
+	config_free(&svc.cfg);
+	return rc;
+}

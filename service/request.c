@@ -1,0 +1,280 @@
+/*
+ * request.c - validate a run request strictly: every field's type, unknown
+ * fields, names, encodings and limits, with a message naming the field.
+ */
+#include "config.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "service/b64.h"
+#include "service/jsonx.h"
+#include "service/limits.h"
+#include "service/request.h"
+#include "service/workdir.h"
+
+#define MAX_ARGS 256
+#define MAX_FILES 64
+#define MAX_ENV 64
+
+static int invalid(struct api_error *e, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int invalid(struct api_error *e, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	e->http = 400;
+	e->code = code;
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof e->message, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int bad(struct api_error *e)
+{
+	e->http = 400;
+	e->code = "invalid_request";
+	return -1;
+}
+
+static int internal(struct api_error *e)
+{
+	e->http = 500;
+	e->code = "internal";
+	snprintf(e->message, sizeof e->message, "out of memory");
+	return -1;
+}
+
+/* A text field: a JSON string, base64-decoded in base64 mode. */
+static int get_bytes(json_t *v, const char *path, bool base64, char **out,
+		     size_t *len, struct api_error *e)
+{
+	const char *s;
+	size_t n;
+
+	if (jx_string(v, path, &s, &n, e->message, sizeof e->message) < 0)
+		return bad(e);
+	if (base64) {
+		if (b64_decode(s, n, out, len) < 0)
+			return invalid(e, "invalid_request",
+				       "%s is not valid base64", path);
+		return 0;
+	}
+	if (!(*out = malloc(n + 1)))
+		return internal(e);
+	memcpy(*out, s, n);
+	(*out)[n] = '\0';
+	*len = n;
+	return 0;
+}
+
+static int parse_files(json_t *v, struct job *job, struct api_error *e)
+{
+	const char *name;
+	json_t *val;
+	char p[512], why[300];
+
+	if (jx_object(v, "files", e->message, sizeof e->message) < 0)
+		return bad(e);
+	if (json_object_size(v) > MAX_FILES)
+		return invalid(e, "invalid_request", "files may hold at most %d files",
+			       MAX_FILES);
+	if (!(job->files = calloc(json_object_size(v) + 1, sizeof *job->files)))
+		return internal(e);
+	json_object_foreach(v, name, val) {
+		struct job_file *f = &job->files[job->nfiles];
+		snprintf(p, sizeof p, "files[\"%.200s\"]", name);
+		if (workdir_check_name(name, why, sizeof why) < 0)
+			return invalid(e, "invalid_request", "files: %s", why);
+		if (job->lang && !strcmp(name, job->lang->source_file))
+			return invalid(e, "invalid_request",
+				       "files: \"%s\" is the name of the source file",
+				       name);
+		if (!(f->name = strdup(name)))
+			return internal(e);
+		job->nfiles++;
+		if (get_bytes(val, p, job->base64, &f->data, &f->len, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int parse_env(json_t *v, struct job *job, struct api_error *e)
+{
+	const char *name;
+	json_t *val;
+	size_t n = 0;
+
+	if (jx_object(v, "env", e->message, sizeof e->message) < 0)
+		return bad(e);
+	if (json_object_size(v) > MAX_ENV)
+		return invalid(e, "invalid_request", "env may hold at most %d variables",
+			       MAX_ENV);
+	free(job->env);
+	if (!(job->env = calloc(json_object_size(v) + 1, sizeof *job->env)))
+		return internal(e);
+	json_object_foreach(v, name, val) {
+		const char *s;
+		size_t len;
+		char p[300];
+		bool ok = *name && strlen(name) <= 128 &&
+			  !(name[0] >= '0' && name[0] <= '9');
+		for (const char *c = name; ok && *c; c++)
+			ok = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+			     (*c >= '0' && *c <= '9') || *c == '_';
+		snprintf(p, sizeof p, "env.%.128s", name);
+		if (!ok)
+			return invalid(e, "invalid_request",
+				       "env: \"%.128s\" is not a valid variable name "
+				       "(letters, digits and '_', not starting with a digit)",
+				       name);
+		if (jx_string(val, p, &s, &len, e->message, sizeof e->message) < 0)
+			return bad(e);
+		if (strlen(s) != len)
+			return invalid(e, "invalid_request",
+				       "%s must not contain NUL characters", p);
+		if (asprintf(&job->env[n], "%s=%s", name, s) < 0) {
+			job->env[n] = NULL;
+			return internal(e);
+		}
+		n++;
+	}
+	return 0;
+}
+
+static int parse_argv(json_t *v, const char *path, bool allow_empty, char ***out,
+		      struct api_error *e)
+{
+	if (json_is_array(v) && json_array_size(v) > MAX_ARGS)
+		return invalid(e, "invalid_request", "%s may hold at most %d items",
+			       path, MAX_ARGS);
+	jx_strv_free(*out);
+	*out = NULL;
+	if (jx_strv(v, path, allow_empty, out, e->message, sizeof e->message) < 0)
+		return bad(e);
+	return 0;
+}
+
+static int parse_fields(json_t *root, struct job *job, const struct config *cfg,
+			const struct languages *langs, struct api_error *e)
+{
+	static const char *const keys[] = {
+		"language", "code", "command", "args", "stdin", "files", "env",
+		"encoding", "limits", NULL,
+	};
+	json_t *lang = json_object_get(root, "language");
+	json_t *command = json_object_get(root, "command");
+	json_t *code = json_object_get(root, "code");
+	json_t *v;
+	const char *s;
+
+	if (!json_is_object(root))
+		return invalid(e, "invalid_request", "the request body must be a JSON object");
+	if (jx_only_keys(root, "", keys, e->message, sizeof e->message) < 0)
+		return bad(e);
+
+	if ((v = json_object_get(root, "encoding"))) {
+		if (jx_string(v, "encoding", &s, NULL, e->message, sizeof e->message) < 0)
+			return bad(e);
+		if (!strcmp(s, "base64"))
+			job->base64 = true;
+		else if (strcmp(s, "utf-8") != 0)
+			return invalid(e, "invalid_request",
+				       "encoding must be \"utf-8\" or \"base64\"");
+	}
+
+	if (!lang == !command)
+		return invalid(e, "invalid_request",
+			       lang ? "give either language or command, not both"
+				    : "give either language (with code) or command");
+	if (lang) {
+		if (jx_string(lang, "language", &s, NULL, e->message, sizeof e->message) < 0)
+			return bad(e);
+		if (!(job->lang = languages_find(langs, s))) {
+			e->http = 400;
+			e->code = "unknown_language";
+			snprintf(e->message, sizeof e->message,
+				 "language \"%.100s\" is not offered here (see GET /api/v1/languages)",
+				 s);
+			return -1;
+		}
+		if (!code)
+			return invalid(e, "invalid_request", "code is required with language");
+		if (get_bytes(code, "code", job->base64, &job->code, &job->code_len, e) < 0)
+			return -1;
+	} else {
+		if (code)
+			return invalid(e, "invalid_request",
+				       "code goes with language, not with command");
+		if (parse_argv(command, "command", false, &job->command, e) < 0)
+			return -1;
+		if (!job->command[0][0])
+			return invalid(e, "invalid_request", "command[0] must not be empty");
+	}
+
+	if ((v = json_object_get(root, "args")) &&
+	    parse_argv(v, "args", true, &job->args, e) < 0)
+		return -1;
+	if ((v = json_object_get(root, "stdin")) &&
+	    get_bytes(v, "stdin", job->base64, &job->stdin_data, &job->stdin_len, e) < 0)
+		return -1;
+	if ((v = json_object_get(root, "files")) && parse_files(v, job, e) < 0)
+		return -1;
+	if ((v = json_object_get(root, "env")) && parse_env(v, job, e) < 0)
+		return -1;
+
+	job->limits = cfg->default_limits;
+	if ((v = json_object_get(root, "limits")) &&
+	    limits_parse(v, "limits", false, &cfg->max_limits, &job->limits,
+			 e->message, sizeof e->message) < 0)
+		return bad(e);
+	return 0;
+}
+
+int job_parse(struct job *job, const char *body, size_t len,
+	      const struct config *cfg, const struct languages *langs,
+	      struct api_error *e)
+{
+	json_error_t jerr;
+	json_t *root;
+	int rc;
+
+	memset(job, 0, sizeof *job);
+	job->args = calloc(1, sizeof *job->args);
+	job->env = calloc(1, sizeof *job->env);
+	if (!job->args || !job->env) {
+		job_free(job);
+		return internal(e);
+	}
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	if (!root) {
+		invalid(e, "invalid_json", "the body is not valid JSON: %s (at line %d, column %d)",
+			jerr.text, jerr.line, jerr.column);
+		job_free(job);
+		return -1;
+	}
+	rc = parse_fields(root, job, cfg, langs, e);
+	json_decref(root);
+	if (rc < 0)
+		job_free(job);
+	return rc;
+}
+
+void job_free(struct job *job)
+{
+	jx_strv_free(job->command);
+	free(job->code);
+	jx_strv_free(job->args);
+	free(job->stdin_data);
+	for (size_t i = 0; i < job->nfiles; i++) {
+		free(job->files[i].name);
+		free(job->files[i].data);
+	}
+	free(job->files);
+	jx_strv_free(job->env);
+	memset(job, 0, sizeof *job);
+}

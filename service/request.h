@@ -1,0 +1,49 @@
+/*
+ * request.h - a POST /api/v1/run body, parsed and validated into a job.
+ */
+#ifndef RUNBOX_REQUEST_H
+#define RUNBOX_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sandbox/sandbox.h"
+#include "service/languages.h"
+#include "service/settings.h"
+
+/* An API error: HTTP status, snake_case code, one sentence. */
+struct api_error {
+	int http;
+	const char *code;
+	char message[512];
+};
+
+struct job_file {
+	char *name;
+	char *data;
+	size_t len;
+};
+
+/* A validated request.  job_free() releases everything it holds. */
+struct job {
+	const struct language *lang; /* NULL in command mode */
+	char **command;              /* argv in command mode */
+	char *code;
+	size_t code_len;
+	char **args;                 /* never NULL */
+	char *stdin_data;
+	size_t stdin_len;
+	struct job_file *files;
+	size_t nfiles;
+	char **env;                  /* request's "NAME=value", never NULL */
+	bool base64;
+	struct sbx_limits limits;    /* effective: defaults + request */
+};
+
+/* 0 and a job, or -1 and the error to send. */
+int job_parse(struct job *job, const char *body, size_t len,
+	      const struct config *cfg, const struct languages *langs,
+	      struct api_error *e);
+void job_free(struct job *job);
+
+#endif

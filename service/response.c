@@ -1,0 +1,105 @@
+/*
+ * response.c - turn run results into the API's JSON.  The JSON is always
+ * valid whatever bytes the program wrote: invalid UTF-8 becomes U+FFFD in
+ * utf-8 mode, and base64 mode returns the exact bytes.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "service/b64.h"
+#include "service/limits.h"
+#include "service/response.h"
+#include "service/utf8.h"
+
+json_t *response_bytes(const char *data, size_t len, bool base64)
+{
+	size_t n;
+	char *s = base64 ? b64_encode(data, len, &n) : utf8_sanitize(data, len, &n);
+	json_t *j;
+
+	if (!s)
+		return NULL;
+	j = json_stringn_nocheck(s, n);
+	free(s);
+	return j;
+}
+
+json_t *response_error(const char *code, const char *message)
+{
+	return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
+}
+
+static json_t *usage_json(const struct sbx_usage *u)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I}",
+			 "cpu_time_ms", (json_int_t)u->cpu_time_ms,
+			 "user_time_ms", (json_int_t)u->user_time_ms,
+			 "system_time_ms", (json_int_t)u->system_time_ms,
+			 "wall_time_ms", (json_int_t)u->wall_time_ms,
+			 "max_rss_bytes", (json_int_t)u->max_rss_bytes);
+}
+
+/* The fields a run and a compile step share. */
+static json_t *step_json(const struct sbx_result *r, bool base64)
+{
+	const char *sig = r->signal ? sbx_signal_name(r->signal) : NULL;
+	json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:o*, s:o*, s:b, s:b, s:o*}",
+		"status", sbx_status_name(r->status),
+		"message", r->message,
+		"exit_code", r->exit_code >= 0 ? json_integer(r->exit_code) : json_null(),
+		"signal", sig ? json_string(sig) :
+			  r->signal ? json_integer(r->signal) : json_null(),
+		"stdout", response_bytes(r->out.data, r->out.len, base64),
+		"stderr", response_bytes(r->err.data, r->err.len, base64),
+		"stdout_truncated", r->out.truncated,
+		"stderr_truncated", r->err.truncated,
+		"usage", usage_json(&r->usage));
+	/* json_pack's "o*" drops a NULL (ENOMEM) value; refuse a partial body. */
+	if (o && (!json_object_get(o, "stdout") || !json_object_get(o, "stderr") ||
+		  !json_object_get(o, "usage"))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_t *response_run(const struct job *job, const struct job_result *res)
+{
+	json_t *o, *limits = limits_to_json(&job->limits);
+
+	if (!limits)
+		return NULL;
+	if (res->ran) {
+		o = step_json(&res->run, job->base64);
+	} else {
+		/* compile_error: the program did not run. */
+		struct sbx_result none = { .exit_code = -1 };
+		char empty[1] = "";
+		none.out.data = none.err.data = empty;
+		o = step_json(&none, job->base64);
+		if (o) {
+			char msg[320];
+			snprintf(msg, sizeof msg, "compilation failed: %s",
+				 res->compile.message);
+			json_object_set_new(o, "status", json_string("compile_error"));
+			json_object_set_new(o, "message", json_string(msg));
+		}
+	}
+	if (!o) {
+		json_decref(limits);
+		return NULL;
+	}
+	json_object_set_new(o, "limits", limits);
+	if (res->compiled) {
+		json_t *c = step_json(&res->compile, job->base64);
+		if (!c) {
+			json_decref(o);
+			return NULL;
+		}
+		json_object_set_new(c, "limits", limits_to_json(&job->lang->compile_limits));
+		json_object_set_new(o, "compile", c);
+	}
+	return o;
+}

@@ -1,0 +1,21 @@
+/*
+ * response.h - the JSON bodies runboxd sends: run results and errors.
+ */
+#ifndef RUNBOX_RESPONSE_H
+#define RUNBOX_RESPONSE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "sandbox/sandbox.h"
+#include "service/execute.h"
+#include "service/request.h"
+
+/* The body of a 200 answer to POST /api/v1/run; NULL on ENOMEM. */
+json_t *response_run(const struct job *job, const struct job_result *res);
+/* {"error": {"code": ..., "message": ...}} */
+json_t *response_error(const char *code, const char *message);
+/* Output bytes as a JSON string: U+FFFD for invalid UTF-8, or base64. */
+json_t *response_bytes(const char *data, size_t len, bool base64);
+
+#endif

@@ -1,0 +1,425 @@
+/*
+ * server.c - the master and its workers.
+ *
+ * Theory of operation
+ * -------------------
+ * The master opens the listening socket, creates the slot pool (shared
+ * memory) and forks `slots + queue` workers.  Each worker accepts FastCGI
+ * requests on the shared socket one at a time (libfcgi), takes a slot from
+ * the pool for a run (waiting at most queue_timeout_ms, else 503 busy),
+ * and gives it back when the run is over.  So at most `slots` programs run
+ * at once, at most `queue` requests wait for a slot, and the rest wait in
+ * the socket's bounded backlog.
+ *
+ * The master holds a pidfd per worker and a signalfd for SIGTERM, SIGINT
+ * and SIGHUP, and polls them: a worker that exits is reaped by its own pid,
+ * logged, its slot (if it held one) is cleaned up and returned to the pool,
+ * and a new worker takes its place at once.  On SIGTERM or SIGINT the
+ * master asks every worker to stop (SIGTERM: finish the request in hand,
+ * then exit), waits for them up to the largest wall limit plus a margin,
+ * kills what is left, removes leftover work directories and exits 0.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcgiapp.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "service/log.h"
+#include "service/server.h"
+#include "service/workdir.h"
+
+#define MAX_WORKERS (CONFIG_MAX_SLOTS + 4096)
+
+struct worker {
+	pid_t pid;
+	int pidfd;
+	time_t started;
+};
+
+static volatile sig_atomic_t worker_stop;
+
+/* ---- listening socket ---------------------------------------------- */
+
+int server_inherited_socket(void)
+{
+	int v = 0;
+	socklen_t len = sizeof v;
+	return getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 && v;
+}
+
+static int listen_unix(const char *path, int backlog, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd;
+
+	if (strlen(path) >= sizeof sa.sun_path) {
+		snprintf(err, errlen, "listen: socket path too long: %s", path);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	/* Replace a stale socket, never anything else. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, errlen, "listen: %s exists and is not a socket", path);
+			return -1;
+		}
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+	    chmod(path, 0666) < 0 || listen(fd, backlog) < 0) {
+		snprintf(err, errlen, "listen on %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int listen_tcp(const char *addr, int backlog, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+	struct addrinfo *res = NULL;
+	char host[256];
+	const char *colon = strrchr(addr, ':');
+	int fd = -1, one = 1, rc;
+
+	if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof host) {
+		snprintf(err, errlen, "listen: expected /path.sock or host:port, got %s", addr);
+		return -1;
+	}
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = '\0';
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	if ((rc = getaddrinfo(host, colon + 1, &hints, &res)) != 0) {
+		snprintf(err, errlen, "listen on %s: %s", addr, gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, backlog) < 0) {
+		snprintf(err, errlen, "listen on %s: %s", addr, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+int server_listen(const char *addr, int backlog, char *err, size_t errlen)
+{
+	if (addr[0] == '/' || addr[0] == '.')
+		return listen_unix(addr, backlog, err, errlen);
+	return listen_tcp(addr, backlog, err, errlen);
+}
+
+/* ---- worker --------------------------------------------------------- */
+
+static void on_worker_signal(int sig)
+{
+	(void)sig;
+	worker_stop = 1;
+	FCGX_ShutdownPending();
+}
+
+static const char *param(FCGX_Request *r, const char *name)
+{
+	const char *v = FCGX_GetParam(name, r->envp);
+	return v ? v : "";
+}
+
+/* Read the body; past max bytes, stop keeping it and say so. */
+static char *read_body(FCGX_Request *r, uint64_t max, size_t *len, bool *too_large)
+{
+	size_t cap = 0;
+	char *buf = NULL, chunk[16384];
+	int n;
+
+	*len = 0;
+	*too_large = false;
+	while ((n = FCGX_GetStr(chunk, sizeof chunk, r->in)) > 0) {
+		if (*too_large || *len + (size_t)n > max) {
+			*too_large = true;
+			continue; /* drain the rest so the connection stays sane */
+		}
+		if (*len + (size_t)n + 1 > cap) {
+			size_t ncap = cap ? cap * 2 : 65536;
+			while (ncap < *len + (size_t)n + 1)
+				ncap *= 2;
+			char *p = realloc(buf, ncap);
+			if (!p) {
+				free(buf);
+				return NULL;
+			}
+			buf = p;
+			cap = ncap;
+		}
+		memcpy(buf + *len, chunk, (size_t)n);
+		*len += (size_t)n;
+	}
+	if (!buf && !(buf = calloc(1, 1)))
+		return NULL;
+	buf[*len] = '\0';
+	return buf;
+}
+
+static void serve_one(struct service *svc, FCGX_Request *r)
+{
+	struct http_request req = { 0 };
+	struct http_response resp;
+	struct timespec t0, t1;
+	char path[1024];
+	char *body;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	req.method = param(r, "REQUEST_METHOD");
+	const char *uri = *param(r, "DOCUMENT_URI") ? param(r, "DOCUMENT_URI")
+						   : param(r, "REQUEST_URI");
+	snprintf(path, sizeof path, "%.*s", (int)strcspn(uri, "?"), uri);
+	req.path = path;
+	body = read_body(r, svc->cfg.max_body_bytes, &req.body_len, &req.body_too_large);
+	req.body = body ? body : "";
+	if (!body) {
+		memset(&resp, 0, sizeof resp);
+		resp.status = 500;
+		resp.body = strdup("{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}");
+		resp.body_len = resp.body ? strlen(resp.body) : 0;
+	} else {
+		api_handle(svc, &req, &resp);
+	}
+
+	/* libfcgi's own printf knows few conversions: format here. */
+	char head[512];
+	int hlen = snprintf(head, sizeof head,
+			    "Status: %d %s\r\nContent-Type: application/json\r\n"
+			    "Content-Length: %zu\r\nCache-Control: no-store\r\n"
+			    "%s%s%s",
+			    resp.status, http_reason(resp.status), resp.body_len,
+			    resp.allow ? "Allow: " : "", resp.allow ? resp.allow : "",
+			    resp.allow ? "\r\n" : "");
+	if (resp.retry_after)
+		hlen += snprintf(head + hlen, sizeof head - (size_t)hlen,
+				 "Retry-After: %u\r\n", resp.retry_after);
+	hlen += snprintf(head + hlen, sizeof head - (size_t)hlen, "\r\n");
+	FCGX_PutStr(head, hlen, r->out);
+	if (strcmp(req.method, "HEAD") != 0 && resp.body)
+		FCGX_PutStr(resp.body, (int)resp.body_len, r->out);
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_request(req.method, path, resp.status, resp.run_status,
+		    resp.used_slot ? (int)resp.slot : -1,
+		    (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 +
+			       (t1.tv_nsec - t0.tv_nsec) / 1000000),
+		    req.body_len, resp.body_len);
+	http_response_free(&resp);
+	free(body);
+}
+
+_Noreturn static void worker_main(struct service *svc, int listen_fd)
+{
+	struct sigaction sa = { .sa_handler = on_worker_signal };
+	sigset_t none;
+	FCGX_Request r;
+
+	/* No SA_RESTART: SIGTERM interrupts accept() so the worker can stop. */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		_exit(0);
+
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		log_msg(LOG_ERR, "worker: FastCGI initialisation failed");
+		_exit(1);
+	}
+	while (!worker_stop) {
+		if (FCGX_Accept_r(&r) < 0) {
+			if (worker_stop)
+				break;
+			if (errno == EINTR)
+				continue;
+			log_msg(LOG_ERR, "worker: accept failed: %s", strerror(errno));
+			break;
+		}
+		serve_one(svc, &r);
+		FCGX_Finish_r(&r);
+	}
+	FCGX_Free(&r, 1);
+	_exit(0);
+}
+
+/* ---- master --------------------------------------------------------- */
+
+static int spawn_worker(struct service *svc, int listen_fd, struct worker *w,
+			const sigset_t *master_mask, int sfd)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		close(sfd);
+		sigprocmask(SIG_SETMASK, master_mask, NULL);
+		worker_main(svc, listen_fd);
+	}
+	w->pid = pid;
+	w->started = time(NULL);
+	w->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (w->pidfd < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		w->pid = 0;
+		return -1;
+	}
+	return 0;
+}
+
+/* A slot whose worker died: remove whatever run directory it left. */
+static void reclaim_slot(unsigned index, void *arg)
+{
+	struct service *svc = arg;
+	char err[256];
+
+	log_msg(LOG_WARNING, "slot %u: its worker died during a run; cleaning up", index);
+	if (slot_clear(&svc->slots[index], err, sizeof err) < 0)
+		log_msg(LOG_ERR, "slot %u: cleanup failed: %s", index, err);
+}
+
+static void describe_exit(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with code %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "was killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "stopped");
+}
+
+static void reap_worker(struct service *svc, struct worker *w, bool quiet)
+{
+	int status = 0;
+	char how[96];
+
+	while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	close(w->pidfd);
+	w->pidfd = -1;
+	pool_reclaim(svc->pool, w->pid, reclaim_slot, svc);
+	if (!quiet) {
+		describe_exit(status, how, sizeof how);
+		log_msg(LOG_ERR, "worker %d %s; starting a new one", (int)w->pid, how);
+	}
+	w->pid = 0;
+}
+
+int server_run(struct service *svc, int listen_fd, unsigned nworkers)
+{
+	static struct worker workers[MAX_WORKERS];
+	struct pollfd *pfd;
+	sigset_t stop_set, old;
+	bool stopping = false;
+	uint64_t grace_ms = svc->cfg.max_limits.wall_time_ms + 5000, waited = 0;
+	int sfd;
+
+	if (nworkers > MAX_WORKERS)
+		nworkers = MAX_WORKERS;
+	pfd = calloc(nworkers + 1, sizeof *pfd);
+	if (!pfd)
+		return 1;
+	sigemptyset(&stop_set);
+	sigaddset(&stop_set, SIGTERM);
+	sigaddset(&stop_set, SIGINT);
+	sigaddset(&stop_set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stop_set, &old);
+	sfd = signalfd(-1, &stop_set, SFD_CLOEXEC);
+	if (sfd < 0) {
+		log_msg(LOG_ERR, "signalfd: %s", strerror(errno));
+		free(pfd);
+		return 1;
+	}
+
+	for (unsigned i = 0; i < nworkers; i++)
+		if (spawn_worker(svc, listen_fd, &workers[i], &old, sfd) < 0)
+			log_msg(LOG_ERR, "cannot start a worker: %s", strerror(errno));
+	log_msg(LOG_INFO, "runboxd %s: %u slots, %u workers, ready", PACKAGE_VERSION,
+		pool_size(svc->pool), nworkers);
+
+	for (;;) {
+		unsigned alive = 0;
+		for (unsigned i = 0; i < nworkers; i++) {
+			pfd[i].fd = workers[i].pid ? workers[i].pidfd : -1;
+			pfd[i].events = POLLIN;
+			alive += workers[i].pid != 0;
+		}
+		if (stopping && !alive)
+			break;
+		pfd[nworkers].fd = sfd;
+		pfd[nworkers].events = POLLIN;
+		int rc = poll(pfd, nworkers + 1, stopping ? 100 : 1000);
+		if (rc < 0 && errno != EINTR) {
+			log_msg(LOG_ERR, "poll: %s", strerror(errno));
+			break;
+		}
+		if (stopping) {
+			waited += 100;
+			if (waited >= grace_ms) {
+				for (unsigned i = 0; i < nworkers; i++)
+					if (workers[i].pid)
+						kill(workers[i].pid, SIGKILL);
+			}
+		}
+		if (rc > 0 && pfd[nworkers].revents) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof si) == sizeof si && !stopping) {
+				log_msg(LOG_INFO, "signal %u: stopping", si.ssi_signo);
+				stopping = true;
+				close(listen_fd);
+				for (unsigned i = 0; i < nworkers; i++)
+					if (workers[i].pid)
+						kill(workers[i].pid, SIGTERM);
+			}
+		}
+		for (unsigned i = 0; rc > 0 && i < nworkers; i++) {
+			if (!workers[i].pid || !pfd[i].revents)
+				continue;
+			reap_worker(svc, &workers[i], stopping);
+			if (!stopping &&
+			    spawn_worker(svc, listen_fd, &workers[i], &old, sfd) < 0)
+				log_msg(LOG_ERR, "cannot restart a worker: %s", strerror(errno));
+		}
+	}
+	for (unsigned i = 0; i < pool_size(svc->pool); i++) {
+		char err[256];
+		if (slot_clear(&svc->slots[i], err, sizeof err) < 0)
+			log_msg(LOG_ERR, "slot %u: cleanup failed: %s", i, err);
+	}
+	close(sfd);
+	free(pfd);
+	log_msg(LOG_INFO, "stopped");
+	return 0;
+}

@@ -1,0 +1,17 @@
+/*
+ * server.h - runboxd's processes: a master that supervises worker
+ * processes, each a FastCGI responder serving one request at a time.
+ */
+#ifndef RUNBOX_SERVER_H
+#define RUNBOX_SERVER_H
+
+#include "service/api.h"
+
+/* Open the listening socket named by addr ("/path.sock" or "host:port"). */
+int server_listen(const char *addr, int backlog, char *err, size_t errlen);
+/* True when fd 0 is a listening socket (started by spawn-fcgi). */
+int server_inherited_socket(void);
+/* Run the master until SIGTERM/SIGINT; returns the exit status. */
+int server_run(struct service *svc, int listen_fd, unsigned nworkers);
+
+#endif

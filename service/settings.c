@@ -1,0 +1,231 @@
+/*
+ * settings.c - load and validate runboxd's JSON configuration.
+ *
+ * The shipped conf/runboxd.json documents every key; this file is the
+ * authority on what each one accepts.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "service/settings.h"
+#include "service/jsonx.h"
+#include "service/limits.h"
+
+static char *resolve(const char *config_path, const char *file)
+{
+	char *copy, *dir, *out;
+
+	if (file[0] == '/')
+		return strdup(file);
+	if (!(copy = strdup(config_path)))
+		return NULL;
+	dir = dirname(copy);
+	if (asprintf(&out, "%s/%s", dir, file) < 0)
+		out = NULL;
+	free(copy);
+	return out;
+}
+
+static int env_name_ok(const char *s, size_t len)
+{
+	if (!len || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+static int parse_env(json_t *v, struct config *cfg, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *val;
+	size_t n = 0;
+
+	if (jx_object(v, "environment", err, errlen) < 0)
+		return -1;
+	if (!(cfg->env = calloc(json_object_size(v) + 1, sizeof *cfg->env)))
+		goto nomem;
+	json_object_foreach(v, key, val) {
+		const char *s;
+		size_t len;
+		char p[256];
+		jx_path(p, sizeof p, "environment", key);
+		if (!env_name_ok(key, strlen(key))) {
+			snprintf(err, errlen, "%s: not a valid variable name", p);
+			return -1;
+		}
+		if (jx_string(val, p, &s, &len, err, errlen) < 0)
+			return -1;
+		if (strlen(s) != len) {
+			snprintf(err, errlen, "%s must not contain NUL characters", p);
+			return -1;
+		}
+		if (asprintf(&cfg->env[n], "%s=%s", key, s) < 0) {
+			cfg->env[n] = NULL;
+			goto nomem;
+		}
+		n++;
+	}
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+static int parse_sandbox(json_t *v, struct config *cfg, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "uid_base", "gid_base", NULL };
+	uint64_t u;
+
+	if (jx_object(v, "sandbox", err, errlen) < 0 ||
+	    jx_only_keys(v, "sandbox", keys, err, errlen) < 0)
+		return -1;
+	/* Never 0 (root), and slot uids stay below the 32-bit overflow uid. */
+	if (jx_uint(json_object_get(v, "uid_base"), "sandbox.uid_base", 1,
+		    4000000000u, &u, err, errlen) < 0)
+		return -1;
+	cfg->uid_base = (uid_t)u;
+	if (jx_uint(json_object_get(v, "gid_base"), "sandbox.gid_base", 1,
+		    4000000000u, &u, err, errlen) < 0)
+		return -1;
+	cfg->gid_base = (gid_t)u;
+	return 0;
+}
+
+static int parse_root(json_t *root, struct config *cfg, char *err, size_t errlen)
+{
+	static const char *const keys[] = {
+		"listen", "slots", "queue", "queue_timeout_ms", "max_body_bytes",
+		"work_root", "languages_file", "sandbox", "default_limits",
+		"max_limits", "environment", "log", NULL,
+	};
+	const char *s;
+	uint64_t u;
+	json_t *v;
+
+	if (jx_object(root, "the top level", err, errlen) < 0 ||
+	    jx_only_keys(root, "", keys, err, errlen) < 0)
+		return -1;
+
+	if ((v = json_object_get(root, "listen")) && !json_is_null(v)) {
+		if (jx_string(v, "listen", &s, NULL, err, errlen) < 0)
+			return -1;
+		if (!*s) {
+			snprintf(err, errlen, "listen must not be empty (use null for a socket on fd 0)");
+			return -1;
+		}
+		if (!(cfg->listen = strdup(s)))
+			goto nomem;
+	}
+	cfg->slots = 16;
+	if ((v = json_object_get(root, "slots"))) {
+		if (jx_uint(v, "slots", 1, CONFIG_MAX_SLOTS, &u, err, errlen) < 0)
+			return -1;
+		cfg->slots = (unsigned)u;
+	}
+	cfg->queue = cfg->slots;
+	if ((v = json_object_get(root, "queue"))) {
+		if (jx_uint(v, "queue", 0, 4096, &u, err, errlen) < 0)
+			return -1;
+		cfg->queue = (unsigned)u;
+	}
+	cfg->queue_timeout_ms = 2000;
+	if ((v = json_object_get(root, "queue_timeout_ms")) &&
+	    jx_uint(v, "queue_timeout_ms", 0, 600000, &cfg->queue_timeout_ms,
+		    err, errlen) < 0)
+		return -1;
+	cfg->max_body_bytes = 1 << 20;
+	if ((v = json_object_get(root, "max_body_bytes")) &&
+	    jx_uint(v, "max_body_bytes", 1024, 1u << 30, &cfg->max_body_bytes,
+		    err, errlen) < 0)
+		return -1;
+
+	if (jx_string(json_object_get(root, "work_root"), "work_root", &s,
+		      NULL, err, errlen) < 0)
+		return -1;
+	if (s[0] != '/') {
+		snprintf(err, errlen, "work_root must be an absolute path");
+		return -1;
+	}
+	if (!(cfg->work_root = strdup(s)))
+		goto nomem;
+
+	if (jx_string(json_object_get(root, "languages_file"), "languages_file",
+		      &s, NULL, err, errlen) < 0)
+		return -1;
+	if (!(cfg->languages_file = resolve(cfg->path, s)))
+		goto nomem;
+
+	if (parse_sandbox(json_object_get(root, "sandbox"), cfg, err, errlen) < 0)
+		return -1;
+	if (limits_parse(json_object_get(root, "max_limits"), "max_limits", true,
+			 NULL, &cfg->max_limits, err, errlen) < 0)
+		return -1;
+	if (limits_parse(json_object_get(root, "default_limits"), "default_limits",
+			 true, &cfg->max_limits, &cfg->default_limits, err, errlen) < 0)
+		return -1;
+	if (parse_env(json_object_get(root, "environment"), cfg, err, errlen) < 0)
+		return -1;
+
+	if ((v = json_object_get(root, "log"))) {
+		if (jx_string(v, "log", &s, NULL, err, errlen) < 0)
+			return -1;
+		if (strcmp(s, "syslog") == 0)
+			cfg->log_syslog = true;
+		else if (strcmp(s, "stderr") != 0) {
+			snprintf(err, errlen, "log must be \"stderr\" or \"syslog\"");
+			return -1;
+		}
+	}
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root;
+	char msg[512];
+
+	memset(cfg, 0, sizeof *cfg);
+	if (!(cfg->path = strdup(path))) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		snprintf(err, errlen, "%s:%d:%d: %s", path, jerr.line, jerr.column,
+			 jerr.text);
+		config_free(cfg);
+		return -1;
+	}
+	if (parse_root(root, cfg, msg, sizeof msg) < 0) {
+		snprintf(err, errlen, "%s: %s", path, msg);
+		json_decref(root);
+		config_free(cfg);
+		return -1;
+	}
+	json_decref(root);
+	return 0;
+}
+
+void config_free(struct config *cfg)
+{
+	free(cfg->path);
+	free(cfg->listen);
+	free(cfg->work_root);
+	free(cfg->languages_file);
+	jx_strv_free(cfg->env);
+	memset(cfg, 0, sizeof *cfg);
+}

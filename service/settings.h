@@ -1,0 +1,37 @@
+/*
+ * settings.h - runboxd's configuration: a strict JSON file (unknown keys and
+ * bad values are errors naming the key path).
+ */
+#ifndef RUNBOX_SERVICE_CONFIG_H
+#define RUNBOX_SERVICE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sandbox/sandbox.h"
+
+#define CONFIG_MAX_SLOTS 256
+
+struct config {
+	char *path;            /* the file it was read from */
+	char *listen;          /* "/path/to.sock", "127.0.0.1:9000" or NULL */
+	unsigned slots;        /* runs at once */
+	unsigned queue;        /* requests that may wait for a slot */
+	uint64_t queue_timeout_ms; /* how long they wait before 503 busy */
+	uint64_t max_body_bytes;
+	char *work_root;
+	char *languages_file;  /* resolved against the config's directory */
+	uid_t uid_base;        /* slot i runs as uid_base + i */
+	gid_t gid_base;
+	struct sbx_limits default_limits;
+	struct sbx_limits max_limits;
+	char **env;            /* base environment of programs, "NAME=value" */
+	bool log_syslog;
+};
+
+/* Read and validate path into *cfg; -1 with "file: key: reason" in err. */
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+void config_free(struct config *cfg);
+
+#endif
