@@ -20,3 +20,15 @@ tests_check_workdir_SOURCES = tests/check_workdir.c
 tests_check_workdir_CFLAGS = $(TEST_CFLAGS)
 tests_check_workdir_LDADD = service/librunbox.la $(TEST_LIBS)
 TESTS += tests/check_workdir
+
+check_PROGRAMS += tests/check_request
+tests_check_request_SOURCES = tests/check_request.c
+tests_check_request_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS) -DSRCDIR='"$(abs_top_srcdir)"'
+tests_check_request_LDADD = service/librunbox.la $(TEST_LIBS)
+TESTS += tests/check_request
+
+check_PROGRAMS += tests/check_config
+tests_check_config_SOURCES = tests/check_config.c
+tests_check_config_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS) -DSRCDIR='"$(abs_top_srcdir)"'
+tests_check_config_LDADD = service/librunbox.la $(TEST_LIBS)
+TESTS += tests/check_config

@@ -1,0 +1,226 @@
+/*
+ * check_request.c - request validation: every error of the API contract
+ * comes back with its HTTP status and code, and a message naming the field.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "service/languages.h"
+#include "service/request.h"
+#include "service/settings.h"
+
+static struct config cfg;
+static struct languages langs;
+
+static void setup(void)
+{
+	char err[1024];
+	ck_assert_msg(config_load(&cfg, SRCDIR "/conf/runboxd.json", err, sizeof err) == 0,
+		      "%s", err);
+	ck_assert_msg(languages_load(&langs, cfg.languages_file, &cfg, err, sizeof err) == 0,
+		      "%s", err);
+}
+
+static void teardown(void)
+{
+	languages_free(&langs);
+	config_free(&cfg);
+}
+
+/* Parse body; expect failure with (http, code) and a message holding want. */
+static void expect_error(const char *body, int http, const char *code, const char *want)
+{
+	struct api_error e = { 0 };
+	struct job job;
+	int rc = job_parse(&job, body, strlen(body), &cfg, &langs, &e);
+	if (rc == 0)
+		job_free(&job);
+	ck_assert_msg(rc == -1, "accepted: %s", body);
+	ck_assert_int_eq(e.http, http);
+	ck_assert_str_eq(e.code, code);
+	ck_assert_msg(strstr(e.message, want), "message \"%s\" lacks \"%s\" for %s",
+		      e.message, want, body);
+}
+
+static void expect_ok(const char *body, struct job *job)
+{
+	struct api_error e = { 0 };
+	ck_assert_msg(job_parse(job, body, strlen(body), &cfg, &langs, &e) == 0,
+		      "refused %s: %s", body, e.message);
+}
+
+START_TEST(test_invalid_json)
+{
+	expect_error("{\"command\": [", 400, "invalid_json", "not valid JSON");
+	expect_error("", 400, "invalid_json", "not valid JSON");
+	expect_error("{\"command\":[\"/bin/true\"],\"command\":[\"/bin/true\"]}", 400,
+		     "invalid_json", "duplicate");
+	expect_error("[1,2]", 400, "invalid_request", "JSON object");
+	expect_error("\"x\"", 400, "invalid_json", "not valid JSON");
+}
+END_TEST
+
+START_TEST(test_shape)
+{
+	expect_error("{}", 400, "invalid_request", "either language");
+	expect_error("{\"language\":\"sh\",\"code\":\"true\",\"command\":[\"/bin/true\"]}",
+		     400, "invalid_request", "not both");
+	expect_error("{\"command\":[\"/bin/true\"],\"bogus\":1}", 400, "invalid_request",
+		     "unknown field \"bogus\"");
+	expect_error("{\"command\":[\"/bin/true\"],\"limits\":{\"cpu\":1}}", 400,
+		     "invalid_request", "unknown field \"limits.cpu\"");
+	expect_error("{\"language\":\"sh\"}", 400, "invalid_request", "code is required");
+	expect_error("{\"command\":[\"/bin/true\"],\"code\":\"x\"}", 400, "invalid_request",
+		     "code goes with language");
+	expect_error("{\"language\":\"cobol\",\"code\":\"x\"}", 400, "unknown_language",
+		     "\"cobol\"");
+}
+END_TEST
+
+START_TEST(test_types)
+{
+	expect_error("{\"language\":\"sh\",\"code\":1}", 400, "invalid_request",
+		     "code must be a string");
+	expect_error("{\"language\":7,\"code\":\"x\"}", 400, "invalid_request",
+		     "language must be a string");
+	expect_error("{\"command\":\"/bin/true\"}", 400, "invalid_request",
+		     "command must be an array");
+	expect_error("{\"command\":[]}", 400, "invalid_request", "command must not be empty");
+	expect_error("{\"command\":[\"\"]}", 400, "invalid_request", "command[0]");
+	expect_error("{\"command\":[\"/bin/true\", 3]}", 400, "invalid_request",
+		     "command[1] must be a string");
+	expect_error("{\"command\":[\"/bin/true\"],\"args\":\"x\"}", 400, "invalid_request",
+		     "args must be an array");
+	expect_error("{\"command\":[\"/bin/true\"],\"args\":[\"a\\u0000b\"]}", 400,
+		     "invalid_request", "args[0] must not contain NUL");
+	expect_error("{\"command\":[\"/bin/true\"],\"stdin\":[]}", 400, "invalid_request",
+		     "stdin must be a string");
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":[]}", 400, "invalid_request",
+		     "files must be an object");
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"a\":1}}", 400,
+		     "invalid_request", "files[\"a\"] must be a string");
+	expect_error("{\"command\":[\"/bin/true\"],\"env\":{\"A\":1}}", 400,
+		     "invalid_request", "env.A must be a string");
+	expect_error("{\"command\":[\"/bin/true\"],\"env\":{\"A=B\":\"x\"}}", 400,
+		     "invalid_request", "not a valid variable name");
+	expect_error("{\"command\":[\"/bin/true\"],\"encoding\":\"latin1\"}", 400,
+		     "invalid_request", "encoding must be");
+	expect_error("{\"command\":[\"/bin/true\"],\"limits\":5}", 400, "invalid_request",
+		     "limits must be an object");
+}
+END_TEST
+
+START_TEST(test_limits)
+{
+	expect_error("{\"command\":[\"/bin/true\"],\"limits\":{\"cpu_time_ms\":\"5\"}}", 400,
+		     "invalid_request", "limits.cpu_time_ms must be an integer");
+	expect_error("{\"command\":[\"/bin/true\"],\"limits\":{\"cpu_time_ms\":0}}", 400,
+		     "invalid_request", "limits.cpu_time_ms must be between 1 and 10000");
+	expect_error("{\"command\":[\"/bin/true\"],\"limits\":{\"wall_time_ms\":-1}}", 400,
+		     "invalid_request", "limits.wall_time_ms must be between 1 and 20000");
+	expect_error("{\"command\":[\"/bin/true\"],\"limits\":{\"output_bytes\":1048577}}",
+		     400, "invalid_request", "limits.output_bytes must be between 1 and 1048576");
+	expect_error("{\"command\":[\"/bin/true\"],\"limits\":{\"memory_bytes\":1.5}}", 400,
+		     "invalid_request", "limits.memory_bytes must be an integer");
+
+	/* Given limits override the defaults, the others stay. */
+	struct job job;
+	expect_ok("{\"command\":[\"/bin/true\"],\"limits\":{\"cpu_time_ms\":10000}}", &job);
+	ck_assert_uint_eq(job.limits.cpu_time_ms, 10000);
+	ck_assert_uint_eq(job.limits.wall_time_ms, cfg.default_limits.wall_time_ms);
+	job_free(&job);
+}
+END_TEST
+
+START_TEST(test_files)
+{
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"../x\":\"\"}}", 400,
+		     "invalid_request", "files:");
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"a/b\":\"\"}}", 400,
+		     "invalid_request", "'/'");
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"..\":\"\"}}", 400,
+		     "invalid_request", "files:");
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\".\":\"\"}}", 400,
+		     "invalid_request", "files:");
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"\":\"\"}}", 400,
+		     "invalid_request", "files:");
+	expect_error("{\"language\":\"python3\",\"code\":\"\",\"files\":{\"main.py\":\"\"}}",
+		     400, "invalid_request", "source file");
+}
+END_TEST
+
+START_TEST(test_base64)
+{
+	expect_error("{\"command\":[\"/bin/true\"],\"encoding\":\"base64\",\"stdin\":\"@@@@\"}",
+		     400, "invalid_request", "stdin is not valid base64");
+	expect_error("{\"language\":\"sh\",\"encoding\":\"base64\",\"code\":\"abc\"}",
+		     400, "invalid_request", "code is not valid base64");
+	expect_error("{\"command\":[\"/bin/true\"],\"encoding\":\"base64\","
+		     "\"files\":{\"f\":\"a b=\"}}", 400, "invalid_request",
+		     "files[\"f\"] is not valid base64");
+
+	struct job job;
+	expect_ok("{\"command\":[\"/bin/cat\"],\"encoding\":\"base64\",\"stdin\":\"AP8=\"}", &job);
+	ck_assert(job.base64);
+	ck_assert_uint_eq(job.stdin_len, 2);
+	ck_assert_uint_eq((unsigned char)job.stdin_data[0], 0x00);
+	ck_assert_uint_eq((unsigned char)job.stdin_data[1], 0xff);
+	job_free(&job);
+}
+END_TEST
+
+/* A valid request keeps every field, NULs in utf-8 text included. */
+START_TEST(test_valid)
+{
+	struct job job;
+	expect_ok("{\"language\":\"python3\",\"code\":\"print(1)\",\"args\":[\"a\",\"b\"],"
+		  "\"stdin\":\"x\\u0000y\",\"files\":{\"d.txt\":\"data\"},"
+		  "\"env\":{\"K\":\"v\"}}", &job);
+	ck_assert_str_eq(job.lang->id, "python3");
+	ck_assert_uint_eq(job.code_len, 8);
+	ck_assert_str_eq(job.args[1], "b");
+	ck_assert_ptr_null(job.args[2]);
+	ck_assert_uint_eq(job.stdin_len, 3);
+	ck_assert_uint_eq(job.nfiles, 1);
+	ck_assert_str_eq(job.files[0].name, "d.txt");
+	ck_assert_str_eq(job.env[0], "K=v");
+	ck_assert_uint_eq(job.limits.cpu_time_ms, cfg.default_limits.cpu_time_ms);
+	job_free(&job);
+}
+END_TEST
+
+static Suite *request_suite(void)
+{
+	Suite *s = suite_create("request");
+	struct {
+		const char *name;
+		const TTest *test;
+	} cases[] = {
+		{ "invalid_json", test_invalid_json },
+		{ "shape", test_shape },
+		{ "types", test_types },
+		{ "limits", test_limits },
+		{ "files", test_files },
+		{ "base64", test_base64 },
+		{ "valid", test_valid },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		TCase *tc = tcase_create(cases[i].name);
+		tcase_add_checked_fixture(tc, setup, teardown);
+		tcase_add_test(tc, cases[i].test);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(request_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
