@@ -38,6 +38,15 @@ static int setup_session(void)
 	return setsid() < 0 ? -1 : 0;
 }
 
+/* Enter the slot's cgroups (v1) before anything else can fork. */
+static int join_cgroups(const struct child_plan *plan)
+{
+	for (int i = 0; i < plan->njoin; i++)
+		if (write(plan->join_fds[i], "0", 1) != 1)
+			return -1;
+	return 0;
+}
+
 /*
  * The parent blocked every signal around the clone so that none of its
  * handlers could run here.  Restore default dispositions first, then
@@ -175,6 +184,8 @@ _Noreturn void child_main(const struct child_plan *plan)
 	p.error_fd = error_fd;
 	if (setup_session() < 0)
 		fail(&p, CHILD_STEP_SETSID, errno);
+	if (join_cgroups(plan) < 0)
+		fail(&p, CHILD_STEP_CGROUP, errno);
 	if (setup_signals() < 0)
 		fail(&p, CHILD_STEP_SIGNALS, errno);
 	if (setup_stdio(plan, &error_fd) < 0)

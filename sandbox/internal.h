@@ -18,6 +18,7 @@
  */
 #define CHILD_STEP_MAP(X)                                  \
 	X(SETSID, "setsid")                                \
+	X(CGROUP, "join the slot's cgroup")                \
 	X(SIGNALS, "reset signals")                        \
 	X(FDS, "set up stdin/stdout/stderr")               \
 	X(CLOSE_FDS, "close inherited descriptors")        \
@@ -67,6 +68,8 @@ struct child_plan {
 	int stdout_fd;
 	int stderr_fd;
 	int error_fd;  /* write end of the close-on-exec error pipe */
+	int join_fds[4]; /* cgroup.procs files to write "0" to (v1) */
+	int njoin;
 	pid_t parent_pid;
 
 	char *const *paths; /* execve candidates, NULL-terminated */

@@ -4,7 +4,9 @@ sandbox_libsandbox_la_SOURCES = \
 	sandbox/internal.h \
 	sandbox/status.c \
 	sandbox/child.c \
-	sandbox/run.c
+	sandbox/run.c \
+	sandbox/cgroup.c \
+	sandbox/cgroup.h
 
 # A command-line demo of the sandbox: sbx-run [limits] -- argv...
 noinst_PROGRAMS += sandbox/sbx-run

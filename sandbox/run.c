@@ -59,6 +59,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sandbox/cgroup.h"
 #include "sandbox/internal.h"
 #include "sandbox/sandbox.h"
 
@@ -86,6 +87,11 @@ struct run {
 	uint64_t killed_at_cpu_ms;
 	int output_stream; /* 1 stdout, 2 stderr: the one that passed its cap */
 	struct sbx_result *res;
+	struct sbx_cgroup *cg;     /* the slot's cgroup, or NULL */
+	struct cg_baseline cg_base;
+	int join_fds[CG_MAX_JOIN];
+	int njoin;
+	int cg_dirfd;              /* v2: CLONE_INTO_CGROUP target */
 };
 
 static uint64_t now_ns(void)
@@ -194,7 +200,9 @@ static void plan_rlimits(struct child_plan *plan, const struct sbx_spec *spec)
 		uint64_t s = (l->cpu_time_ms + 999) / 1000;
 		add_rlimit(plan, RLIMIT_CPU, CHILD_STEP_RLIMIT_CPU, s, s + 1);
 	}
-	if (l->memory_bytes && spec->rlimit_as)
+	/* With a cgroup the memory limit is the tree's real memory; an
+	   address-space limit would only turn it into malloc failures. */
+	if (l->memory_bytes && spec->rlimit_as && !cg_has_memory(spec->cgroup))
 		add_rlimit(plan, RLIMIT_AS, CHILD_STEP_RLIMIT_AS,
 			   l->memory_bytes, l->memory_bytes);
 	if (l->stack_bytes)
@@ -225,6 +233,9 @@ static void run_cleanup(struct run *r)
 		       &r->pidfd };
 	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
 		close_fd(fds[i]);
+	for (int i = 0; i < r->njoin; i++)
+		close_fd(&r->join_fds[i]);
+	r->njoin = 0;
 	free_paths(r->paths);
 	r->paths = NULL;
 }
@@ -260,6 +271,10 @@ static int spawn(struct run *r)
 	long pid;
 	int saved;
 
+	if (r->cg_dirfd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)r->cg_dirfd;
+	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = syscall(SYS_clone3, &args, sizeof args);
@@ -286,9 +301,16 @@ static void kill_group(struct run *r, enum kill_reason reason)
 	kill(r->pid, SIGKILL);
 }
 
+/* CPU time so far: the whole tree's with a cgroup, else the main
+   process's (its threads included). */
 static uint64_t cpu_ms_now(struct run *r)
 {
 	struct timespec ts;
+	if (r->cg) {
+		int64_t ns = cg_cpu_ns(r->cg, &r->cg_base);
+		if (ns >= 0)
+			return (uint64_t)ns / 1000000u;
+	}
 	if (!r->have_cpu_clock || clock_gettime(r->cpu_clock, &ts) < 0)
 		return 0;
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
@@ -368,7 +390,7 @@ static int next_timeout(struct run *r, uint64_t now)
 		uint64_t deadline = r->start_ns + l->wall_time_ms * 1000000u;
 		t = now >= deadline ? 0 : (int64_t)((deadline - now + 999999) / 1000000);
 	}
-	if (l->cpu_time_ms && r->have_cpu_clock) {
+	if (l->cpu_time_ms && (r->have_cpu_clock || r->cg)) {
 		uint64_t used = cpu_ms_now(r);
 		/* CPU time can grow faster than wall time with several
 		   threads; sample sooner as the limit nears. */
@@ -455,6 +477,9 @@ static int drain(struct run *r)
 	uint64_t until = now_ns() + (uint64_t)DRAIN_MS * 1000000u;
 
 	kill(-r->pid, SIGKILL);
+	/* Everything of the run, whatever session it moved to. */
+	if (r->cg && cg_kill_all(r->cg, NULL, 0) < 0)
+		r->res->leftovers = true;
 	close_fd(&r->in[1]);
 	while (r->out[0] >= 0 || r->err[0] >= 0) {
 		struct pollfd pfd[2];
@@ -518,7 +543,7 @@ static const char *signal_label(int sig, char *buf, size_t len)
 }
 
 /* Decide the status, once, from everything known at the end. */
-static void conclude(struct run *r, int wstatus)
+static void conclude(struct run *r, int wstatus, bool oom)
 {
 	const struct sbx_limits *l = &r->spec->limits;
 	struct sbx_result *res = r->res;
@@ -533,7 +558,12 @@ static void conclude(struct run *r, int wstatus)
 	}
 
 	bool cpu_over = l->cpu_time_ms && res->usage.cpu_time_ms >= l->cpu_time_ms;
-	if (r->reason == KILL_OUTPUT ||
+	if (oom) {
+		res->status = SBX_MEMORY_EXCEEDED;
+		describe(res, "the program was killed for using more than the "
+			 "memory limit of %llu bytes",
+			 (unsigned long long)l->memory_bytes);
+	} else if (r->reason == KILL_OUTPUT ||
 	    (r->reason == KILL_NONE && (res->out.truncated || res->err.truncated))) {
 		int which = r->output_stream ? r->output_stream :
 			res->out.truncated ? 1 : 2;
@@ -582,18 +612,33 @@ static int reap(struct run *r, int *wstatus, struct rusage *ru)
 	}
 }
 
-static void fill_usage(struct run *r, const struct rusage *ru)
+static void fill_usage(struct run *r, const struct rusage *ru, bool *oom)
 {
 	struct sbx_usage *u = &r->res->usage;
-	u->user_time_ms = tv_ms(ru->ru_utime);
-	u->system_time_ms = tv_ms(ru->ru_stime);
-	u->cpu_time_ms = u->user_time_ms + u->system_time_ms;
+	struct cg_usage cu = { 0 };
+
+	if (r->cg)
+		cg_collect(r->cg, &r->cg_base, &cu);
+	if (oom)
+		*oom = cu.oom;
+	if (cu.have_cpu) {
+		/* The whole tree, reaped or not; split as the kernel saw it. */
+		u->cpu_time_ms = cu.cpu_ns / 1000000u;
+		u->user_time_ms = cu.user_ns / 1000000u;
+		u->system_time_ms = cu.sys_ns / 1000000u;
+		if (u->user_time_ms + u->system_time_ms > u->cpu_time_ms)
+			u->cpu_time_ms = u->user_time_ms + u->system_time_ms;
+	} else {
+		u->user_time_ms = tv_ms(ru->ru_utime);
+		u->system_time_ms = tv_ms(ru->ru_stime);
+		u->cpu_time_ms = u->user_time_ms + u->system_time_ms;
+	}
 	/* A kill for CPU is decided on a finer clock than rusage's; never
 	   report less than what triggered it. */
 	if (r->killed_at_cpu_ms > u->cpu_time_ms)
 		u->cpu_time_ms = r->killed_at_cpu_ms;
 	u->wall_time_ms = (now_ns() - r->start_ns) / 1000000u;
-	u->max_rss_bytes = (uint64_t)ru->ru_maxrss * 1024u;
+	u->max_rss_bytes = cu.have_peak ? cu.peak_bytes : (uint64_t)ru->ru_maxrss * 1024u;
 }
 
 /* A setup step failed in the child: reap it and say which step. */
@@ -604,7 +649,7 @@ static int conclude_exec_failure(struct run *r, const struct child_error *ce)
 
 	if (reap(r, &wstatus, &ru) < 0)
 		return -1;
-	fill_usage(r, &ru);
+	fill_usage(r, &ru, NULL);
 	r->res->status = SBX_EXEC_FAILED;
 	r->res->exit_code = -1;
 	r->res->signal = 0;
@@ -667,7 +712,8 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 	struct run r = {
 		.spec = spec, .res = res, .pidfd = -1, .pid = -1,
 		.in = { -1, -1 }, .out = { -1, -1 }, .err = { -1, -1 },
-		.errp = { -1, -1 },
+		.errp = { -1, -1 }, .cg = spec ? spec->cgroup : NULL,
+		.cg_dirfd = -1,
 	};
 	struct child_error ce;
 	struct rusage ru;
@@ -703,6 +749,13 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		step = "pipe2";
 		goto fail;
 	}
+	if (r.cg && cg_prepare(r.cg, &spec->limits, &r.cg_base, r.join_fds,
+			       &r.njoin, &r.cg_dirfd, errbuf, errlen) < 0) {
+		run_cleanup(&r);
+		restore_sigpipe(&pipe_set, &old_mask, pipe_was_pending);
+		sbx_result_free(res);
+		return -1;
+	}
 	r.plan = (struct child_plan){
 		.stdin_fd = r.in[0], .stdout_fd = r.out[1], .stderr_fd = r.err[1],
 		.error_fd = r.errp[1], .parent_pid = getpid(),
@@ -710,7 +763,9 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		.envp = spec->envp ? spec->envp : (char *const[]){ NULL },
 		.cwd = spec->cwd, .set_ids = spec->set_ids,
 		.uid = spec->uid, .gid = spec->gid,
+		.njoin = r.njoin,
 	};
+	memcpy(r.plan.join_fds, r.join_fds, sizeof r.join_fds);
 	plan_rlimits(&r.plan, spec);
 	r.in_data = spec->stdin_data;
 	r.in_left = spec->stdin_data ? spec->stdin_len : 0;
@@ -724,6 +779,9 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 	close_fd(&r.out[1]);
 	close_fd(&r.err[1]);
 	close_fd(&r.errp[1]);
+	for (int i = 0; i < r.njoin; i++)
+		close_fd(&r.join_fds[i]);
+	r.njoin = 0;
 
 	rc = read_exec_result(&r, &ce);
 	if (rc < 0) {
@@ -755,8 +813,11 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		step = "wait4";
 		goto fail_kill;
 	}
-	fill_usage(&r, &ru);
-	conclude(&r, wstatus);
+	{
+		bool oom = false;
+		fill_usage(&r, &ru, &oom);
+		conclude(&r, wstatus, oom);
+	}
 
 done:
 	run_cleanup(&r);

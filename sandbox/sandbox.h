@@ -54,13 +54,45 @@ const char *sbx_status_name(enum sbx_status status);
 struct sbx_limits {
 	uint64_t cpu_time_ms;     /* CPU time (user + system) of the run */
 	uint64_t wall_time_ms;    /* monotonic time from start to end */
-	uint64_t memory_bytes;    /* address space (RLIMIT_AS) per process */
+	uint64_t memory_bytes;    /* cgroup memory limit of the tree, else
+				     RLIMIT_AS per process */
 	uint64_t stack_bytes;     /* RLIMIT_STACK */
-	uint64_t processes;       /* RLIMIT_NPROC (per uid) */
+	uint64_t processes;       /* cgroup pids limit and RLIMIT_NPROC */
 	uint64_t open_files;      /* RLIMIT_NOFILE */
 	uint64_t file_size_bytes; /* RLIMIT_FSIZE */
 	uint64_t output_bytes;    /* cap per stream (stdout, stderr) */
 };
+
+/*
+ * Resource control with cgroups: one cgroup per execution slot, created
+ * once and reused for every run of that slot.  With a cgroup, memory_bytes
+ * is the memory limit of the whole process tree (and an OOM kill is
+ * memory_exceeded), processes is its pids limit (threads count), CPU time
+ * and peak memory are the whole tree's, and every process left in the
+ * cgroup is killed at the end of the run.  Without one, rlimits only.
+ */
+struct sbx_cgroup;
+
+enum sbx_cgroup_mode { SBX_CGROUP_NONE, SBX_CGROUP_V1, SBX_CGROUP_V2 };
+
+/*
+ * Find what this process may use, beneath the cgroup it runs in (never at a
+ * hierarchy's root, never moving a process out of its own subtree), and
+ * make the instance's parent cgroup, named `instance` (e.g. "runbox.1234").
+ * Fills `what` with a description for health reports ("cgroup v1: memory,
+ * pids, cpuacct, freezer" or why none).  Call once per process, before any
+ * thread or worker is started.
+ */
+enum sbx_cgroup_mode sbx_cgroup_init(const char *instance, char *what, size_t len);
+/* Remove the instance's (empty) parent cgroup again. */
+void sbx_cgroup_fini(void);
+/* The slot's cgroup "<instance>/<name>": 0, or -1 with a sentence. */
+int sbx_cgroup_create(struct sbx_cgroup **cg, const char *name, char *err,
+		      size_t errlen);
+/* Kill every process in it and wait (bounded) until it is empty. */
+int sbx_cgroup_kill(struct sbx_cgroup *cg, char *err, size_t errlen);
+/* Kill what is left in it and remove it. */
+void sbx_cgroup_destroy(struct sbx_cgroup *cg);
 
 struct sbx_spec {
 	char *const *argv;      /* argv[0] is executed directly; a name
@@ -72,7 +104,9 @@ struct sbx_spec {
 	bool set_ids;           /* drop to uid/gid (no supplementary groups) */
 	uid_t uid;
 	gid_t gid;
-	bool rlimit_as;         /* apply limits.memory_bytes as RLIMIT_AS */
+	bool rlimit_as;         /* apply limits.memory_bytes as RLIMIT_AS when
+				   no cgroup memory controller is in force */
+	struct sbx_cgroup *cgroup; /* the slot's cgroup, or NULL */
 	struct sbx_limits limits;
 };
 
@@ -99,6 +133,8 @@ struct sbx_result {
 	struct sbx_buf err;
 	struct sbx_usage usage;
 	char message[256]; /* one human sentence explaining the status */
+	bool leftovers;    /* processes of the run survived the final kill:
+			      the caller must log it loudly */
 };
 
 /*

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sandbox/sandbox.h"
 
@@ -71,6 +72,7 @@ int main(int argc, char **argv)
 		{ "gid", required_argument, NULL, 'g' },
 		{ "cwd", required_argument, NULL, 'd' },
 		{ "stdin", required_argument, NULL, 'i' },
+		{ "cgroup", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -81,7 +83,7 @@ int main(int argc, char **argv)
 	struct sbx_result res;
 	char err[256];
 	char *in = NULL;
-	int c, have_uid = 0, have_gid = 0;
+	int c, have_uid = 0, have_gid = 0, use_cgroup = 0;
 
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		const char *name = NULL;
@@ -101,11 +103,12 @@ int main(int argc, char **argv)
 		case 'g': spec.gid = (gid_t)number(name, optarg); have_gid = 1; break;
 		case 'd': spec.cwd = optarg; break;
 		case 'i': in = slurp(optarg, &spec.stdin_len); break;
+		case 'C': use_cgroup = 1; break;
 		case 'h':
 			printf("usage: sbx-run [--cpu MS] [--wall MS] [--memory BYTES] [--stack BYTES]\n"
 			       "               [--processes N] [--open-files N] [--file-size BYTES]\n"
 			       "               [--output BYTES] [--uid UID --gid GID] [--cwd DIR]\n"
-			       "               [--stdin FILE] -- PROGRAM [ARG...]\n");
+			       "               [--stdin FILE] [--cgroup] -- PROGRAM [ARG...]\n");
 			return 0;
 		default:
 			return 2;
@@ -123,7 +126,23 @@ int main(int argc, char **argv)
 	spec.argv = argv + optind;
 	spec.stdin_data = in;
 
-	if (sbx_run(&spec, &res, err, sizeof err) < 0) {
+	if (use_cgroup) {
+		char instance[64], what[512];
+		snprintf(instance, sizeof instance, "sbx-run.%d", (int)getpid());
+		if (sbx_cgroup_init(instance, what, sizeof what) == SBX_CGROUP_NONE ||
+		    sbx_cgroup_create(&spec.cgroup, "run", err, sizeof err) < 0) {
+			fprintf(stderr, "sbx-run: no cgroup: %s\n", what);
+			sbx_cgroup_fini();
+			return 1;
+		}
+		fprintf(stderr, "sbx-run: %s\n", what);
+	}
+	int rc = sbx_run(&spec, &res, err, sizeof err);
+	if (spec.cgroup) {
+		sbx_cgroup_destroy(spec.cgroup);
+		sbx_cgroup_fini();
+	}
+	if (rc < 0) {
 		fprintf(stderr, "sbx-run: %s\n", err);
 		free(in);
 		return 1;

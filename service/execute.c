@@ -200,9 +200,15 @@ static int run_step(char **argv, char **env, const char *cwd,
 		.argv = argv, .envp = env, .cwd = cwd,
 		.stdin_data = in, .stdin_len = in_len,
 		.set_ids = true, .uid = slot->uid, .gid = slot->gid,
-		.rlimit_as = rlimit_as, .limits = *limits,
+		.rlimit_as = rlimit_as, .cgroup = slot->cgroup, .limits = *limits,
 	};
-	return sbx_run(&spec, res, err, errlen);
+	if (sbx_run(&spec, res, err, errlen) < 0)
+		return -1;
+	if (res->leftovers)
+		fprintf(stderr, "runboxd: SLOT %u: PROCESSES OF A RUN SURVIVED THE FINAL KILL "
+			"(uid %u); the slot's cgroup is not empty\n", slot->index,
+			(unsigned)slot->uid);
+	return 0;
 }
 
 int job_execute(const struct job *job, const struct config *cfg,

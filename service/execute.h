@@ -19,6 +19,7 @@ struct slot {
 	uid_t uid;
 	gid_t gid;
 	int root_fd;          /* the slot's work root, O_DIRECTORY */
+	struct sbx_cgroup *cgroup; /* NULL without cgroups */
 	char root_path[1024];
 };
 

@@ -75,17 +75,38 @@ static int render(const struct config *cfg, const char *template, const char *po
 	return 0;
 }
 
+static char isolation[512];
+
 static int setup_slots(struct service *svc)
 {
-	char err[512];
+	char err[512], instance[64], what[400];
+	enum sbx_cgroup_mode mode;
+
+	/* One cgroup per slot, made once, beneath runboxd's own cgroup. */
+	snprintf(instance, sizeof instance, "runbox.%d", (int)getpid());
+	mode = sbx_cgroup_init(instance, what, sizeof what);
+	if (mode == SBX_CGROUP_NONE)
+		log_msg(LOG_WARNING, "no cgroups (%s): limits fall back to rlimits, "
+			"memory_exceeded cannot be reported", what);
+	else
+		log_msg(LOG_INFO, "resource control: %s", what);
+	snprintf(isolation, sizeof isolation, "%s",
+		 mode == SBX_CGROUP_NONE ? "rlimits" : what);
 
 	if (mkdir(svc->cfg.work_root, 0711) < 0 && errno != EEXIST) {
 		log_msg(LOG_ERR, "work root %s: %s", svc->cfg.work_root, strerror(errno));
 		return -1;
 	}
 	for (unsigned i = 0; i < svc->cfg.slots; i++) {
+		char name[32];
 		if (slot_open(&svc->slots[i], i, &svc->cfg, err, sizeof err) < 0 ||
 		    slot_clear(&svc->slots[i], err, sizeof err) < 0) {
+			log_msg(LOG_ERR, "slot %u: %s", i, err);
+			return -1;
+		}
+		snprintf(name, sizeof name, "slot-%u", i);
+		if (mode != SBX_CGROUP_NONE &&
+		    sbx_cgroup_create(&svc->slots[i].cgroup, name, err, sizeof err) < 0) {
 			log_msg(LOG_ERR, "slot %u: %s", i, err);
 			return -1;
 		}
@@ -186,7 +207,7 @@ int main(int argc, char **argv)
 	if (setup_slots(&svc) < 0)
 		return 1;
 	svc.started = time(NULL);
-	svc.isolation_note = "uid+rlimits";
+	svc.isolation_note = isolation;
 
 	if (svc.cfg.listen) {
 		fd = server_listen(svc.cfg.listen, 128, err, sizeof err);
@@ -201,8 +222,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	int rc = server_run(&svc, fd, svc.cfg.slots + svc.cfg.queue);
-	for (unsigned i = 0; i < svc.cfg.slots; i++)
+	for (unsigned i = 0; i < svc.cfg.slots; i++) {
+		sbx_cgroup_destroy(svc.slots[i].cgroup);
 		slot_close(&svc.slots[i]);
+	}
+	sbx_cgroup_fini();
 	if (svc.cfg.listen && (svc.cfg.listen[0] == '/' || svc.cfg.listen[0] == '.'))
 		unlink(svc.cfg.listen);
 	pool_destroy(svc.pool);

@@ -305,6 +305,8 @@ static void reclaim_slot(unsigned index, void *arg)
 	char err[256];
 
 	log_msg(LOG_WARNING, "slot %u: its worker died during a run; cleaning up", index);
+	if (sbx_cgroup_kill(svc->slots[index].cgroup, err, sizeof err) < 0)
+		log_msg(LOG_ERR, "slot %u: %s", index, err);
 	if (slot_clear(&svc->slots[index], err, sizeof err) < 0)
 		log_msg(LOG_ERR, "slot %u: cleanup failed: %s", index, err);
 }
