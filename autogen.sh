@@ -5,7 +5,7 @@ set -eu
 cd "$(dirname "$0")"
 
 packages="autoconf automake libtool pkg-config make gcc libc6-dev
-libfcgi-dev libjansson-dev check nginx curl wrk python3 procps iproute2"
+libfcgi-dev libjansson-dev libseccomp-dev check nginx curl wrk python3 procps iproute2"
 
 missing=""
 for p in $packages; do

@@ -13,8 +13,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -175,6 +184,142 @@ static int exec_program(const struct child_plan *plan)
 	return -1;
 }
 
+/*
+ * Mounts of the run's own mount namespace, made by its init as root:
+ * nothing propagates back to the host; the service's directories (config,
+ * sockets, logs, the work root) are covered by an empty read-only tmpfs;
+ * /tmp and /dev/shm are private tmpfs that vanish with the run; the work
+ * directory, cloned with open_tree() by the parent before any of this, is
+ * put back at its own path; /proc is a new instance that shows only the
+ * run's PID namespace.
+ */
+static int setup_mounts(const struct child_plan *plan, int *step)
+{
+	const unsigned long hard = MS_NOSUID | MS_NODEV;
+
+	*step = CHILD_STEP_MOUNT_PRIVATE;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -1;
+	*step = CHILD_STEP_MOUNT_HIDE;
+	for (char *const *h = plan->hide; h && *h; h++) {
+		if (mount("tmpfs", *h, "tmpfs", hard | MS_NOEXEC, "mode=0755,size=4k") < 0) {
+			if (errno == ENOENT || errno == ENOTDIR)
+				continue;
+			return -1;
+		}
+	}
+	*step = CHILD_STEP_MOUNT_TMP;
+	if (mount("tmpfs", "/tmp", "tmpfs", hard, plan->tmp_opts) < 0)
+		return -1;
+	if (mount("tmpfs", "/dev/shm", "tmpfs", hard, plan->tmp_opts) < 0 &&
+	    errno != ENOENT)
+		return -1;
+	*step = CHILD_STEP_MOUNT_WORKDIR;
+	if (plan->workdir_tree >= 0) {
+		/* Recreate the path on whatever tmpfs now covers it. */
+		for (char **d = plan->workdir_dirs; d && *d; d++)
+			if (mkdir(*d, 0755) < 0 && errno != EEXIST)
+				return -1;
+		if (syscall(SYS_move_mount, plan->workdir_tree, "", AT_FDCWD,
+			    plan->cwd, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			return -1;
+	}
+	/* Read-only service directories: remount each cover read-only. */
+	*step = CHILD_STEP_MOUNT_HIDE;
+	for (char *const *h = plan->hide; h && *h; h++)
+		if (mount(NULL, *h, NULL, MS_REMOUNT | MS_RDONLY | hard | MS_NOEXEC,
+			  NULL) < 0 && errno != EINVAL && errno != ENOENT &&
+		    errno != ENOTDIR)
+			return -1;
+	*step = CHILD_STEP_MOUNT_PROC;
+	if (plan->ns & SBX_NS_PID &&
+	    mount("proc", "/proc", "proc", hard | MS_NOEXEC, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+/* A new network namespace has only "lo", and it is down. */
+static int setup_loopback(void)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int rc = -1;
+
+	if (fd < 0)
+		return -1;
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+		rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	close(fd);
+	return rc;
+}
+
+static int setup_seccomp(const struct child_plan *plan, int *step)
+{
+	*step = CHILD_STEP_NO_NEW_PRIVS;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	*step = CHILD_STEP_SECCOMP;
+	if (plan->seccomp &&
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, plan->seccomp) < 0)
+		return -1;
+	return 0;
+}
+
+/* The program's side: everything from here on applies to it. */
+_Noreturn static void program(const struct child_plan *plan, struct child_plan *p,
+			      int error_fd)
+{
+	int step;
+
+	if (setup_signals() < 0)
+		fail(p, CHILD_STEP_SIGNALS, errno);
+	if (close_other_fds(error_fd) < 0)
+		fail(p, CHILD_STEP_CLOSE_FDS, errno);
+	if (setup_rlimits(plan, &step) < 0)
+		fail(p, step, errno);
+	if (plan->set_ids && setup_credentials(plan, &step) < 0)
+		fail(p, step, errno);
+	if (!(plan->ns & SBX_NS_PID) && setup_parent_death(plan) < 0)
+		fail(p, CHILD_STEP_PDEATHSIG, errno);
+	if (plan->cwd && chdir(plan->cwd) < 0)
+		fail(p, CHILD_STEP_CHDIR, errno);
+	/* Last before exec: the filter refuses what the setup needed. */
+	if (plan->seccomp && setup_seccomp(plan, &step) < 0)
+		fail(p, step, errno);
+	exec_program(plan);
+	fail(p, CHILD_STEP_EXECVE, errno);
+}
+
+/*
+ * The init of the run's PID namespace.  It holds no pipe of the program's
+ * (so end-of-file still means the program and its tree are done), reaps
+ * every orphan, and when the program exits reports its wait status and
+ * exits: the kernel then kills whatever is left in the namespace.  Signals
+ * from inside the namespace cannot touch it; the parent kills it with
+ * SIGKILL to end the run.
+ */
+_Noreturn static void reaper(const struct child_plan *plan, pid_t prog)
+{
+	int status;
+
+	syscall(SYS_close_range, 0U, (unsigned)plan->status_fd - 1, 0U);
+	syscall(SYS_close_range, (unsigned)plan->status_fd + 1, ~0U, 0U);
+	for (;;) {
+		pid_t p = (pid_t)wait4(-1, &status, __WALL, NULL);
+		if (p == prog) {
+			ssize_t n;
+			do
+				n = write(plan->status_fd, &status, sizeof status);
+			while (n < 0 && errno == EINTR);
+			_exit(0);
+		}
+		if (p < 0 && errno == ECHILD)
+			_exit(0);
+	}
+}
+
 _Noreturn void child_main(const struct child_plan *plan)
 {
 	int error_fd = plan->error_fd;
@@ -186,21 +331,32 @@ _Noreturn void child_main(const struct child_plan *plan)
 		fail(&p, CHILD_STEP_SETSID, errno);
 	if (join_cgroups(plan) < 0)
 		fail(&p, CHILD_STEP_CGROUP, errno);
-	if (setup_signals() < 0)
-		fail(&p, CHILD_STEP_SIGNALS, errno);
 	if (setup_stdio(plan, &error_fd) < 0)
 		fail(&p, CHILD_STEP_FDS, errno);
 	p.error_fd = error_fd;
-	if (close_other_fds(error_fd) < 0)
-		fail(&p, CHILD_STEP_CLOSE_FDS, errno);
-	if (setup_rlimits(plan, &step) < 0)
-		fail(&p, step, errno);
-	if (plan->set_ids && setup_credentials(plan, &step) < 0)
-		fail(&p, step, errno);
-	if (setup_parent_death(plan) < 0)
+	if (!(plan->ns & SBX_NS_PID))
+		program(plan, &p, error_fd);
+
+	/* Init of the new PID namespace (still root, still all signals
+	   blocked): die with the service, build the mounts, start the
+	   program. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		fail(&p, CHILD_STEP_PDEATHSIG, errno);
-	if (plan->cwd && chdir(plan->cwd) < 0)
-		fail(&p, CHILD_STEP_CHDIR, errno);
-	exec_program(plan);
-	fail(&p, CHILD_STEP_EXECVE, errno);
+	if (plan->ns & SBX_NS_MNT && setup_mounts(plan, &step) < 0)
+		fail(&p, step, errno);
+	if (plan->ns & SBX_NS_NET && setup_loopback() < 0)
+		fail(&p, CHILD_STEP_LOOPBACK, errno);
+	if (plan->ns & SBX_NS_UTS && sethostname("runbox", 6) < 0)
+		fail(&p, CHILD_STEP_HOSTNAME, errno);
+
+	struct clone_args args = { .exit_signal = SIGCHLD };
+	long pid = syscall(SYS_clone3, &args, sizeof args);
+	if (pid < 0)
+		fail(&p, CHILD_STEP_FORK, errno);
+	if (pid == 0) {
+		if (setsid() < 0)
+			fail(&p, CHILD_STEP_SETSID, errno);
+		program(plan, &p, error_fd);
+	}
+	reaper(plan, (pid_t)pid);
 }

@@ -11,6 +11,8 @@
 
 #include "sandbox/sandbox.h"
 
+struct sock_fprog;
+
 /*
  * The child's setup steps, in the order it performs them.  A failure is
  * reported to the parent as {step, errno}; the names appear in messages
@@ -29,11 +31,22 @@
 	X(RLIMIT_NOFILE, "setrlimit(RLIMIT_NOFILE)")       \
 	X(RLIMIT_FSIZE, "setrlimit(RLIMIT_FSIZE)")         \
 	X(RLIMIT_CORE, "setrlimit(RLIMIT_CORE)")           \
+	X(NAMESPACES, "set up namespaces")                 \
+	X(MOUNT_PRIVATE, "make mounts private")            \
+	X(MOUNT_HIDE, "hide a service directory")          \
+	X(MOUNT_TMP, "mount a private /tmp or /dev/shm")   \
+	X(MOUNT_WORKDIR, "keep the work directory visible") \
+	X(MOUNT_PROC, "mount /proc")                       \
+	X(LOOPBACK, "bring up loopback")                   \
+	X(HOSTNAME, "sethostname")                         \
+	X(FORK, "fork the program")                        \
 	X(SETGROUPS, "setgroups")                          \
 	X(SETGID, "setresgid")                             \
 	X(SETUID, "setresuid")                             \
 	X(PDEATHSIG, "prctl(PR_SET_PDEATHSIG)")            \
 	X(CHDIR, "chdir")                                  \
+	X(NO_NEW_PRIVS, "prctl(PR_SET_NO_NEW_PRIVS)")      \
+	X(SECCOMP, "install the seccomp filter")           \
 	X(EXECVE, "execve")
 
 enum child_step {
@@ -83,7 +96,20 @@ struct child_plan {
 	bool set_ids;
 	uid_t uid;
 	gid_t gid;
+
+	/* Namespaces (SBX_NS_*).  With SBX_NS_PID the child is the init of
+	   the new namespace: it sets up mounts, forks the program, reaps, and
+	   reports the program's wait status on status_fd. */
+	unsigned ns;
+	int status_fd;          /* write end, close-on-exec */
+	char *const *hide;
+	const char *tmp_opts;   /* "mode=1777,size=64m" */
+	int workdir_tree;       /* open_tree() clone of cwd, or -1 */
+	char **workdir_dirs;    /* cwd's ancestors, to recreate on tmpfs */
+	const struct sock_fprog *seccomp; /* NULL: none */
 };
+
+const struct sock_fprog *seccomp_program(void);
 
 /* Runs in the child after clone; never returns. */
 _Noreturn void child_main(const struct child_plan *plan);

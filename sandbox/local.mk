@@ -6,9 +6,12 @@ sandbox_libsandbox_la_SOURCES = \
 	sandbox/child.c \
 	sandbox/run.c \
 	sandbox/cgroup.c \
-	sandbox/cgroup.h
+	sandbox/cgroup.h \
+	sandbox/seccomp.c
 
 # A command-line demo of the sandbox: sbx-run [limits] -- argv...
 noinst_PROGRAMS += sandbox/sbx-run
 sandbox_sbx_run_SOURCES = sandbox/sbx-run.c
 sandbox_sbx_run_LDADD = sandbox/libsandbox.la
+sandbox_libsandbox_la_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS)
+sandbox_libsandbox_la_LIBADD = $(SECCOMP_LIBS)

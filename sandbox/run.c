@@ -53,6 +53,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -92,6 +93,10 @@ struct run {
 	int join_fds[CG_MAX_JOIN];
 	int njoin;
 	int cg_dirfd;              /* v2: CLONE_INTO_CGROUP target */
+	int statp[2];              /* PID namespace: the program's wait status */
+	int workdir_tree;          /* mount namespace: clone of the cwd */
+	char **workdir_dirs;
+	char tmp_opts[64];
 };
 
 static uint64_t now_ns(void)
@@ -226,6 +231,62 @@ static int set_nonblock(int fd)
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* "/a/b/c" -> {"/a", "/a/b", "/a/b/c"}: what to recreate under a tmpfs. */
+static char **ancestors(const char *path)
+{
+	size_t n = 0, k = 0;
+	char **v;
+
+	for (const char *c = path; *c; c++)
+		n += *c == '/';
+	if (!(v = calloc(n + 1, sizeof *v)))
+		return NULL;
+	for (const char *c = path + 1;; c++) {
+		if (*c == '/' || !*c) {
+			if (c > path + 1 && c[-1] != '/' &&
+			    !(v[k++] = strndup(path, (size_t)(c - path)))) {
+				free_paths(v);
+				return NULL;
+			}
+			if (!*c)
+				break;
+		}
+	}
+	return v;
+}
+
+/* Everything the namespace init needs, prepared before the clone. */
+static int prepare_namespaces(struct run *r, const char **step)
+{
+	const struct sbx_spec *spec = r->spec;
+
+	if (!(spec->namespaces & SBX_NS_PID))
+		return 0;
+	*step = "pipe2";
+	if (pipe2(r->statp, O_CLOEXEC) < 0 || set_nonblock(r->statp[0]) < 0)
+		return -1;
+	if (!(spec->namespaces & SBX_NS_MNT))
+		return 0;
+	snprintf(r->tmp_opts, sizeof r->tmp_opts, "mode=1777,size=%s",
+		 spec->tmp_size ? spec->tmp_size : "64m");
+	if (spec->cwd) {
+		*step = "open_tree(cwd)";
+		if (spec->cwd[0] != '/') {
+			errno = EINVAL;
+			return -1;
+		}
+		r->workdir_tree = (int)syscall(SYS_open_tree, AT_FDCWD, spec->cwd,
+					       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (r->workdir_tree < 0)
+			return -1;
+		*step = "malloc";
+		if (!(r->workdir_dirs = ancestors(spec->cwd)))
+			return -1;
+	}
+	return 0;
+}
+
+
 static void run_cleanup(struct run *r)
 {
 	int *fds[] = { &r->in[0], &r->in[1], &r->out[0], &r->out[1],
@@ -236,6 +297,11 @@ static void run_cleanup(struct run *r)
 	for (int i = 0; i < r->njoin; i++)
 		close_fd(&r->join_fds[i]);
 	r->njoin = 0;
+	close_fd(&r->statp[0]);
+	close_fd(&r->statp[1]);
+	close_fd(&r->workdir_tree);
+	free_paths(r->workdir_dirs);
+	r->workdir_dirs = NULL;
 	free_paths(r->paths);
 	r->paths = NULL;
 }
@@ -271,6 +337,17 @@ static int spawn(struct run *r)
 	long pid;
 	int saved;
 
+	unsigned ns = r->spec->namespaces;
+	if (ns & SBX_NS_PID)
+		args.flags |= CLONE_NEWPID;
+	if (ns & SBX_NS_MNT)
+		args.flags |= CLONE_NEWNS;
+	if (ns & SBX_NS_NET)
+		args.flags |= CLONE_NEWNET;
+	if (ns & SBX_NS_IPC)
+		args.flags |= CLONE_NEWIPC;
+	if (ns & SBX_NS_UTS)
+		args.flags |= CLONE_NEWUTS;
 	if (r->cg_dirfd >= 0) {
 		args.flags |= CLONE_INTO_CGROUP;
 		args.cgroup = (uint64_t)r->cg_dirfd;
@@ -713,7 +790,7 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		.spec = spec, .res = res, .pidfd = -1, .pid = -1,
 		.in = { -1, -1 }, .out = { -1, -1 }, .err = { -1, -1 },
 		.errp = { -1, -1 }, .cg = spec ? spec->cgroup : NULL,
-		.cg_dirfd = -1,
+		.cg_dirfd = -1, .statp = { -1, -1 }, .workdir_tree = -1,
 	};
 	struct child_error ce;
 	struct rusage ru;
@@ -749,6 +826,23 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		step = "pipe2";
 		goto fail;
 	}
+	if (spec->namespaces & ~SBX_NS_PID)
+		/* Only the init of a PID namespace sets the others up. */
+		if (!(spec->namespaces & SBX_NS_PID)) {
+			errno = EINVAL;
+			step = "namespaces without SBX_NS_PID";
+			goto fail;
+		}
+	if (prepare_namespaces(&r, &step) < 0)
+		goto fail;
+	const struct sock_fprog *filter = NULL;
+	if (spec->seccomp && !(filter = seccomp_program())) {
+		set_error(errbuf, errlen, "sandbox: seccomp: %s", sbx_seccomp_status());
+		run_cleanup(&r);
+		restore_sigpipe(&pipe_set, &old_mask, pipe_was_pending);
+		sbx_result_free(res);
+		return -1;
+	}
 	if (r.cg && cg_prepare(r.cg, &spec->limits, &r.cg_base, r.join_fds,
 			       &r.njoin, &r.cg_dirfd, errbuf, errlen) < 0) {
 		run_cleanup(&r);
@@ -764,6 +858,10 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		.cwd = spec->cwd, .set_ids = spec->set_ids,
 		.uid = spec->uid, .gid = spec->gid,
 		.njoin = r.njoin,
+		.ns = spec->namespaces, .status_fd = r.statp[1],
+		.hide = spec->hide, .tmp_opts = r.tmp_opts,
+		.workdir_tree = r.workdir_tree, .workdir_dirs = r.workdir_dirs,
+		.seccomp = filter,
 	};
 	memcpy(r.plan.join_fds, r.join_fds, sizeof r.join_fds);
 	plan_rlimits(&r.plan, spec);
@@ -782,6 +880,8 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 	for (int i = 0; i < r.njoin; i++)
 		close_fd(&r.join_fds[i]);
 	r.njoin = 0;
+	close_fd(&r.statp[1]);
+	close_fd(&r.workdir_tree);
 
 	rc = read_exec_result(&r, &ce);
 	if (rc < 0) {
@@ -815,6 +915,12 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 	}
 	{
 		bool oom = false;
+		int prog_status;
+		/* In a PID namespace the init reported the program's own
+		   status; without it (init killed) the init's stands. */
+		if (r.statp[0] >= 0 &&
+		    read(r.statp[0], &prog_status, sizeof prog_status) == sizeof prog_status)
+			wstatus = prog_status;
 		fill_usage(&r, &ru, &oom);
 		conclude(&r, wstatus, oom);
 	}

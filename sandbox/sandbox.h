@@ -94,11 +94,33 @@ int sbx_cgroup_kill(struct sbx_cgroup *cg, char *err, size_t errlen);
 /* Kill what is left in it and remove it. */
 void sbx_cgroup_destroy(struct sbx_cgroup *cg);
 
+/* Namespaces a run may get (sbx_spec.namespaces). */
+#define SBX_NS_PID  0x01u /* own PID namespace: the tree dies with the run;
+			     /proc shows only the run's processes */
+#define SBX_NS_MNT  0x02u /* own mount namespace: private /tmp and /dev/shm,
+			     `hide` paths covered, fresh /proc */
+#define SBX_NS_NET  0x04u /* own network namespace: loopback only */
+#define SBX_NS_IPC  0x08u
+#define SBX_NS_UTS  0x10u /* hostname "runbox" */
+#define SBX_NS_ALL  0x1fu
+
+/*
+ * The seccomp filter (built once per process, on first use): the calls in
+ * the table below return EPERM; a foreign system call ABI (x32, i386 on
+ * x86_64) kills the process with SIGSYS.  Returns NULL when the filter is in
+ * force, else why not.
+ */
+const char *sbx_seccomp_status(void);
+/* The refused system calls, NULL-terminated (for reports and tests). */
+extern const char *const sbx_seccomp_denied[];
+
 struct sbx_spec {
 	char *const *argv;      /* argv[0] is executed directly; a name
 				   without '/' is searched in envp's PATH */
 	char *const *envp;      /* exact environment (NULL = empty) */
-	const char *cwd;        /* working directory (NULL = inherit) */
+	const char *cwd;        /* working directory (NULL = inherit); with
+				   SBX_NS_MNT it stays visible at the same path
+				   even under a hidden or private directory */
 	const void *stdin_data; /* bytes fed to stdin, then EOF */
 	size_t stdin_len;
 	bool set_ids;           /* drop to uid/gid (no supplementary groups) */
@@ -107,6 +129,13 @@ struct sbx_spec {
 	bool rlimit_as;         /* apply limits.memory_bytes as RLIMIT_AS when
 				   no cgroup memory controller is in force */
 	struct sbx_cgroup *cgroup; /* the slot's cgroup, or NULL */
+	unsigned namespaces;    /* SBX_NS_* */
+	char *const *hide;      /* with SBX_NS_MNT: directories covered by an
+				   empty read-only tmpfs (config, sockets, logs,
+				   the work root); NULL-terminated or NULL */
+	const char *tmp_size;   /* size of the private /tmp and /dev/shm
+				   ("64m"); NULL = "64m" */
+	bool seccomp;           /* NO_NEW_PRIVS + the seccomp filter */
 	struct sbx_limits limits;
 };
 

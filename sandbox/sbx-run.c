@@ -73,6 +73,9 @@ int main(int argc, char **argv)
 		{ "cwd", required_argument, NULL, 'd' },
 		{ "stdin", required_argument, NULL, 'i' },
 		{ "cgroup", no_argument, NULL, 'C' },
+		{ "namespaces", no_argument, NULL, 'N' },
+		{ "seccomp", no_argument, NULL, 'S' },
+		{ "hide", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -83,7 +86,8 @@ int main(int argc, char **argv)
 	struct sbx_result res;
 	char err[256];
 	char *in = NULL;
-	int c, have_uid = 0, have_gid = 0, use_cgroup = 0;
+	int c, have_uid = 0, have_gid = 0, use_cgroup = 0, nhide = 0;
+	char *hide[16] = { NULL };
 
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		const char *name = NULL;
@@ -104,11 +108,18 @@ int main(int argc, char **argv)
 		case 'd': spec.cwd = optarg; break;
 		case 'i': in = slurp(optarg, &spec.stdin_len); break;
 		case 'C': use_cgroup = 1; break;
+		case 'N': spec.namespaces = SBX_NS_ALL; break;
+		case 'S': spec.seccomp = true; break;
+		case 'H':
+			if (nhide < 15)
+				hide[nhide++] = optarg;
+			break;
 		case 'h':
 			printf("usage: sbx-run [--cpu MS] [--wall MS] [--memory BYTES] [--stack BYTES]\n"
 			       "               [--processes N] [--open-files N] [--file-size BYTES]\n"
 			       "               [--output BYTES] [--uid UID --gid GID] [--cwd DIR]\n"
-			       "               [--stdin FILE] [--cgroup] -- PROGRAM [ARG...]\n");
+			       "               [--stdin FILE] [--cgroup] [--namespaces] [--seccomp]\n"
+			       "               [--hide DIR]... -- PROGRAM [ARG...]\n");
 			return 0;
 		default:
 			return 2;
@@ -123,6 +134,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	spec.set_ids = have_uid;
+	spec.hide = hide;
 	spec.argv = argv + optind;
 	spec.stdin_data = in;
 

@@ -110,18 +110,41 @@ static void handle_languages(struct service *svc, struct http_response *resp)
 		set_error(resp, 500, "internal", "out of memory");
 }
 
+static json_t *isolation_json(struct service *svc)
+{
+	const struct config *c = &svc->cfg;
+	json_t *ns = json_array(), *hidden = json_array();
+
+	if (c->namespaces) {
+		static const char *const names[] = { "pid", "mount", "network", "ipc", "uts" };
+		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+			json_array_append_new(ns, json_string(names[i]));
+	}
+	for (char **h = c->hide; h && *h; h++)
+		json_array_append_new(hidden, json_string(*h));
+	return json_pack("{s:{s:b, s:I, s:I, s:b}, s:o, s:s, s:b, s:b, s:o, s:s}",
+		"identity", "own_uid_per_slot", 1,
+		"uid_first", (json_int_t)c->uid_base,
+		"uid_last", (json_int_t)(c->uid_base + c->slots - 1),
+		"no_supplementary_groups", 1,
+		"namespaces", ns,
+		"resource_control", svc->isolation_note ? svc->isolation_note : "rlimits only",
+		"seccomp", c->seccomp && !sbx_seccomp_status(),
+		"no_new_privs", c->seccomp,
+		"hidden_paths", hidden,
+		"network", c->namespaces ? "loopback only (per-language opt-in)" : "host");
+}
+
 static void handle_health(struct service *svc, struct http_response *resp)
 {
-	json_t *o = json_pack("{s:s, s:s, s:I, s:i, s:i, s:i, s:{s:b, s:s}}",
+	json_t *o = json_pack("{s:s, s:s, s:I, s:i, s:i, s:i, s:o}",
 		"status", "ok",
 		"version", PACKAGE_VERSION,
 		"uptime_s", (json_int_t)(time(NULL) - svc->started),
 		"slots", (int)pool_size(svc->pool),
 		"busy", (int)pool_busy(svc->pool),
 		"queue", (int)svc->cfg.queue,
-		"isolation",
-		"uid", 1,
-		"mechanism", svc->isolation_note ? svc->isolation_note : "rlimits");
+		"isolation", isolation_json(svc));
 	set_json(resp, 200, o);
 }
 

@@ -192,16 +192,25 @@ static char **concat_argv(char *const *a, char *const *b)
 }
 
 static int run_step(char **argv, char **env, const char *cwd,
+		    const struct config *cfg, const struct language *lang,
 		    const struct slot *slot, const struct sbx_limits *limits,
-		    bool rlimit_as, const char *in, size_t in_len,
+		    const char *in, size_t in_len,
 		    struct sbx_result *res, char *err, size_t errlen)
 {
 	struct sbx_spec spec = {
 		.argv = argv, .envp = env, .cwd = cwd,
 		.stdin_data = in, .stdin_len = in_len,
 		.set_ids = true, .uid = slot->uid, .gid = slot->gid,
-		.rlimit_as = rlimit_as, .cgroup = slot->cgroup, .limits = *limits,
+		.rlimit_as = lang ? lang->rlimit_as : true,
+		.cgroup = slot->cgroup, .limits = *limits,
+		.seccomp = cfg->seccomp, .hide = cfg->hide, .tmp_size = cfg->tmp_size,
 	};
+	if (cfg->namespaces) {
+		spec.namespaces = SBX_NS_ALL;
+		/* Network is off unless the admin allowed it for the language. */
+		if (lang && lang->network)
+			spec.namespaces &= ~SBX_NS_NET;
+	}
 	if (sbx_run(&spec, res, err, errlen) < 0)
 		return -1;
 	if (res->leftovers)
@@ -248,9 +257,9 @@ int job_execute(const struct job *job, const struct config *cfg,
 			snprintf(err, errlen, "out of memory");
 			goto out;
 		}
-		if (run_step(argv, env, wd.path, slot, &job->lang->compile_limits,
-			     job->lang->rlimit_as, NULL, 0, &res->compile, err,
-			     errlen) < 0)
+		if (run_step(argv, env, wd.path, cfg, job->lang, slot,
+			     &job->lang->compile_limits, NULL, 0, &res->compile,
+			     err, errlen) < 0)
 			goto out;
 		res->compiled = true;
 		jx_strv_free(argv);
@@ -269,9 +278,8 @@ int job_execute(const struct job *job, const struct config *cfg,
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	if (run_step(argv, env, wd.path, slot, &job->limits,
-		     job->lang ? job->lang->rlimit_as : true, job->stdin_data,
-		     job->stdin_len, &res->run, err, errlen) < 0)
+	if (run_step(argv, env, wd.path, cfg, job->lang, slot, &job->limits,
+		     job->stdin_data, job->stdin_len, &res->run, err, errlen) < 0)
 		goto out;
 	res->ran = true;
 	rc = 0;

@@ -107,7 +107,8 @@ static int parse_language(json_t *o, const char *path, struct language *l,
 {
 	static const char *const keys[] = {
 		"id", "name", "source_file", "compile", "compile_limits", "run",
-		"env", "rlimit_as", "version_command", "version", "sample", NULL,
+		"env", "rlimit_as", "network", "version_command", "version", "sample",
+		NULL,
 	};
 	char p[256];
 	json_t *v;
@@ -153,6 +154,10 @@ static int parse_language(json_t *o, const char *path, struct language *l,
 	l->rlimit_as = true;
 	if ((v = json_object_get(o, "rlimit_as")) &&
 	    jx_bool(v, jx_path(p, sizeof p, path, "rlimit_as"), &l->rlimit_as,
+		    err, errlen) < 0)
+		return -1;
+	if ((v = json_object_get(o, "network")) &&
+	    jx_bool(v, jx_path(p, sizeof p, path, "network"), &l->network,
 		    err, errlen) < 0)
 		return -1;
 	if ((v = json_object_get(o, "version_command")) &&

@@ -20,7 +20,9 @@ struct language {
 	struct sbx_limits compile_limits;
 	char **run;           /* with "{file}" and "{args}" placeholders */
 	char **env;           /* extra "NAME=value" for this language */
-	bool rlimit_as;       /* apply memory_bytes as RLIMIT_AS */
+	bool rlimit_as;       /* apply memory_bytes as RLIMIT_AS (without a
+				 cgroup memory controller) */
+	bool network;         /* keep the host's network (admin's choice) */
 	char **version_command;
 	char *version_fixed;
 	char *sample;         /* a short program for the playground */

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,57 @@ static int render(const struct config *cfg, const char *template, const char *po
 
 static char isolation[512];
 
+/*
+ * Directories programs must not see: the config's and the languages
+ * file's (tokens live there), the socket's, and the work root (other runs).
+ * Never "/" or a top-level directory: hiding /etc or /usr would break
+ * every program; such a config is refused.
+ */
+static int build_hide_list(struct config *cfg)
+{
+	char *paths[4] = { NULL }, *c;
+	size_t n = 0;
+
+	if ((c = realpath(cfg->path, NULL))) {
+		paths[n++] = strdup(dirname(c));
+		free(c);
+	}
+	if ((c = realpath(cfg->languages_file, NULL))) {
+		paths[n++] = strdup(dirname(c));
+		free(c);
+	}
+	if (cfg->listen && cfg->listen[0] == '/') {
+		char *copy = strdup(cfg->listen);
+		if (copy)
+			paths[n++] = strdup(dirname(copy));
+		free(copy);
+	}
+	paths[n++] = strdup(cfg->work_root);
+	cfg->hide = calloc(n + 1, sizeof *cfg->hide);
+	if (!cfg->hide)
+		return -1;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool dup = false;
+		if (!paths[i])
+			return -1;
+		const char *second = strchr(paths[i] + 1, '/');
+		if (!second || !second[1]) {
+			log_msg(LOG_ERR, "%s must not be hidden from programs (it is / or a "
+				"top-level directory): move the config, socket or work root "
+				"into a directory of its own", paths[i]);
+			return -1;
+		}
+		for (size_t j = 0; j < k; j++)
+			dup |= !strcmp(cfg->hide[j], paths[i]);
+		if (dup)
+			free(paths[i]);
+		else
+			cfg->hide[k++] = paths[i];
+	}
+	return 0;
+}
+
 static int setup_slots(struct service *svc)
 {
 	char err[512], instance[64], what[400];
@@ -91,7 +143,13 @@ static int setup_slots(struct service *svc)
 	else
 		log_msg(LOG_INFO, "resource control: %s", what);
 	snprintf(isolation, sizeof isolation, "%s",
-		 mode == SBX_CGROUP_NONE ? "rlimits" : what);
+		 mode == SBX_CGROUP_NONE ? "rlimits only" : what);
+	if (svc->cfg.seccomp && sbx_seccomp_status()) {
+		log_msg(LOG_ERR, "seccomp: %s", sbx_seccomp_status());
+		return -1;
+	}
+	if (build_hide_list(&svc->cfg) < 0)
+		return -1;
 
 	if (mkdir(svc->cfg.work_root, 0711) < 0 && errno != EEXIST) {
 		log_msg(LOG_ERR, "work root %s: %s", svc->cfg.work_root, strerror(errno));

@@ -83,8 +83,10 @@ nomem:
 
 static int parse_sandbox(json_t *v, struct config *cfg, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "uid_base", "gid_base", NULL };
+	static const char *const keys[] = { "uid_base", "gid_base", "namespaces",
+					    "seccomp", "tmp_size", NULL };
 	uint64_t u;
+	json_t *o;
 
 	if (jx_object(v, "sandbox", err, errlen) < 0 ||
 	    jx_only_keys(v, "sandbox", keys, err, errlen) < 0)
@@ -98,6 +100,26 @@ static int parse_sandbox(json_t *v, struct config *cfg, char *err, size_t errlen
 		    4000000000u, &u, err, errlen) < 0)
 		return -1;
 	cfg->gid_base = (gid_t)u;
+	cfg->namespaces = cfg->seccomp = true;
+	if ((o = json_object_get(v, "namespaces")) &&
+	    jx_bool(o, "sandbox.namespaces", &cfg->namespaces, err, errlen) < 0)
+		return -1;
+	if ((o = json_object_get(v, "seccomp")) &&
+	    jx_bool(o, "sandbox.seccomp", &cfg->seccomp, err, errlen) < 0)
+		return -1;
+	snprintf(cfg->tmp_size, sizeof cfg->tmp_size, "64m");
+	if ((o = json_object_get(v, "tmp_size"))) {
+		const char *s;
+		size_t n;
+		if (jx_string(o, "sandbox.tmp_size", &s, &n, err, errlen) < 0)
+			return -1;
+		n = strspn(s, "0123456789");
+		if (!n || n > 8 || (s[n] && (strchr("kmg", s[n]) == NULL || s[n + 1]))) {
+			snprintf(err, errlen, "sandbox.tmp_size must be a size like \"64m\"");
+			return -1;
+		}
+		snprintf(cfg->tmp_size, sizeof cfg->tmp_size, "%s", s);
+	}
 	return 0;
 }
 
@@ -227,5 +249,6 @@ void config_free(struct config *cfg)
 	free(cfg->work_root);
 	free(cfg->languages_file);
 	jx_strv_free(cfg->env);
+	jx_strv_free(cfg->hide);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -24,6 +24,11 @@ struct config {
 	char *languages_file;  /* resolved against the config's directory */
 	uid_t uid_base;        /* slot i runs as uid_base + i */
 	gid_t gid_base;
+	bool namespaces;       /* PID, mount, network, IPC, UTS per run */
+	bool seccomp;          /* NO_NEW_PRIVS + the seccomp filter */
+	char tmp_size[16];     /* private /tmp and /dev/shm, e.g. "64m" */
+	char **hide;           /* directories hidden from programs (derived:
+				  config, languages, socket, work root) */
 	struct sbx_limits default_limits;
 	struct sbx_limits max_limits;
 	char **env;            /* base environment of programs, "NAME=value" */
