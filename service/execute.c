@@ -242,7 +242,7 @@ int job_execute(const struct job *job, const struct config *cfg,
 	}
 	for (size_t i = 0; i < job->nfiles; i++)
 		if (workdir_write(&wd, job->files[i].name, job->files[i].data,
-				  job->files[i].len, 0644, why, sizeof why) < 0) {
+				  job->files[i].len, 0666, why, sizeof why) < 0) {
 			snprintf(err, errlen, "writing files: %s", why);
 			goto out;
 		}
