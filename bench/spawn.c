@@ -3,10 +3,10 @@
  * fork/execve/waitpid of the same program, measured side by side in one
  * process (runs interleaved so that both see the same machine state).
  *
- *   bench/spawn [-n RUNS] [-u UID] [PROGRAM]     (default /bin/true, 2000 runs)
+ *   bench/spawn [-n RUNS] [PROGRAM]     (default /bin/true, 2000 runs)
  *
- * Prints the median and p90 per run in microseconds and the ratio of the
- * medians.  Not a test: numbers depend on the machine.
+ * Prints the median and p90 per run in microseconds and the ratio of each
+ * median to the bare one; each row adds one isolation layer (as root).  Not a test: numbers depend on the machine.
  */
 #include "config.h"
 
@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sandbox/sandbox.h"
@@ -76,14 +77,12 @@ static void report(const char *name, double *v, int n, double base)
 int main(int argc, char **argv)
 {
 	int n = 2000, c;
-	long uid = -1;
 	char *prog = "/bin/true";
+	char what[512], err[256];
 
-	while ((c = getopt(argc, argv, "n:u:")) != -1) {
+	while ((c = getopt(argc, argv, "n:")) != -1) {
 		if (c == 'n')
 			n = atoi(optarg);
-		else if (c == 'u')
-			uid = atol(optarg);
 		else
 			return 2;
 	}
@@ -94,42 +93,77 @@ int main(int argc, char **argv)
 
 	char *args[] = { prog, NULL };
 	char *envp[] = { "PATH=/usr/bin:/bin", NULL };
-	struct sbx_spec limits = {
-		.argv = args, .envp = envp, .rlimit_as = true,
+	char cwd[] = "/tmp/runbox-bench.XXXXXX";
+	if (!mkdtemp(cwd) || chmod(cwd, 0777) < 0) {
+		perror("bench: mkdtemp");
+		return 1;
+	}
+	struct sbx_spec base = {
+		.argv = args, .envp = envp, .cwd = cwd, .rlimit_as = true,
 		.limits = { .cpu_time_ms = 1000, .wall_time_ms = 5000,
 			    .memory_bytes = 256 << 20, .stack_bytes = 8 << 20,
 			    .processes = 64, .open_files = 64,
 			    .file_size_bytes = 1 << 20, .output_bytes = 65536 },
 	};
-	struct sbx_spec with_uid = limits;
-	if (uid >= 0 || geteuid() == 0) {
-		with_uid.set_ids = true;
-		with_uid.uid = with_uid.gid = (uid_t)(uid >= 0 ? uid : 65534);
+	bool root = geteuid() == 0;
+	struct sbx_cgroup *cg = NULL;
+	char instance[64];
+	snprintf(instance, sizeof instance, "runbox-bench.%d", (int)getpid());
+	if (root && sbx_cgroup_init(instance, what, sizeof what) != SBX_CGROUP_NONE &&
+	    sbx_cgroup_create(&cg, "bench", err, sizeof err) < 0)
+		cg = NULL;
+
+	/* Each row adds one layer to the row above it. */
+	struct row {
+		const char *name;
+		struct sbx_spec spec;
+		double *t;
+	} rows[8];
+	int nrows = 0;
+	rows[nrows++] = (struct row){ "sandbox: session, rlimits, pipes, pidfd", base, NULL };
+	if (root) {
+		struct sbx_spec s2 = base;
+		s2.set_ids = true;
+		s2.uid = s2.gid = 60999;
+		rows[nrows++] = (struct row){ "+ own uid/gid", s2, NULL };
+		if (cg) {
+			s2.cgroup = cg;
+			rows[nrows++] = (struct row){ "+ cgroup (memory, pids, cpu)", s2, NULL };
+		}
+		s2.namespaces = SBX_NS_PID | SBX_NS_MNT | SBX_NS_IPC | SBX_NS_UTS;
+		rows[nrows++] = (struct row){ "+ PID/mount/IPC/UTS namespaces", s2, NULL };
+		s2.namespaces |= SBX_NS_NET;
+		rows[nrows++] = (struct row){ "+ network namespace", s2, NULL };
+		s2.seccomp = true;
+		rows[nrows++] = (struct row){ "+ seccomp (= runboxd default)", s2, NULL };
 	}
-	double *b = calloc((size_t)n, sizeof *b), *s = calloc((size_t)n, sizeof *s),
-	       *u = calloc((size_t)n, sizeof *u);
-	if (!b || !s || !u)
-		return 1;
+	double *b = calloc((size_t)n, sizeof *b);
+	for (int r = 0; r < nrows; r++)
+		rows[r].t = calloc((size_t)n, sizeof(double));
 
 	for (int i = 0; i < 50; i++) { /* warm up page cache and allocator */
 		bare(args, envp);
-		sandboxed(&limits);
+		for (int r = 0; r < nrows; r++)
+			sandboxed(&rows[r].spec);
 	}
 	for (int i = 0; i < n; i++) {
 		b[i] = bare(args, envp);
-		s[i] = sandboxed(&limits);
-		u[i] = sandboxed(&with_uid);
+		for (int r = 0; r < nrows; r++)
+			rows[r].t[i] = sandboxed(&rows[r].spec);
 	}
-	printf("per run of %s, %d runs each, interleaved (microseconds)\n", prog, n);
+	printf("per run of %s, %d runs each, interleaved (microseconds)%s\n", prog, n,
+	       cg ? "" : root ? " [no cgroup available]" : " [not root: no uid, cgroup, namespaces]");
 	printf("%-44s %9s %9s %8s\n", "", "median", "p90", "ratio");
 	qsort(b, (size_t)n, sizeof *b, cmp);
-	double base = b[n / 2];
-	report("bare fork+execve+waitpid", b, n, base);
-	report("sbx_run: session, rlimits, pipes, pidfd", s, n, base);
-	report(with_uid.set_ids ? "sbx_run + own uid/gid" : "sbx_run (no uid: not root)",
-	       u, n, base);
+	double med = b[n / 2];
+	report("bare fork+execve+waitpid", b, n, med);
+	for (int r = 0; r < nrows; r++) {
+		report(rows[r].name, rows[r].t, n, med);
+		free(rows[r].t);
+	}
 	free(b);
-	free(s);
-	free(u);
+	sbx_cgroup_destroy(cg);
+	sbx_cgroup_fini();
+	rmdir(cwd);
 	return 0;
 }

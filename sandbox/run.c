@@ -90,7 +90,7 @@ struct run {
 	struct sbx_result *res;
 	struct sbx_cgroup *cg;     /* the slot's cgroup, or NULL */
 	struct cg_baseline cg_base;
-	int join_fds[CG_MAX_JOIN];
+	int join_fds[CG_MAX_JOIN]; /* owned by the cgroup, not the run */
 	int njoin;
 	int cg_dirfd;              /* v2: CLONE_INTO_CGROUP target */
 	int statp[2];              /* PID namespace: the program's wait status */
@@ -294,9 +294,6 @@ static void run_cleanup(struct run *r)
 		       &r->pidfd };
 	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
 		close_fd(fds[i]);
-	for (int i = 0; i < r->njoin; i++)
-		close_fd(&r->join_fds[i]);
-	r->njoin = 0;
 	close_fd(&r->statp[0]);
 	close_fd(&r->statp[1]);
 	close_fd(&r->workdir_tree);
@@ -877,9 +874,6 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 	close_fd(&r.out[1]);
 	close_fd(&r.err[1]);
 	close_fd(&r.errp[1]);
-	for (int i = 0; i < r.njoin; i++)
-		close_fd(&r.join_fds[i]);
-	r.njoin = 0;
 	close_fd(&r.statp[1]);
 	close_fd(&r.workdir_tree);
 
