@@ -32,3 +32,13 @@ tests_check_config_SOURCES = tests/check_config.c
 tests_check_config_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS) -DSRCDIR='"$(abs_top_srcdir)"'
 tests_check_config_LDADD = service/librunbox.la $(TEST_LIBS)
 TESTS += tests/check_config
+
+# End-to-end suites through real nginx + runboxd (tests/e2e/).  They run one
+# at a time (tests/e2e/serial): each starts its own service, and the hostile
+# suite checks that no process of the slot uids is left on the host.
+E2E_SUITES = tests/e2e/check_e2e tests/e2e/check_hostile tests/e2e/check_accounting
+TESTS += $(E2E_SUITES)
+EXTRA_DIST += $(E2E_SUITES) tests/e2e/serial tests/e2e/harness.py \
+	tests/e2e/test_api.py tests/e2e/test_hostile.py tests/e2e/test_accounting.py
+# The suites need the daemon and the playground files built first.
+$(E2E_SUITES:=.log): service/runboxd
