@@ -25,6 +25,7 @@ const char *http_reason(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 413: return "Payload Too Large";
+	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
 	default: return "Unknown";
@@ -69,12 +70,21 @@ static void handle_run(struct service *svc, const struct http_request *req,
 		return;
 	}
 	if (job_parse(&job, req->body, req->body_len, &svc->cfg, &svc->langs, &e) < 0) {
+		metrics_reject(svc->metrics, REJECT_INVALID);
 		set_error(resp, e.http, e.code, e.message);
 		return;
 	}
+	struct timespec w0, w1;
+	clock_gettime(CLOCK_MONOTONIC, &w0);
+	metrics_waiting(svc->metrics, 1);
 	rc = pool_acquire(svc->pool, svc->cfg.queue_timeout_ms, &index);
+	metrics_waiting(svc->metrics, -1);
+	clock_gettime(CLOCK_MONOTONIC, &w1);
+	metrics_queue_wait(svc->metrics, (uint64_t)((w1.tv_sec - w0.tv_sec) * 1000 +
+						    (w1.tv_nsec - w0.tv_nsec) / 1000000));
 	if (rc != 0) {
 		if (rc > 0) {
+			metrics_reject(svc->metrics, REJECT_BUSY);
 			resp->retry_after = 1;
 			set_error(resp, 503, "busy",
 				  "every execution slot is busy; retry later");
@@ -89,13 +99,21 @@ static void handle_run(struct service *svc, const struct http_request *req,
 	resp->slot = index;
 	rc = job_execute(&job, &svc->cfg, &svc->slots[index], &res, err, sizeof err);
 	pool_release(svc->pool, index);
+	clock_gettime(CLOCK_MONOTONIC, &w0);
 	if (rc < 0) {
+		metrics_cleanup_failure(svc->metrics);
 		fprintf(stderr, "runboxd: slot %u: %s\n", index, err);
 		set_error(resp, 500, "internal", "the service failed to run the program");
 		job_free(&job);
 		return;
 	}
 	resp->run_status = res.ran ? sbx_status_name(res.run.status) : "compile_error";
+	if (res.cleanup_failed)
+		metrics_cleanup_failure(svc->metrics);
+	metrics_run(svc->metrics, job.lang ? (int)(job.lang - svc->langs.v) : -1,
+		    res.ran ? (int)res.run.status : SBX_STATUS_COUNT,
+		    (uint64_t)((w0.tv_sec - w1.tv_sec) * 1000 +
+			       (w0.tv_nsec - w1.tv_nsec) / 1000000));
 	set_json(resp, 200, response_run(&job, &res));
 	job_result_free(&res);
 	job_free(&job);
@@ -148,6 +166,29 @@ static void handle_health(struct service *svc, struct http_response *resp)
 	set_json(resp, 200, o);
 }
 
+static void handle_metrics(struct service *svc, struct http_response *resp)
+{
+	size_t len;
+	char *text = metrics_render(svc->metrics, &svc->langs, pool_size(svc->pool),
+				    pool_busy(svc->pool), &len);
+	if (!text) {
+		set_error(resp, 500, "internal", "out of memory");
+		return;
+	}
+	resp->status = 200;
+	resp->body = text;
+	resp->body_len = len;
+	resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+static bool is_open(const struct service *svc, const char *path)
+{
+	for (char **p = svc->cfg.open_paths; p && *p; p++)
+		if (!strcmp(*p, path))
+			return true;
+	return false;
+}
+
 struct route {
 	const char *path;
 	const char *method;
@@ -161,6 +202,7 @@ void api_handle(struct service *svc, const struct http_request *req,
 		{ "/api/v1/run", "POST", 0 },
 		{ "/api/v1/languages", "GET", 1 },
 		{ "/api/v1/health", "GET", 2 },
+		{ "/metrics", "GET", 3 },
 	};
 	char msg[256];
 
@@ -177,10 +219,19 @@ void api_handle(struct service *svc, const struct http_request *req,
 			set_error(resp, 405, "method_not_allowed", msg);
 			return;
 		}
+		/* Tokens guard every endpoint the config does not open. */
+		if (!is_open(svc, r->path) && !auth_check(&svc->auth, req->authorization)) {
+			metrics_reject(svc->metrics, REJECT_UNAUTHORIZED);
+			resp->www_authenticate = true;
+			set_error(resp, 401, "unauthorized",
+				  "a valid token is required: send \"Authorization: Bearer <token>\"");
+			return;
+		}
 		switch (r->id) {
 		case 0: handle_run(svc, req, resp); return;
 		case 1: handle_languages(svc, resp); return;
 		case 2: handle_health(svc, resp); return;
+		case 3: handle_metrics(svc, resp); return;
 		}
 	}
 	snprintf(msg, sizeof msg, "no such endpoint: %.200s", req->path);

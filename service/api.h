@@ -9,7 +9,9 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "service/auth.h"
 #include "service/execute.h"
+#include "service/metrics.h"
 #include "service/languages.h"
 #include "service/pool.h"
 #include "service/settings.h"
@@ -23,6 +25,8 @@ struct service {
 	struct slot slots[CONFIG_MAX_SLOTS];
 	time_t started;
 	const char *isolation_note; /* what is in force, for health */
+	struct auth auth;
+	struct metrics *metrics;    /* shared by all processes */
 };
 
 struct http_request {
@@ -31,13 +35,16 @@ struct http_request {
 	const char *body;
 	size_t body_len;
 	bool body_too_large;     /* more than cfg.max_body_bytes arrived */
+	const char *authorization; /* the Authorization header, or NULL */
 };
 
 struct http_response {
 	int status;
 	char *body;              /* malloc'd JSON */
 	size_t body_len;
+	const char *content_type; /* NULL: application/json */
 	const char *allow;       /* Allow header for 405 */
+	bool www_authenticate;   /* 401: say which scheme */
 	unsigned retry_after;    /* seconds, for 503 */
 	const char *run_status;  /* for the log: the run's status word */
 	unsigned slot;           /* for the log */

@@ -286,7 +286,10 @@ int job_execute(const struct job *job, const struct config *cfg,
 out:
 	jx_strv_free(argv);
 	jx_strv_free(env);
+	if ((res->compiled && res->compile.leftovers) || (res->ran && res->run.leftovers))
+		res->cleanup_failed = true;
 	if (workdir_remove(&wd, why, sizeof why) < 0) {
+		res->cleanup_failed = true;
 		/* The run's result stands; the leftover is the service's
 		   problem, reported loudly by the caller's log. */
 		fprintf(stderr, "runboxd: slot %u: removing work directory: %s\n",

@@ -28,6 +28,7 @@ struct job_result {
 	struct sbx_result compile;
 	bool ran;                /* the program ran (not after compile_error) */
 	struct sbx_result run;
+	bool cleanup_failed;     /* leftovers: processes or the work dir */
 };
 
 /* 0 with *res filled, or -1 with a sentence (a failure of the service). */

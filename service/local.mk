@@ -23,3 +23,7 @@ sbin_PROGRAMS += service/runboxd
 service_runboxd_SOURCES = service/main.c
 service_runboxd_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(FCGI_CFLAGS)
 service_runboxd_LDADD = service/librunbox.la
+service_librunbox_la_SOURCES += \
+	service/sha256.c service/sha256.h \
+	service/auth.c service/auth.h \
+	service/metrics.c service/metrics.h

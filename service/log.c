@@ -12,10 +12,12 @@
 #include "service/log.h"
 
 static bool to_syslog;
+static bool json_lines;
 
-void log_open(bool use_syslog)
+void log_open(bool use_syslog, bool json)
 {
 	to_syslog = use_syslog;
+	json_lines = json;
 	if (to_syslog)
 		openlog("runboxd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
@@ -51,20 +53,46 @@ void log_msg(int prio, const char *fmt, ...)
 	emit(prio, line);
 }
 
-void log_request(const char *method, const char *path, int http_status,
-		 const char *run_status, int slot, uint64_t wall_ms,
+/* Client text in a log line: printable ASCII without quotes or
+   backslashes, so the line stays one line and valid JSON. */
+static void clean(char *out, size_t len, const char *in)
+{
+	size_t j = 0;
+	for (size_t i = 0; in && in[i] && j < len - 1; i++)
+		out[j++] = (in[i] >= 0x20 && in[i] < 0x7f && in[i] != '"' &&
+			    in[i] != '\\') ? in[i] : '?';
+	out[j] = '\0';
+}
+
+void log_request(const char *request_id, const char *method, const char *path,
+		 int http_status, const char *run_status, int slot, uint64_t wall_ms,
 		 size_t bytes_in, size_t bytes_out)
 {
-	char line[1024], safe[256];
-	size_t j = 0;
+	char line[1024], safe[256], m[24], id[48];
 
-	/* The path comes from the client: keep the line one printable line. */
-	for (size_t i = 0; path[i] && j < sizeof safe - 1; i++)
-		safe[j++] = (path[i] >= 0x20 && path[i] < 0x7f) ? path[i] : '?';
-	safe[j] = '\0';
-	snprintf(line, sizeof line,
-		 "%.16s %s %d run=%s slot=%d wall_ms=%llu in=%zu out=%zu",
-		 method, safe, http_status, run_status ? run_status : "-", slot,
-		 (unsigned long long)wall_ms, bytes_in, bytes_out);
+	clean(safe, sizeof safe, path);
+	clean(m, sizeof m, method);
+	clean(id, sizeof id, request_id);
+	if (json_lines)
+		snprintf(line, sizeof line,
+			 "{\"request_id\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
+			 "\"status\":%d,\"run_status\":%s%s%s,\"slot\":%d,"
+			 "\"wall_ms\":%llu,\"bytes_in\":%zu,\"bytes_out\":%zu}",
+			 id, m, safe, http_status, run_status ? "\"" : "",
+			 run_status ? run_status : "null", run_status ? "\"" : "", slot,
+			 (unsigned long long)wall_ms, bytes_in, bytes_out);
+	else
+		snprintf(line, sizeof line,
+			 "%s %s %s %d run=%s slot=%d wall_ms=%llu in=%zu out=%zu",
+			 id, m, safe, http_status, run_status ? run_status : "-", slot,
+			 (unsigned long long)wall_ms, bytes_in, bytes_out);
+	if (json_lines && !to_syslog) {
+		/* JSON lines carry no prefix, so that each is a document. */
+		char buf[1100];
+		int n = snprintf(buf, sizeof buf, "%s\n", line);
+		if (n > 0)
+			(void)!write(STDERR_FILENO, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+		return;
+	}
 	emit(LOG_INFO, line);
 }

@@ -6,8 +6,8 @@
  *   runboxd --config FILE --render TEMPLATE [--port N] [--runtime DIR] [--www DIR]
  *
  * --render prints TEMPLATE with @PORT@, @RUNTIME@, @WWW@, @SOCKET@,
- * @MAX_BODY@ and @READ_TIMEOUT@ replaced from the config, so that the
- * nginx configuration never disagrees with runboxd's.
+ * @MAX_BODY@, @READ_TIMEOUT@, @RATE@, @BURST@ and @CONNS@ replaced from the
+ * config, so that the nginx configuration never disagrees with runboxd's.
  */
 #include "config.h"
 
@@ -31,6 +31,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: runboxd --config FILE [--listen ADDR] [--work-root DIR]\n"
 		"       runboxd --config FILE --check-config\n"
+		"       runboxd --config FILE --add-token[=LABEL]\n"
 		"       runboxd --config FILE --render TEMPLATE [--port N] [--runtime DIR] [--www DIR]\n"
 		"ADDR is /path/to.sock or host:port; without one (and none in the config),\n"
 		"runboxd serves the listening socket on fd 0 (spawn-fcgi).\n");
@@ -40,7 +41,7 @@ static int render(const struct config *cfg, const char *template, const char *po
 		  const char *runtime, const char *www)
 {
 	FILE *f = fopen(template, "r");
-	char line[4096], num[32], timeout[32];
+	char line[4096], num[32], timeout[32], rate[32], burst[32], conns[32];
 	uint64_t worst = cfg->max_limits.wall_time_ms + cfg->queue_timeout_ms;
 	uint64_t compile_worst = 0;
 	(void)compile_worst;
@@ -54,17 +55,23 @@ static int render(const struct config *cfg, const char *template, const char *po
 	   compile step and a run at the maximum wall limit, plus a margin. */
 	snprintf(timeout, sizeof timeout, "%llus",
 		 (unsigned long long)(2 * worst / 1000 + 30));
+	snprintf(rate, sizeof rate, "%llur/s", (unsigned long long)cfg->rate_per_s);
+	snprintf(burst, sizeof burst, "%llu", (unsigned long long)cfg->rate_burst);
+	snprintf(conns, sizeof conns, "%llu", (unsigned long long)cfg->conns_per_client);
 	while (fgets(line, sizeof line, f)) {
 		const char *keys[] = { "@PORT@", "@RUNTIME@", "@WWW@", "@SOCKET@",
-				       "@MAX_BODY@", "@READ_TIMEOUT@" };
+				       "@MAX_BODY@", "@READ_TIMEOUT@", "@RATE@",
+				       "@BURST@", "@CONNS@" };
 		const char *vals[] = { port, runtime, www,
-				       cfg->listen ? cfg->listen : "", num, timeout };
+				       cfg->listen ? cfg->listen : "", num, timeout,
+				       rate, burst, conns };
+		const size_t nkeys = sizeof keys / sizeof keys[0];
 		for (char *p = line; *p;) {
 			size_t k;
-			for (k = 0; k < 6; k++)
+			for (k = 0; k < nkeys; k++)
 				if (!strncmp(p, keys[k], strlen(keys[k])))
 					break;
-			if (k < 6) {
+			if (k < nkeys) {
 				fputs(vals[k], stdout);
 				p += strlen(keys[k]);
 			} else {
@@ -86,7 +93,7 @@ static char isolation[512];
  */
 static int build_hide_list(struct config *cfg)
 {
-	char *paths[4] = { NULL }, *c;
+	char *paths[5] = { NULL }, *c;
 	size_t n = 0;
 
 	if ((c = realpath(cfg->path, NULL))) {
@@ -95,6 +102,10 @@ static int build_hide_list(struct config *cfg)
 	}
 	if ((c = realpath(cfg->languages_file, NULL))) {
 		paths[n++] = strdup(dirname(c));
+		free(c);
+	}
+	if (cfg->tokens_file && (c = strdup(cfg->tokens_file))) {
+		paths[n++] = realpath(dirname(c), NULL);
 		free(c);
 	}
 	if (cfg->listen && cfg->listen[0] == '/') {
@@ -183,6 +194,7 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "runtime", required_argument, NULL, 't' },
 		{ "www", required_argument, NULL, 'W' },
+		{ "add-token", optional_argument, NULL, 'A' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -190,7 +202,8 @@ int main(int argc, char **argv)
 	static struct service svc;
 	const char *config = NULL, *listen_addr = NULL, *work_root = NULL;
 	const char *template = NULL, *port = "8080", *runtime = ".", *www = ".";
-	bool check = false;
+	bool check = false, add_token = false;
+	const char *token_label = NULL;
 	char err[1024];
 	int c, fd;
 
@@ -204,6 +217,7 @@ int main(int argc, char **argv)
 		case 'p': port = optarg; break;
 		case 't': runtime = optarg; break;
 		case 'W': www = optarg; break;
+		case 'A': add_token = true; token_label = optarg; break;
 		case 'V': printf("runboxd %s\n", PACKAGE_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -229,6 +243,27 @@ int main(int argc, char **argv)
 		fprintf(stderr, "runboxd: out of memory\n");
 		return 1;
 	}
+	if (add_token) {
+		char token[64];
+		if (!svc.cfg.tokens_file) {
+			fprintf(stderr, "runboxd: %s has no auth.tokens_file\n", config);
+			return 1;
+		}
+		if (auth_add_token(svc.cfg.tokens_file, token_label, token, err,
+				   sizeof err) < 0) {
+			fprintf(stderr, "runboxd: %s\n", err);
+			return 1;
+		}
+		printf("%s\n", token);
+		fprintf(stderr, "runboxd: its SHA-256 was added to %s; the token itself is "
+			"not stored anywhere: keep it now.  Restart runboxd to use it.\n",
+			svc.cfg.tokens_file);
+		return 0;
+	}
+	if (auth_load(&svc.auth, svc.cfg.tokens_file, err, sizeof err) < 0) {
+		fprintf(stderr, "runboxd: %s\n", err);
+		return 1;
+	}
 	if (languages_load(&svc.langs, svc.cfg.languages_file, &svc.cfg, err,
 			   sizeof err) < 0) {
 		fprintf(stderr, "runboxd: %s\n", err);
@@ -242,7 +277,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	log_open(svc.cfg.log_syslog);
+	log_open(svc.cfg.log_syslog, svc.cfg.log_json);
 	signal(SIGPIPE, SIG_IGN);
 	/* Nobody may ptrace runboxd or read its memory through /proc. */
 	prctl(PR_SET_DUMPABLE, 0);
@@ -258,7 +293,8 @@ int main(int argc, char **argv)
 	json_t *langs = languages_to_json(&svc.langs);
 	svc.languages_body = langs ? json_dumps(langs, JSON_COMPACT) : NULL;
 	json_decref(langs);
-	if (!svc.languages_body || !(svc.pool = pool_create(svc.cfg.slots))) {
+	if (!svc.languages_body || !(svc.pool = pool_create(svc.cfg.slots)) ||
+	    !(svc.metrics = metrics_create())) {
 		log_msg(LOG_ERR, "cannot set up: %s", strerror(errno));
 		return 1;
 	}
@@ -288,6 +324,8 @@ int main(int argc, char **argv)
 	if (svc.cfg.listen && (svc.cfg.listen[0] == '/' || svc.cfg.listen[0] == '.'))
 		unlink(svc.cfg.listen);
 	pool_destroy(svc.pool);
+	metrics_destroy(svc.metrics);
+	auth_free(&svc.auth);
 	free(svc.languages_body);
 	languages_free(&svc.langs);
 	config_free(&svc.cfg);

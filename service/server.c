@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -184,6 +185,22 @@ static char *read_body(FCGX_Request *r, uint64_t max, size_t *len, bool *too_lar
 	return buf;
 }
 
+/* 32 hex digits from the kernel's random pool. */
+static void new_request_id(char *out, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[16] = { 0 };
+	size_t n = 0;
+
+	if (getrandom(raw, sizeof raw, GRND_NONBLOCK) < 0)
+		memset(raw, 0, sizeof raw);
+	for (size_t i = 0; i < sizeof raw && n + 2 < len; i++) {
+		out[n++] = hex[raw[i] >> 4];
+		out[n++] = hex[raw[i] & 15];
+	}
+	out[n] = '\0';
+}
+
 static void serve_one(struct service *svc, FCGX_Request *r)
 {
 	struct http_request req = { 0 };
@@ -198,6 +215,17 @@ static void serve_one(struct service *svc, FCGX_Request *r)
 						   : param(r, "REQUEST_URI");
 	snprintf(path, sizeof path, "%.*s", (int)strcspn(uri, "?"), uri);
 	req.path = path;
+	req.authorization = FCGX_GetParam("HTTP_AUTHORIZATION", r->envp);
+	if (req.authorization && !*req.authorization)
+		req.authorization = NULL;
+	/* nginx's $request_id when it sends one, so both logs agree. */
+	char rid[40];
+	const char *nid = param(r, "REQUEST_ID");
+	if (strlen(nid) >= 8 && strlen(nid) < sizeof rid &&
+	    strspn(nid, "0123456789abcdefABCDEF") == strlen(nid))
+		snprintf(rid, sizeof rid, "%s", nid);
+	else
+		new_request_id(rid, sizeof rid);
 	body = read_body(r, svc->cfg.max_body_bytes, &req.body_len, &req.body_too_large);
 	req.body = body ? body : "";
 	if (!body) {
@@ -212,10 +240,13 @@ static void serve_one(struct service *svc, FCGX_Request *r)
 	/* libfcgi's own printf knows few conversions: format here. */
 	char head[512];
 	int hlen = snprintf(head, sizeof head,
-			    "Status: %d %s\r\nContent-Type: application/json\r\n"
+			    "Status: %d %s\r\nContent-Type: %s\r\n"
 			    "Content-Length: %zu\r\nCache-Control: no-store\r\n"
-			    "%s%s%s",
-			    resp.status, http_reason(resp.status), resp.body_len,
+			    "X-Request-Id: %s\r\n%s%s%s%s",
+			    resp.status, http_reason(resp.status),
+			    resp.content_type ? resp.content_type : "application/json",
+			    resp.body_len, rid,
+			    resp.www_authenticate ? "WWW-Authenticate: Bearer realm=\"runbox\"\r\n" : "",
 			    resp.allow ? "Allow: " : "", resp.allow ? resp.allow : "",
 			    resp.allow ? "\r\n" : "");
 	if (resp.retry_after)
@@ -227,7 +258,8 @@ static void serve_one(struct service *svc, FCGX_Request *r)
 		FCGX_PutStr(resp.body, (int)resp.body_len, r->out);
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	log_request(req.method, path, resp.status, resp.run_status,
+	metrics_request(svc->metrics, resp.status);
+	log_request(rid, req.method, path, resp.status, resp.run_status,
 		    resp.used_slot ? (int)resp.slot : -1,
 		    (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 +
 			       (t1.tv_nsec - t0.tv_nsec) / 1000000),
@@ -333,6 +365,7 @@ static void reap_worker(struct service *svc, struct worker *w, bool quiet)
 	w->pidfd = -1;
 	pool_reclaim(svc->pool, w->pid, reclaim_slot, svc);
 	if (!quiet) {
+		metrics_worker_restart(svc->metrics);
 		describe_exit(status, how, sizeof how);
 		log_msg(LOG_ERR, "worker %d %s; starting a new one", (int)w->pid, how);
 	}

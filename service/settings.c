@@ -123,12 +123,92 @@ static int parse_sandbox(json_t *v, struct config *cfg, char *err, size_t errlen
 	return 0;
 }
 
+static int parse_auth(json_t *v, struct config *cfg, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "tokens_file", "open", NULL };
+	static const char *const known[] = { "/api/v1/languages", "/api/v1/health",
+					     "/api/v1/run", "/metrics", NULL };
+	const char *s;
+	json_t *o;
+
+	if (!v || json_is_null(v)) {
+		if (!(cfg->open_paths = calloc(1, sizeof *cfg->open_paths)))
+			goto nomem;
+		return 0;
+	}
+	if (jx_object(v, "auth", err, errlen) < 0 ||
+	    jx_only_keys(v, "auth", keys, err, errlen) < 0)
+		return -1;
+	if ((o = json_object_get(v, "tokens_file")) && !json_is_null(o)) {
+		if (jx_string(o, "auth.tokens_file", &s, NULL, err, errlen) < 0)
+			return -1;
+		if (!*s) {
+			snprintf(err, errlen, "auth.tokens_file must not be empty");
+			return -1;
+		}
+		if (!(cfg->tokens_file = resolve(cfg->path, s)))
+			goto nomem;
+	}
+	if ((o = json_object_get(v, "open"))) {
+		if (jx_strv(o, "auth.open", true, &cfg->open_paths, err, errlen) < 0)
+			return -1;
+		for (char **p = cfg->open_paths; *p; p++) {
+			const char *const *k = known;
+			while (*k && strcmp(*k, *p))
+				k++;
+			if (!*k) {
+				snprintf(err, errlen, "auth.open: \"%s\" is not an endpoint "
+					 "(one of /api/v1/languages, /api/v1/health, "
+					 "/api/v1/run, /metrics)", *p);
+				return -1;
+			}
+		}
+	} else {
+		cfg->open_paths = calloc(3, sizeof *cfg->open_paths);
+		if (!cfg->open_paths || !(cfg->open_paths[0] = strdup("/api/v1/languages")) ||
+		    !(cfg->open_paths[1] = strdup("/api/v1/health")))
+			goto nomem;
+	}
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+/* Limits nginx enforces in front of runboxd (rendered into its config). */
+static int parse_http(json_t *v, struct config *cfg, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "rate_per_second", "rate_burst",
+					    "connections_per_client", NULL };
+	json_t *o;
+
+	cfg->rate_per_s = 50;
+	cfg->rate_burst = 100;
+	cfg->conns_per_client = 64;
+	if (!v)
+		return 0;
+	if (jx_object(v, "http", err, errlen) < 0 ||
+	    jx_only_keys(v, "http", keys, err, errlen) < 0)
+		return -1;
+	if ((o = json_object_get(v, "rate_per_second")) &&
+	    jx_uint(o, "http.rate_per_second", 1, 1000000, &cfg->rate_per_s, err, errlen) < 0)
+		return -1;
+	if ((o = json_object_get(v, "rate_burst")) &&
+	    jx_uint(o, "http.rate_burst", 0, 1000000, &cfg->rate_burst, err, errlen) < 0)
+		return -1;
+	if ((o = json_object_get(v, "connections_per_client")) &&
+	    jx_uint(o, "http.connections_per_client", 1, 100000, &cfg->conns_per_client,
+		    err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
 static int parse_root(json_t *root, struct config *cfg, char *err, size_t errlen)
 {
 	static const char *const keys[] = {
 		"listen", "slots", "queue", "queue_timeout_ms", "max_body_bytes",
 		"work_root", "languages_file", "sandbox", "default_limits",
-		"max_limits", "environment", "log", NULL,
+		"max_limits", "environment", "log", "log_format", "auth", "http", NULL,
 	};
 	const char *s;
 	uint64_t u;
@@ -198,6 +278,20 @@ static int parse_root(json_t *root, struct config *cfg, char *err, size_t errlen
 	if (parse_env(json_object_get(root, "environment"), cfg, err, errlen) < 0)
 		return -1;
 
+	if ((v = json_object_get(root, "log_format"))) {
+		if (jx_string(v, "log_format", &s, NULL, err, errlen) < 0)
+			return -1;
+		if (strcmp(s, "json") == 0)
+			cfg->log_json = true;
+		else if (strcmp(s, "text") != 0) {
+			snprintf(err, errlen, "log_format must be \"text\" or \"json\"");
+			return -1;
+		}
+	}
+	if (parse_auth(json_object_get(root, "auth"), cfg, err, errlen) < 0)
+		return -1;
+	if (parse_http(json_object_get(root, "http"), cfg, err, errlen) < 0)
+		return -1;
 	if ((v = json_object_get(root, "log"))) {
 		if (jx_string(v, "log", &s, NULL, err, errlen) < 0)
 			return -1;
@@ -250,5 +344,7 @@ void config_free(struct config *cfg)
 	free(cfg->languages_file);
 	jx_strv_free(cfg->env);
 	jx_strv_free(cfg->hide);
+	free(cfg->tokens_file);
+	jx_strv_free(cfg->open_paths);
 	memset(cfg, 0, sizeof *cfg);
 }

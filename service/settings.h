@@ -33,6 +33,12 @@ struct config {
 	struct sbx_limits max_limits;
 	char **env;            /* base environment of programs, "NAME=value" */
 	bool log_syslog;
+	bool log_json;         /* access log as JSON lines */
+	char *tokens_file;     /* NULL: no tokens, the API is open */
+	char **open_paths;     /* paths that need no token */
+	uint64_t rate_per_s;   /* nginx: requests per second per client */
+	uint64_t rate_burst;   /* nginx: burst above that */
+	uint64_t conns_per_client; /* nginx: connections per client */
 };
 
 /* Read and validate path into *cfg; -1 with "file: key: reason" in err. */
