@@ -107,13 +107,25 @@ static void handle_run(struct service *svc, const struct http_request *req,
 		job_free(&job);
 		return;
 	}
-	resp->run_status = res.ran ? sbx_status_name(res.run.status) : "compile_error";
+	int status = SBX_STATUS_COUNT; /* compile_error */
+	resp->run_status = "compile_error";
+	if (res.ran) {
+		status = (int)res.run.status;
+		resp->run_status = sbx_status_name(res.run.status);
+	} else if (res.tests) {
+		resp->run_status = "tests";
+		for (size_t i = 0; i < res.ntests; i++)
+			if (!res.tests[i].accepted && !res.tests[i].skipped) {
+				resp->run_status = response_verdict(&res.tests[i]);
+				break;
+			}
+		status = SBX_OK;
+	}
 	if (res.cleanup_failed)
 		metrics_cleanup_failure(svc->metrics);
 	metrics_run(svc->metrics, job.lang ? (int)(job.lang - svc->langs.v) : -1,
-		    res.ran ? (int)res.run.status : SBX_STATUS_COUNT,
-		    (uint64_t)((w0.tv_sec - w1.tv_sec) * 1000 +
-			       (w0.tv_nsec - w1.tv_nsec) / 1000000));
+		    status, (uint64_t)((w0.tv_sec - w1.tv_sec) * 1000 +
+				       (w0.tv_nsec - w1.tv_nsec) / 1000000));
 	set_json(resp, 200, response_run(&job, &res));
 	job_result_free(&res);
 	job_free(&job);

@@ -220,6 +220,172 @@ static int run_step(char **argv, char **env, const char *cwd,
 	return 0;
 }
 
+/* Read back the files the request asked to collect. */
+static int collect_files(const struct job *job, const struct config *cfg,
+			 struct workdir *wd, struct collected **out, size_t *n)
+{
+	size_t count = jx_strv_len(job->collect);
+	char why[512];
+
+	*out = NULL;
+	*n = 0;
+	if (!count)
+		return 0;
+	if (!(*out = calloc(count, sizeof **out)))
+		return -1;
+	for (size_t i = 0; i < count; i++) {
+		struct collected *c = &(*out)[i];
+		(*n)++;
+		if (!(c->name = strdup(job->collect[i])))
+			return -1;
+		if (workdir_read(wd, c->name, cfg->max_collect_bytes, &c->data, &c->len,
+				 &c->truncated, why, sizeof why) < 0) {
+			c->data = NULL;
+			if (!(c->error = strdup(why)))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Give a test its own copy of what the build left: every regular file at
+ * the top of the build directory (the source, the request's files, the
+ * compiled program), with its permission bits.  Links, directories and
+ * anything else the compile step made are not carried over.
+ */
+static int copy_build(struct workdir *from, struct workdir *to, uint64_t cap,
+		      char *err, size_t errlen)
+{
+	int fd = fcntl(from->fd, F_DUPFD_CLOEXEC, 3);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	int rc = 0;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		snprintf(err, errlen, "reading the build directory: %s", strerror(errno));
+		return -1;
+	}
+	rewinddir(d);
+	while (rc == 0 && (de = readdir(d))) {
+		struct stat st;
+		char *data;
+		size_t len;
+		bool truncated;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(from->fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || st.st_nlink != 1)
+			continue;
+		if (workdir_read(from, de->d_name, cap, &data, &len, &truncated, err,
+				 errlen) < 0)
+			continue; /* vanished or refused: not carried over */
+		if (truncated)
+			snprintf(err, errlen, "%s is larger than %llu bytes", de->d_name,
+				 (unsigned long long)cap);
+		else if (workdir_write(to, de->d_name, data, len, st.st_mode & 0755,
+				       err, errlen) == 0) {
+			free(data);
+			continue;
+		}
+		free(data);
+		rc = -1;
+	}
+	closedir(d);
+	return rc;
+}
+
+static bool test_accepted(const struct job *job, const struct job_test *t,
+			  const struct sbx_result *r)
+{
+	if (r->status != SBX_OK)
+		return false;
+	return !t->expected || output_matches(r->out.data, r->out.len, t->expected,
+					      t->expected_len, job->compare);
+}
+
+static void remove_dir(struct workdir *wd, const struct slot *slot,
+		       struct job_result *res)
+{
+	char why[512];
+	if (workdir_remove(wd, why, sizeof why) < 0) {
+		res->cleanup_failed = true;
+		/* The result stands; the leftover is reported loudly. */
+		fprintf(stderr, "runboxd: slot %u: removing work directory: %s\n",
+			slot->index, why);
+		workdir_cleanup(wd);
+	}
+}
+
+/* Each test in a fresh copy of the build directory. */
+static int run_tests(const struct job *job, const struct config *cfg,
+		     const struct slot *slot, struct workdir *build,
+		     struct job_result *res, char *err, size_t errlen)
+{
+	bool failed = false;
+
+	if (!(res->tests = calloc(job->ntests, sizeof *res->tests))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	res->ntests = job->ntests;
+	for (size_t i = 0; i < job->ntests; i++) {
+		const struct job_test *t = &job->tests[i];
+		struct test_outcome *o = &res->tests[i];
+		struct workdir wd;
+		char **env = NULL, **argv = NULL;
+		char why[512];
+		int rc = -1;
+
+		if (failed && job->stop_on_failure) {
+			o->skipped = true;
+			continue;
+		}
+		if (workdir_create(&wd, slot->root_fd, slot->root_path, slot->uid,
+				   slot->gid, why, sizeof why) < 0) {
+			snprintf(err, errlen, "work directory: %s", why);
+			return -1;
+		}
+		uint64_t cap = job->lang && job->lang->compile ?
+			job->lang->compile_limits.file_size_bytes : cfg->max_limits.file_size_bytes;
+		if (copy_build(build, &wd, cap ? cap : (64u << 20), why, sizeof why) < 0) {
+			snprintf(err, errlen, "test %zu: copying the build: %s", i, why);
+			goto next;
+		}
+		char *const *args = t->args ? t->args : job->args;
+		argv = job->lang ? language_expand(job->lang->run, job->lang->source_file, args)
+				 : concat_argv(job->command, args);
+		if (!argv || !(env = build_env(job, cfg, wd.path))) {
+			snprintf(err, errlen, "out of memory");
+			goto next;
+		}
+		if (run_step(argv, env, wd.path, cfg, job->lang, slot, &job->limits,
+			     t->stdin_data ? t->stdin_data : job->stdin_data,
+			     t->stdin_data ? t->stdin_len : job->stdin_len,
+			     &o->run, err, errlen) < 0)
+			goto next;
+		o->ran = true;
+		o->accepted = test_accepted(job, t, &o->run);
+		failed |= !o->accepted;
+		if (o->run.leftovers)
+			res->cleanup_failed = true;
+		if (collect_files(job, cfg, &wd, &o->files, &o->nfiles) < 0) {
+			snprintf(err, errlen, "out of memory");
+			goto next;
+		}
+		rc = 0;
+next:
+		jx_strv_free(argv);
+		jx_strv_free(env);
+		remove_dir(&wd, slot, res);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int job_execute(const struct job *job, const struct config *cfg,
 		const struct slot *slot, struct job_result *res,
 		char *err, size_t errlen)
@@ -251,6 +417,7 @@ int job_execute(const struct job *job, const struct config *cfg,
 		goto out;
 	}
 
+	/* Compiled once, whatever the number of tests. */
 	if (job->lang && job->lang->compile) {
 		if (!(argv = language_expand(job->lang->compile,
 					     job->lang->source_file, NULL))) {
@@ -262,12 +429,19 @@ int job_execute(const struct job *job, const struct config *cfg,
 			     err, errlen) < 0)
 			goto out;
 		res->compiled = true;
+		if (res->compile.leftovers)
+			res->cleanup_failed = true;
 		jx_strv_free(argv);
 		argv = NULL;
 		if (res->compile.status != SBX_OK) {
 			rc = 0; /* compile_error: the program is not run */
 			goto out;
 		}
+	}
+
+	if (job->tests) {
+		rc = run_tests(job, cfg, slot, &wd, res, err, errlen);
+		goto out;
 	}
 
 	/* A command is taken literally (no placeholders), args appended. */
@@ -282,23 +456,30 @@ int job_execute(const struct job *job, const struct config *cfg,
 		     job->stdin_data, job->stdin_len, &res->run, err, errlen) < 0)
 		goto out;
 	res->ran = true;
+	if (res->run.leftovers)
+		res->cleanup_failed = true;
+	if (collect_files(job, cfg, &wd, &res->files, &res->nfiles) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
 	rc = 0;
 out:
 	jx_strv_free(argv);
 	jx_strv_free(env);
-	if ((res->compiled && res->compile.leftovers) || (res->ran && res->run.leftovers))
-		res->cleanup_failed = true;
-	if (workdir_remove(&wd, why, sizeof why) < 0) {
-		res->cleanup_failed = true;
-		/* The run's result stands; the leftover is the service's
-		   problem, reported loudly by the caller's log. */
-		fprintf(stderr, "runboxd: slot %u: removing work directory: %s\n",
-			slot->index, why);
-		workdir_cleanup(&wd);
-	}
+	remove_dir(&wd, slot, res);
 	if (rc < 0)
 		job_result_free(res);
 	return rc;
+}
+
+static void free_collected(struct collected *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(c[i].name);
+		free(c[i].data);
+		free(c[i].error);
+	}
+	free(c);
 }
 
 void job_result_free(struct job_result *res)
@@ -307,5 +488,12 @@ void job_result_free(struct job_result *res)
 		sbx_result_free(&res->compile);
 	if (res->ran)
 		sbx_result_free(&res->run);
+	free_collected(res->files, res->nfiles);
+	for (size_t i = 0; i < res->ntests; i++) {
+		if (res->tests[i].ran)
+			sbx_result_free(&res->tests[i].run);
+		free_collected(res->tests[i].files, res->tests[i].nfiles);
+	}
+	free(res->tests);
 	memset(res, 0, sizeof *res);
 }

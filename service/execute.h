@@ -23,12 +23,34 @@ struct slot {
 	char root_path[1024];
 };
 
+/* A file read back from the work directory after a run. */
+struct collected {
+	char *name;
+	char *data;        /* NULL with error set */
+	size_t len;
+	bool truncated;
+	char *error;       /* why it could not be read, or NULL */
+};
+
+struct test_outcome {
+	bool skipped;      /* not run: an earlier test failed (stop_on_failure) */
+	bool ran;
+	bool accepted;     /* exit 0 and the expected output */
+	struct sbx_result run;
+	struct collected *files;
+	size_t nfiles;
+};
+
 struct job_result {
 	bool compiled;           /* a compile step ran */
 	struct sbx_result compile;
-	bool ran;                /* the program ran (not after compile_error) */
+	bool ran;                /* the single run happened */
 	struct sbx_result run;
-	bool cleanup_failed;     /* leftovers: processes or the work dir */
+	struct collected *files; /* "collect" of the single run */
+	size_t nfiles;
+	struct test_outcome *tests; /* judge mode */
+	size_t ntests;
+	bool cleanup_failed;     /* leftovers: processes or a work dir */
 };
 
 /* 0 with *res filled, or -1 with a sentence (a failure of the service). */

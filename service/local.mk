@@ -26,4 +26,5 @@ service_runboxd_LDADD = service/librunbox.la
 service_librunbox_la_SOURCES += \
 	service/sha256.c service/sha256.h \
 	service/auth.c service/auth.h \
-	service/metrics.c service/metrics.h
+	service/metrics.c service/metrics.h \
+	service/judge.c service/judge.h

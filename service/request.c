@@ -159,12 +159,75 @@ static int parse_argv(json_t *v, const char *path, bool allow_empty, char ***out
 	return 0;
 }
 
+static int parse_tests(json_t *v, struct job *job, const struct config *cfg,
+		       struct api_error *e)
+{
+	static const char *const keys[] = { "stdin", "expected_stdout", "args", NULL };
+	char path[64];
+	json_t *o, *f;
+
+	if (!json_is_array(v))
+		return invalid(e, "invalid_request", "tests must be an array of objects");
+	if (!json_array_size(v) || json_array_size(v) > cfg->max_tests)
+		return invalid(e, "invalid_request", "tests must hold 1 to %llu test cases",
+			       (unsigned long long)cfg->max_tests);
+	if (!(job->tests = calloc(json_array_size(v), sizeof *job->tests)))
+		return internal(e);
+	for (size_t i = 0; i < json_array_size(v); i++) {
+		struct job_test *t = &job->tests[i];
+		o = json_array_get(v, i);
+		job->ntests++;
+		snprintf(path, sizeof path, "tests[%zu]", i);
+		if (jx_object(o, path, e->message, sizeof e->message) < 0 ||
+		    jx_only_keys(o, path, keys, e->message, sizeof e->message) < 0)
+			return bad(e);
+		if ((f = json_object_get(o, "stdin"))) {
+			snprintf(path, sizeof path, "tests[%zu].stdin", i);
+			if (get_bytes(f, path, job->base64, &t->stdin_data, &t->stdin_len, e) < 0)
+				return -1;
+		}
+		if ((f = json_object_get(o, "expected_stdout"))) {
+			snprintf(path, sizeof path, "tests[%zu].expected_stdout", i);
+			if (get_bytes(f, path, job->base64, &t->expected, &t->expected_len, e) < 0)
+				return -1;
+		}
+		if ((f = json_object_get(o, "args"))) {
+			snprintf(path, sizeof path, "tests[%zu].args", i);
+			if (parse_argv(f, path, true, &t->args, e) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int parse_collect(json_t *v, struct job *job, const struct config *cfg,
+			 struct api_error *e)
+{
+	char why[300];
+
+	if (json_is_array(v) && json_array_size(v) > cfg->max_collect_files)
+		return invalid(e, "invalid_request", "collect may name at most %llu files",
+			       (unsigned long long)cfg->max_collect_files);
+	if (parse_argv(v, "collect", true, &job->collect, e) < 0)
+		return -1;
+	for (char **n = job->collect; *n; n++) {
+		if (workdir_check_name(*n, why, sizeof why) < 0)
+			return invalid(e, "invalid_request", "collect: %s", why);
+		for (char **m = job->collect; m < n; m++)
+			if (!strcmp(*m, *n))
+				return invalid(e, "invalid_request",
+					       "collect names \"%s\" twice", *n);
+	}
+	return 0;
+}
+
 static int parse_fields(json_t *root, struct job *job, const struct config *cfg,
 			const struct languages *langs, struct api_error *e)
 {
 	static const char *const keys[] = {
 		"language", "code", "command", "args", "stdin", "files", "env",
-		"encoding", "limits", NULL,
+		"encoding", "limits", "tests", "compare", "stop_on_failure",
+		"collect", NULL,
 	};
 	json_t *lang = json_object_get(root, "language");
 	json_t *command = json_object_get(root, "command");
@@ -227,6 +290,30 @@ static int parse_fields(json_t *root, struct job *job, const struct config *cfg,
 	if ((v = json_object_get(root, "env")) && parse_env(v, job, e) < 0)
 		return -1;
 
+	if ((v = json_object_get(root, "tests")) && parse_tests(v, job, cfg, e) < 0)
+		return -1;
+	job->compare = COMPARE_TRAILING_WHITESPACE;
+	if ((v = json_object_get(root, "compare"))) {
+		int mode;
+		if (!job->tests)
+			return invalid(e, "invalid_request", "compare goes with tests");
+		if (jx_string(v, "compare", &s, NULL, e->message, sizeof e->message) < 0)
+			return bad(e);
+		if ((mode = compare_mode_parse(s)) < 0)
+			return invalid(e, "invalid_request", "compare must be \"exact\", "
+				       "\"trailing_whitespace\" or \"tokens\"");
+		job->compare = (enum compare_mode)mode;
+	}
+	if ((v = json_object_get(root, "stop_on_failure"))) {
+		if (!job->tests)
+			return invalid(e, "invalid_request", "stop_on_failure goes with tests");
+		if (jx_bool(v, "stop_on_failure", &job->stop_on_failure, e->message,
+			    sizeof e->message) < 0)
+			return bad(e);
+	}
+	if ((v = json_object_get(root, "collect")) && parse_collect(v, job, cfg, e) < 0)
+		return -1;
+
 	job->limits = cfg->default_limits;
 	if ((v = json_object_get(root, "limits")) &&
 	    limits_parse(v, "limits", false, &cfg->max_limits, &job->limits,
@@ -276,5 +363,12 @@ void job_free(struct job *job)
 	}
 	free(job->files);
 	jx_strv_free(job->env);
+	for (size_t i = 0; i < job->ntests; i++) {
+		free(job->tests[i].stdin_data);
+		free(job->tests[i].expected);
+		jx_strv_free(job->tests[i].args);
+	}
+	free(job->tests);
+	jx_strv_free(job->collect);
 	memset(job, 0, sizeof *job);
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "sandbox/sandbox.h"
+#include "service/judge.h"
 #include "service/languages.h"
 #include "service/settings.h"
 
@@ -24,6 +25,15 @@ struct job_file {
 	size_t len;
 };
 
+/* One test case of judge mode. */
+struct job_test {
+	char *stdin_data;            /* NULL: the request's stdin */
+	size_t stdin_len;
+	char *expected;              /* NULL: any output, exit 0 passes */
+	size_t expected_len;
+	char **args;                 /* NULL: the request's args */
+};
+
 /* A validated request.  job_free() releases everything it holds. */
 struct job {
 	const struct language *lang; /* NULL in command mode */
@@ -38,6 +48,11 @@ struct job {
 	char **env;                  /* request's "NAME=value", never NULL */
 	bool base64;
 	struct sbx_limits limits;    /* effective: defaults + request */
+	struct job_test *tests;      /* judge mode, or NULL */
+	size_t ntests;
+	enum compare_mode compare;
+	bool stop_on_failure;
+	char **collect;              /* files to return, or NULL */
 };
 
 /* 0 and a job, or -1 and the error to send. */

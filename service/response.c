@@ -65,6 +65,91 @@ static json_t *step_json(const struct sbx_result *r, bool base64)
 	return o;
 }
 
+static json_t *files_json(const struct collected *files, size_t n, bool base64)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; o && i < n; i++) {
+		const struct collected *c = &files[i];
+		json_t *f = c->error ? json_pack("{s:s}", "error", c->error)
+				     : json_pack("{s:o, s:b}", "content",
+						 response_bytes(c->data, c->len, base64),
+						 "truncated", c->truncated);
+		if (!f || json_object_set_new(o, c->name, f) < 0) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+const char *response_verdict(const struct test_outcome *t)
+{
+	if (t->skipped)
+		return "skipped";
+	if (t->accepted)
+		return "accepted";
+	if (t->run.status == SBX_OK)
+		return "wrong_answer";
+	return sbx_status_name(t->run.status);
+}
+
+/* Judge mode: one object per test, a summary, and the first failure. */
+static json_t *tests_json(const struct job *job, const struct job_result *res,
+			  json_t *top)
+{
+	json_t *arr = json_array();
+	size_t passed = 0, failed = 0, skipped = 0, first = (size_t)-1;
+
+	for (size_t i = 0; arr && i < res->ntests; i++) {
+		const struct test_outcome *t = &res->tests[i];
+		json_t *o;
+		if (t->skipped) {
+			skipped++;
+			o = json_pack("{s:s, s:s, s:s}", "verdict", "skipped",
+				      "status", "skipped",
+				      "message", "not run: an earlier test failed");
+		} else {
+			o = step_json(&t->run, job->base64);
+			if (o) {
+				json_object_set_new(o, "verdict", json_string(response_verdict(t)));
+				if (job->collect)
+					json_object_set_new(o, "files",
+							    files_json(t->files, t->nfiles,
+								       job->base64));
+			}
+			if (t->accepted)
+				passed++;
+			else if (failed++ == 0)
+				first = i;
+		}
+		if (!o || json_array_append_new(arr, o) < 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	if (!arr)
+		return NULL;
+	char msg[320];
+	if (!failed) {
+		json_object_set_new(top, "status", json_string("ok"));
+		snprintf(msg, sizeof msg, "all %zu tests passed", res->ntests);
+	} else {
+		const struct test_outcome *t = &res->tests[first];
+		json_object_set_new(top, "status", json_string(response_verdict(t)));
+		if (t->run.status == SBX_OK)
+			snprintf(msg, sizeof msg, "test %zu of %zu: wrong answer", first + 1,
+				 res->ntests);
+		else
+			snprintf(msg, sizeof msg, "test %zu of %zu: %s", first + 1, res->ntests,
+				 t->run.message);
+	}
+	json_object_set_new(top, "message", json_string(msg));
+	json_object_set_new(top, "summary", json_pack("{s:I, s:I, s:I}",
+		"passed", (json_int_t)passed, "failed", (json_int_t)failed,
+		"skipped", (json_int_t)skipped));
+	return arr;
+}
+
 json_t *response_run(const struct job *job, const struct job_result *res)
 {
 	json_t *o, *limits = limits_to_json(&job->limits);
@@ -73,6 +158,18 @@ json_t *response_run(const struct job *job, const struct job_result *res)
 		return NULL;
 	if (res->ran) {
 		o = step_json(&res->run, job->base64);
+		if (o && job->collect)
+			json_object_set_new(o, "files", files_json(res->files, res->nfiles,
+								  job->base64));
+	} else if (res->tests) {
+		o = json_object();
+		json_t *tests = o ? tests_json(job, res, o) : NULL;
+		if (!tests) {
+			json_decref(o);
+			o = NULL;
+		} else {
+			json_object_set_new(o, "tests", tests);
+		}
 	} else {
 		/* compile_error: the program did not run. */
 		struct sbx_result none = { .exit_code = -1 };

@@ -13,6 +13,8 @@
 
 /* The body of a 200 answer to POST /api/v1/run; NULL on ENOMEM. */
 json_t *response_run(const struct job *job, const struct job_result *res);
+/* accepted | wrong_answer | skipped | the run's status */
+const char *response_verdict(const struct test_outcome *t);
 /* {"error": {"code": ..., "message": ...}} */
 json_t *response_error(const char *code, const char *message);
 /* Output bytes as a JSON string: U+FFFD for invalid UTF-8, or base64. */

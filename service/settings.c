@@ -175,6 +175,35 @@ nomem:
 	return -1;
 }
 
+/* Judge mode: how many tests and collected files a request may have. */
+static int parse_judge(json_t *v, struct config *cfg, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "max_tests", "max_collect_files",
+					    "max_collect_bytes", NULL };
+	json_t *o;
+
+	cfg->max_tests = 64;
+	cfg->max_collect_files = 16;
+	cfg->max_collect_bytes = 1 << 20;
+	if (!v)
+		return 0;
+	if (jx_object(v, "judge", err, errlen) < 0 ||
+	    jx_only_keys(v, "judge", keys, err, errlen) < 0)
+		return -1;
+	if ((o = json_object_get(v, "max_tests")) &&
+	    jx_uint(o, "judge.max_tests", 1, 1024, &cfg->max_tests, err, errlen) < 0)
+		return -1;
+	if ((o = json_object_get(v, "max_collect_files")) &&
+	    jx_uint(o, "judge.max_collect_files", 0, 256, &cfg->max_collect_files,
+		    err, errlen) < 0)
+		return -1;
+	if ((o = json_object_get(v, "max_collect_bytes")) &&
+	    jx_uint(o, "judge.max_collect_bytes", 1, 1u << 30, &cfg->max_collect_bytes,
+		    err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
 /* Limits nginx enforces in front of runboxd (rendered into its config). */
 static int parse_http(json_t *v, struct config *cfg, char *err, size_t errlen)
 {
@@ -208,7 +237,8 @@ static int parse_root(json_t *root, struct config *cfg, char *err, size_t errlen
 	static const char *const keys[] = {
 		"listen", "slots", "queue", "queue_timeout_ms", "max_body_bytes",
 		"work_root", "languages_file", "sandbox", "default_limits",
-		"max_limits", "environment", "log", "log_format", "auth", "http", NULL,
+		"max_limits", "environment", "log", "log_format", "auth", "http",
+		"judge", NULL,
 	};
 	const char *s;
 	uint64_t u;
@@ -291,6 +321,8 @@ static int parse_root(json_t *root, struct config *cfg, char *err, size_t errlen
 	if (parse_auth(json_object_get(root, "auth"), cfg, err, errlen) < 0)
 		return -1;
 	if (parse_http(json_object_get(root, "http"), cfg, err, errlen) < 0)
+		return -1;
+	if (parse_judge(json_object_get(root, "judge"), cfg, err, errlen) < 0)
 		return -1;
 	if ((v = json_object_get(root, "log"))) {
 		if (jx_string(v, "log", &s, NULL, err, errlen) < 0)

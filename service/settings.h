@@ -39,6 +39,9 @@ struct config {
 	uint64_t rate_per_s;   /* nginx: requests per second per client */
 	uint64_t rate_burst;   /* nginx: burst above that */
 	uint64_t conns_per_client; /* nginx: connections per client */
+	uint64_t max_tests;    /* test cases per request */
+	uint64_t max_collect_files;
+	uint64_t max_collect_bytes; /* per collected file */
 };
 
 /* Read and validate path into *cfg; -1 with "file: key: reason" in err. */
