@@ -192,6 +192,46 @@ START_TEST(test_valid)
 }
 END_TEST
 
+/* Judge mode fields: tests, compare, stop_on_failure, collect. */
+START_TEST(test_judge)
+{
+	expect_error("{\"command\":[\"/bin/cat\"],\"tests\":{}}", 400, "invalid_request",
+		     "tests must be an array");
+	expect_error("{\"command\":[\"/bin/cat\"],\"tests\":[]}", 400, "invalid_request",
+		     "tests must hold 1 to 64");
+	expect_error("{\"command\":[\"/bin/cat\"],\"tests\":[{\"input\":\"x\"}]}", 400,
+		     "invalid_request", "unknown field \"tests[0].input\"");
+	expect_error("{\"command\":[\"/bin/cat\"],\"tests\":[{},{\"stdin\":1}]}", 400,
+		     "invalid_request", "tests[1].stdin must be a string");
+	expect_error("{\"command\":[\"/bin/cat\"],\"compare\":\"exact\"}", 400,
+		     "invalid_request", "compare goes with tests");
+	expect_error("{\"command\":[\"/bin/cat\"],\"tests\":[{}],\"compare\":\"fuzzy\"}",
+		     400, "invalid_request", "compare must be");
+	expect_error("{\"command\":[\"/bin/cat\"],\"stop_on_failure\":true}", 400,
+		     "invalid_request", "stop_on_failure goes with tests");
+	expect_error("{\"command\":[\"/bin/cat\"],\"collect\":[\"../x\"]}", 400,
+		     "invalid_request", "collect:");
+	expect_error("{\"command\":[\"/bin/cat\"],\"collect\":[\"a\",\"a\"]}", 400,
+		     "invalid_request", "twice");
+	expect_error("{\"command\":[\"/bin/cat\"],\"encoding\":\"base64\","
+		     "\"tests\":[{\"expected_stdout\":\"!\"}]}", 400, "invalid_request",
+		     "tests[0].expected_stdout is not valid base64");
+
+	struct job job;
+	expect_ok("{\"command\":[\"/bin/cat\"],\"tests\":[{\"stdin\":\"a\","
+		  "\"expected_stdout\":\"a\"},{\"args\":[\"x\"]}],\"compare\":\"tokens\","
+		  "\"stop_on_failure\":true,\"collect\":[\"out.txt\"]}", &job);
+	ck_assert_uint_eq(job.ntests, 2);
+	ck_assert_uint_eq(job.tests[0].expected_len, 1);
+	ck_assert_ptr_null(job.tests[1].expected);
+	ck_assert_str_eq(job.tests[1].args[0], "x");
+	ck_assert_int_eq(job.compare, COMPARE_TOKENS);
+	ck_assert(job.stop_on_failure);
+	ck_assert_str_eq(job.collect[0], "out.txt");
+	job_free(&job);
+}
+END_TEST
+
 static Suite *request_suite(void)
 {
 	Suite *s = suite_create("request");
@@ -206,6 +246,7 @@ static Suite *request_suite(void)
 		{ "files", test_files },
 		{ "base64", test_base64 },
 		{ "valid", test_valid },
+		{ "judge", test_judge },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		TCase *tc = tcase_create(cases[i].name);

@@ -33,6 +33,12 @@ tests_check_config_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS) -DSRCDIR='"$(abs_to
 tests_check_config_LDADD = service/librunbox.la $(TEST_LIBS)
 TESTS += tests/check_config
 
+check_PROGRAMS += tests/check_judge
+tests_check_judge_SOURCES = tests/check_judge.c
+tests_check_judge_CFLAGS = $(TEST_CFLAGS)
+tests_check_judge_LDADD = service/librunbox.la $(TEST_LIBS)
+TESTS += tests/check_judge
+
 # End-to-end suites through real nginx + runboxd (tests/e2e/).  They run one
 # at a time (tests/e2e/serial): each starts its own service, and the hostile
 # suite checks that no process of the slot uids is left on the host.
@@ -41,4 +47,4 @@ TESTS += $(E2E_SUITES)
 EXTRA_DIST += $(E2E_SUITES) tests/e2e/serial tests/e2e/harness.py \
 	tests/e2e/test_api.py tests/e2e/test_hostile.py tests/e2e/test_accounting.py
 # The suites need the daemon and the playground files built first.
-$(E2E_SUITES:=.log): service/runboxd
+tests/e2e/check_e2e.log tests/e2e/check_hostile.log tests/e2e/check_accounting.log: service/runboxd
