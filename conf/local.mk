@@ -1,3 +1,27 @@
+# Configuration, the nginx template and site, the systemd unit.
 runboxconfdir = $(sysconfdir)/runbox
 dist_runboxconf_DATA = conf/runboxd.json conf/languages.json conf/nginx.conf.in
 dist_noinst_SCRIPTS += conf/run.sh
+EXTRA_DIST += conf/runboxd.service.in conf/runbox-site.conf.in
+
+# Files with installation paths in them are made at build time (the paths
+# can change until then: make prefix=...).
+edit = sed -e 's|@sbindir[@]|$(sbindir)|g' -e 's|@sysconfdir[@]|$(sysconfdir)|g' \
+	-e 's|@datadir[@]|$(datadir)|g'
+conf/runboxd.service: $(srcdir)/conf/runboxd.service.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) conf && $(edit) $(srcdir)/conf/runboxd.service.in > $@
+conf/runbox-site.conf: $(srcdir)/conf/runbox-site.conf.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) conf && $(edit) $(srcdir)/conf/runbox-site.conf.in > $@
+CLEANFILES += conf/runboxd.service conf/runbox-site.conf
+
+systemdunitdir = $(prefix)/lib/systemd/system
+systemdunit_DATA = conf/runboxd.service
+nginxsitedir = $(datadir)/runbox/nginx
+nginxsite_DATA = conf/runbox-site.conf
+
+# The playground, served by nginx.
+wwwdir = $(datadir)/runbox/www
+dist_www_DATA = www/index.html
+
+dist_man_MANS = docs/runboxd.8
+EXTRA_DIST += docs/API.md docs/openapi.yaml
