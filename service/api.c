@@ -167,9 +167,10 @@ static json_t *isolation_json(struct service *svc)
 
 static void handle_health(struct service *svc, struct http_response *resp)
 {
-	json_t *o = json_pack("{s:s, s:s, s:I, s:i, s:i, s:i, s:o}",
+	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:i, s:i, s:i, s:o}",
 		"status", "ok",
 		"version", PACKAGE_VERSION,
+		"host", svc->cfg.host_id,
 		"uptime_s", (json_int_t)(time(NULL) - svc->started),
 		"slots", (int)pool_size(svc->pool),
 		"busy", (int)pool_busy(svc->pool),

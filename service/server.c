@@ -242,10 +242,10 @@ static void serve_one(struct service *svc, FCGX_Request *r)
 	int hlen = snprintf(head, sizeof head,
 			    "Status: %d %s\r\nContent-Type: %s\r\n"
 			    "Content-Length: %zu\r\nCache-Control: no-store\r\n"
-			    "X-Request-Id: %s\r\n%s%s%s%s",
+			    "X-Request-Id: %s\r\nX-Runbox-Host: %s\r\n%s%s%s%s",
 			    resp.status, http_reason(resp.status),
 			    resp.content_type ? resp.content_type : "application/json",
-			    resp.body_len, rid,
+			    resp.body_len, rid, svc->cfg.host_id,
 			    resp.www_authenticate ? "WWW-Authenticate: Bearer realm=\"runbox\"\r\n" : "",
 			    resp.allow ? "Allow: " : "", resp.allow ? resp.allow : "",
 			    resp.allow ? "\r\n" : "");

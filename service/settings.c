@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "service/settings.h"
 #include "service/jsonx.h"
@@ -238,7 +239,7 @@ static int parse_root(json_t *root, struct config *cfg, char *err, size_t errlen
 		"listen", "slots", "queue", "queue_timeout_ms", "max_body_bytes",
 		"work_root", "languages_file", "sandbox", "default_limits",
 		"max_limits", "environment", "log", "log_format", "auth", "http",
-		"judge", NULL,
+		"judge", "host_id", NULL,
 	};
 	const char *s;
 	uint64_t u;
@@ -324,6 +325,19 @@ static int parse_root(json_t *root, struct config *cfg, char *err, size_t errlen
 		return -1;
 	if (parse_judge(json_object_get(root, "judge"), cfg, err, errlen) < 0)
 		return -1;
+	if ((v = json_object_get(root, "host_id")) && !json_is_null(v)) {
+		size_t n;
+		if (jx_string(v, "host_id", &s, &n, err, errlen) < 0)
+			return -1;
+		if (!n || n >= sizeof cfg->host_id ||
+		    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != n) {
+			snprintf(err, errlen, "host_id must be 1 to 63 letters, digits, '.', '-' or '_'");
+			return -1;
+		}
+		memcpy(cfg->host_id, s, n + 1);
+	} else if (gethostname(cfg->host_id, sizeof cfg->host_id) < 0 || !cfg->host_id[0]) {
+		snprintf(cfg->host_id, sizeof cfg->host_id, "localhost");
+	}
 	if ((v = json_object_get(root, "log"))) {
 		if (jx_string(v, "log", &s, NULL, err, errlen) < 0)
 			return -1;

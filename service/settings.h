@@ -42,6 +42,7 @@ struct config {
 	uint64_t max_tests;    /* test cases per request */
 	uint64_t max_collect_files;
 	uint64_t max_collect_bytes; /* per collected file */
+	char host_id[64];      /* names this host in X-Runbox-Host and health */
 };
 
 /* Read and validate path into *cfg; -1 with "file: key: reason" in err. */
