@@ -2,7 +2,7 @@
 runboxconfdir = $(sysconfdir)/runbox
 dist_runboxconf_DATA = conf/runboxd.json conf/languages.json conf/nginx.conf.in
 dist_noinst_SCRIPTS += conf/run.sh
-EXTRA_DIST += conf/runboxd.service.in conf/runbox-site.conf.in
+EXTRA_DIST += conf/runboxd.service.in conf/runbox-site.conf.in conf/nginx-front.conf.in
 
 # Files with installation paths in them are made at build time (the paths
 # can change until then: make prefix=...).

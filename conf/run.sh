@@ -4,16 +4,18 @@
 # process, socket or work directory).  `make run` calls this; the end-to-end
 # tests do too.
 #
-#   conf/run.sh --builddir DIR --srcdir DIR [--port N] [--config FILE]
+#   conf/run.sh --builddir DIR --srcdir DIR [--port N] [--addr IP] [--config FILE]
 set -eu
 
 port=8080
+addr=127.0.0.1
 builddir=.
 srcdir=.
 config=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--port) port=$2; shift 2 ;;
+	--addr) addr=$2; shift 2 ;;
 	--builddir) builddir=$2; shift 2 ;;
 	--srcdir) srcdir=$2; shift 2 ;;
 	--config) config=$2; shift 2 ;;
@@ -55,7 +57,7 @@ trap 'exit 0' INT TERM
 	# must read www/ and reach the socket in this run's private directory.
 	[ "$(id -u)" = 0 ] && echo "user root;"
 	"$runboxd" --config "$config" --listen "$socket" --render "$srcdir/conf/nginx.conf.in" \
-		--port "$port" --runtime "$runtime" --www "$srcdir/www"
+		--addr "$addr" --port "$port" --runtime "$runtime" --www "$srcdir/www"
 } >"$runtime/nginx.conf"
 
 "$runboxd" --config "$config" --listen "$socket" --work-root "$runtime/work" &
@@ -72,16 +74,16 @@ done
 "$nginx" -c "$runtime/nginx.conf" -p "$runtime" -e "$runtime/nginx-error.log" &
 npid=$!
 i=0
-until curl -fsS -o /dev/null "http://127.0.0.1:$port/api/v1/health" 2>/dev/null; do
+until curl -fsS -o /dev/null "http://$addr:$port/api/v1/health" 2>/dev/null; do
 	i=$((i + 1))
 	if [ $i -gt 200 ] || ! kill -0 "$npid" 2>/dev/null; then
-		echo "runbox: nginx did not start on 127.0.0.1:$port" >&2
+		echo "runbox: nginx did not start on $addr:$port" >&2
 		cat "$runtime/nginx-error.log" >&2 2>/dev/null || true
 		exit 1
 	fi
 	sleep 0.05
 done
-echo "runbox: serving http://127.0.0.1:$port/ (API at /api/v1/); Ctrl-C stops" >&2
+echo "runbox: serving http://$addr:$port/ (API at /api/v1/); Ctrl-C stops" >&2
 # Stop when either exits; a signal interrupts the wait and runs cleanup.
 while kill -0 "$rpid" 2>/dev/null && kill -0 "$npid" 2>/dev/null; do
 	wait "$npid" 2>/dev/null || true

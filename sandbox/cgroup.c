@@ -167,6 +167,8 @@ static int keyed_at(int dirfd, const char *file, const char *key, uint64_t *v)
 
 /* ---- detection ------------------------------------------------------- */
 
+static void remove_stale(const char *base, const char *instance);
+
 /* Our own path in the hierarchy holding ctrl ("" for v2's 0:: line). */
 static int own_path(const char *ctrl, char *out, size_t len)
 {
@@ -264,8 +266,10 @@ static enum sbx_cgroup_mode init_v2(const char *instance, char *what, size_t len
 			G.own_v2);
 		goto fail;
 	}
-	if (join_path(path, sizeof path, G.own_v2, instance, "") < 0 ||
-	    (mkdir(path, 0755) < 0 && errno != EEXIST) ||
+	if (join_path(path, sizeof path, G.own_v2, instance, "") < 0)
+		goto fail;
+	remove_stale(path, instance);
+	if ((mkdir(path, 0755) < 0 && errno != EEXIST) ||
 	    (inst_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    (mkdirat(inst_fd, "supervisor", 0755) < 0 && errno != EEXIST) ||
 	    write_at(inst_fd, "supervisor/cgroup.procs", "0") < 0) {
@@ -305,6 +309,7 @@ static enum sbx_cgroup_mode init_v1(const char *instance, char *what, size_t len
 		    own_path(ctrl_names[c], own, sizeof own) < 0 ||
 		    join_path(G.base[c], sizeof G.base[c], mp, own, instance) < 0)
 			continue;
+		remove_stale(G.base[c], instance);
 		if (mkdir(G.base[c], 0755) < 0 && errno != EEXIST)
 			continue;
 		G.have[c] = true;
@@ -321,6 +326,55 @@ static enum sbx_cgroup_mode init_v1(const char *instance, char *what, size_t len
 	}
 	set_err(what, len, "cgroup v1 (%s)", list);
 	return SBX_CGROUP_V1;
+}
+
+/*
+ * An instance named "<name>.<pid>" whose process is gone (killed before it
+ * could clean up) leaves empty cgroups behind: remove them.  rmdir refuses
+ * a cgroup that still has processes, so nothing alive is touched.
+ */
+static void remove_stale(const char *base, const char *instance)
+{
+	char parent[PATH_MAX], prefix[128];
+	const char *dot = strrchr(instance, '.');
+	DIR *d;
+	struct dirent *de;
+
+	if (!dot || strspn(dot + 1, "0123456789") != strlen(dot + 1) ||
+	    (size_t)(dot - instance) + 2 > sizeof prefix)
+		return;
+	snprintf(prefix, sizeof prefix, "%.*s.", (int)(dot - instance), instance);
+	snprintf(parent, sizeof parent, "%s", base);
+	char *slash = strrchr(parent, '/');
+	if (!slash)
+		return;
+	*slash = '\0';
+	if (!(d = opendir(parent)))
+		return;
+	while ((de = readdir(d))) {
+		const char *num = de->d_name + strlen(prefix);
+		if (strncmp(de->d_name, prefix, strlen(prefix)) || !*num ||
+		    strspn(num, "0123456789") != strlen(num) || !strcmp(de->d_name, instance))
+			continue;
+		pid_t pid = (pid_t)atol(num);
+		if (kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		char dir[PATH_MAX + 256];
+		snprintf(dir, sizeof dir, "%s/%s", parent, de->d_name);
+		DIR *sub = opendir(dir);
+		struct dirent *se;
+		while (sub && (se = readdir(sub))) {
+			char child[PATH_MAX + 512];
+			if (se->d_type != DT_DIR || se->d_name[0] == '.')
+				continue;
+			snprintf(child, sizeof child, "%s/%s", dir, se->d_name);
+			rmdir(child);
+		}
+		if (sub)
+			closedir(sub);
+		rmdir(dir);
+	}
+	closedir(d);
 }
 
 enum sbx_cgroup_mode sbx_cgroup_init(const char *instance, char *what, size_t len)

@@ -6,7 +6,7 @@
  *   runboxd --config FILE --render TEMPLATE [--port N] [--runtime DIR] [--www DIR]
  *
  * --render prints TEMPLATE with @PORT@, @RUNTIME@, @WWW@, @SOCKET@,
- * @MAX_BODY@, @READ_TIMEOUT@, @RATE@, @BURST@ and @CONNS@ replaced from the
+ * @MAX_BODY@, @READ_TIMEOUT@, @RATE@, @BURST@, @CONNS@ and @ADDR@ replaced from the
  * config, so that the nginx configuration never disagrees with runboxd's.
  */
 #include "config.h"
@@ -32,13 +32,14 @@ static void usage(FILE *f)
 		"usage: runboxd --config FILE [--listen ADDR] [--work-root DIR]\n"
 		"       runboxd --config FILE --check-config\n"
 		"       runboxd --config FILE --add-token[=LABEL]\n"
-		"       runboxd --config FILE --render TEMPLATE [--port N] [--runtime DIR] [--www DIR]\n"
+		"       runboxd --config FILE --render TEMPLATE [--addr IP] [--port N] [--runtime DIR]\n"
+		"               [--www DIR]\n"
 		"ADDR is /path/to.sock or host:port; without one (and none in the config),\n"
 		"runboxd serves the listening socket on fd 0 (spawn-fcgi).\n");
 }
 
-static int render(const struct config *cfg, const char *template, const char *port,
-		  const char *runtime, const char *www)
+static int render(const struct config *cfg, const char *template, const char *addr,
+		  const char *port, const char *runtime, const char *www)
 {
 	FILE *f = fopen(template, "r");
 	char line[4096], num[32], timeout[32], rate[32], burst[32], conns[32];
@@ -61,10 +62,10 @@ static int render(const struct config *cfg, const char *template, const char *po
 	while (fgets(line, sizeof line, f)) {
 		const char *keys[] = { "@PORT@", "@RUNTIME@", "@WWW@", "@SOCKET@",
 				       "@MAX_BODY@", "@READ_TIMEOUT@", "@RATE@",
-				       "@BURST@", "@CONNS@" };
+				       "@BURST@", "@CONNS@", "@ADDR@" };
 		const char *vals[] = { port, runtime, www,
 				       cfg->listen ? cfg->listen : "", num, timeout,
-				       rate, burst, conns };
+				       rate, burst, conns, addr };
 		const size_t nkeys = sizeof keys / sizeof keys[0];
 		for (char *p = line; *p;) {
 			size_t k;
@@ -194,6 +195,7 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "runtime", required_argument, NULL, 't' },
 		{ "www", required_argument, NULL, 'W' },
+		{ "addr", required_argument, NULL, 'a' },
 		{ "add-token", optional_argument, NULL, 'A' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -202,6 +204,7 @@ int main(int argc, char **argv)
 	static struct service svc;
 	const char *config = NULL, *listen_addr = NULL, *work_root = NULL;
 	const char *template = NULL, *port = "8080", *runtime = ".", *www = ".";
+	const char *addr = "127.0.0.1";
 	bool check = false, add_token = false;
 	const char *token_label = NULL;
 	char err[1024];
@@ -217,6 +220,7 @@ int main(int argc, char **argv)
 		case 'p': port = optarg; break;
 		case 't': runtime = optarg; break;
 		case 'W': www = optarg; break;
+		case 'a': addr = optarg; break;
 		case 'A': add_token = true; token_label = optarg; break;
 		case 'V': printf("runboxd %s\n", PACKAGE_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
@@ -270,7 +274,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (template)
-		return render(&svc.cfg, template, port, runtime, www);
+		return render(&svc.cfg, template, addr, port, runtime, www);
 	if (check) {
 		printf("runboxd: %s and %s are valid (%zu languages)\n", config,
 		       svc.cfg.languages_file, svc.langs.n);
