@@ -40,16 +40,24 @@ socket="$runtime/runboxd.sock"
 rpid=
 npid=
 cleanup() {
-	trap - EXIT INT TERM
+	# Ignore further signals (a second Ctrl-C must not skip the cleanup)
+	# and never let a failed wait stop it under set -e.
+	trap '' INT TERM
+	trap - EXIT
 	[ -n "$npid" ] && kill -TERM "$npid" 2>/dev/null
 	[ -n "$rpid" ] && kill -TERM "$rpid" 2>/dev/null
-	[ -n "$npid" ] && wait "$npid" 2>/dev/null
-	[ -n "$rpid" ] && wait "$rpid" 2>/dev/null
+	[ -n "$npid" ] && { wait "$npid" 2>/dev/null || true; }
+	[ -n "$rpid" ] && { wait "$rpid" 2>/dev/null || true; }
 	rm -rf "$runtime"
 	echo "runbox: stopped" >&2
 }
 trap cleanup EXIT
 trap 'exit 0' INT TERM
+
+# Running, not a zombie waiting to be reaped.
+alive() {
+	[ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //; s/ .*//' "/proc/$1/stat")" != Z ]
+}
 
 "$runboxd" --config "$config" --check-config >/dev/null
 {
@@ -65,18 +73,19 @@ rpid=$!
 i=0
 while [ ! -S "$socket" ]; do
 	i=$((i + 1))
-	if [ $i -gt 200 ] || ! kill -0 "$rpid" 2>/dev/null; then
+	if [ $i -gt 200 ] || ! alive "$rpid"; then
 		echo "runbox: runboxd did not start" >&2
 		exit 1
 	fi
 	sleep 0.05
 done
-"$nginx" -c "$runtime/nginx.conf" -p "$runtime" -e "$runtime/nginx-error.log" &
+# nginx reads $NGINX as a list of inherited sockets: never pass ours on.
+env -u NGINX "$nginx" -c "$runtime/nginx.conf" -p "$runtime" -e "$runtime/nginx-error.log" &
 npid=$!
 i=0
-until curl -fsS -o /dev/null "http://$addr:$port/api/v1/health" 2>/dev/null; do
+until curl -fsS --max-time 2 -o /dev/null "http://$addr:$port/api/v1/health" 2>/dev/null; do
 	i=$((i + 1))
-	if [ $i -gt 200 ] || ! kill -0 "$npid" 2>/dev/null; then
+	if [ $i -gt 200 ] || ! alive "$npid"; then
 		echo "runbox: nginx did not start on $addr:$port" >&2
 		cat "$runtime/nginx-error.log" >&2 2>/dev/null || true
 		exit 1
@@ -84,8 +93,8 @@ until curl -fsS -o /dev/null "http://$addr:$port/api/v1/health" 2>/dev/null; do
 	sleep 0.05
 done
 echo "runbox: serving http://$addr:$port/ (API at /api/v1/); Ctrl-C stops" >&2
-# Stop when either exits; a signal interrupts the wait and runs cleanup.
-while kill -0 "$rpid" 2>/dev/null && kill -0 "$npid" 2>/dev/null; do
-	wait "$npid" 2>/dev/null || true
+# Stop when either exits (checked twice a second); a signal runs cleanup.
+while alive "$rpid" && alive "$npid"; do
+	sleep 0.5
 done
 exit 1

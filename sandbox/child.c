@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "sandbox/internal.h"
@@ -138,6 +139,11 @@ static int setup_rlimits(const struct child_plan *plan, int *failed_step)
  */
 static int setup_credentials(const struct child_plan *plan, int *failed_step)
 {
+	/* No capability can come back through a setuid-root binary either
+	   (NO_NEW_PRIVS already stops that; this is the second lock). */
+	for (int cap = 0; cap <= 63; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)
+			break;
 	*failed_step = CHILD_STEP_SETGROUPS;
 	if (syscall(SYS_setgroups, 0, NULL) < 0)
 		return -1;
@@ -235,6 +241,11 @@ static int setup_mounts(const struct child_plan *plan, int *step)
 	if (plan->ns & SBX_NS_PID &&
 	    mount("proc", "/proc", "proc", hard | MS_NOEXEC, NULL) < 0)
 		return -1;
+	/* sysfs shows the network namespace of whoever mounts it: a new one
+	   lists only "lo" (and no cgroup tree); read-only. */
+	if (plan->ns & SBX_NS_NET &&
+	    mount("sysfs", "/sys", "sysfs", hard | MS_NOEXEC | MS_RDONLY, NULL) < 0)
+		return -1;
 	return 0;
 }
 
@@ -300,10 +311,32 @@ _Noreturn static void program(const struct child_plan *plan, struct child_plan *
  * from inside the namespace cannot touch it; the parent kills it with
  * SIGKILL to end the run.
  */
+/*
+ * The init is a copy of the service: without this, /proc/1/cmdline would
+ * show runboxd's command line (config path, socket, work root) to the
+ * program.  Rename it and overwrite its copy of the argument area (the
+ * kernel reads cmdline from there; PR_SET_MM would need CAP_SYS_RESOURCE).
+ */
+static void rename_init(const struct child_plan *plan)
+{
+	static const char name[] = "runbox-init";
+	char *a = (char *)plan->arg_start;
+	size_t len = plan->arg_end > plan->arg_start ? plan->arg_end - plan->arg_start : 0;
+
+	prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
+	if (len > sizeof name) {
+		memcpy(a, name, sizeof name);
+		memset(a + sizeof name, 0, len - sizeof name);
+	}
+}
+
 _Noreturn static void reaper(const struct child_plan *plan, pid_t prog)
 {
 	int status;
 
+	/* Only now: the program, a copy made before this, still needs the
+	   argv and paths that may live in that area. */
+	rename_init(plan);
 	syscall(SYS_close_range, 0U, (unsigned)plan->status_fd - 1, 0U);
 	syscall(SYS_close_range, (unsigned)plan->status_fd + 1, ~0U, 0U);
 	for (;;) {

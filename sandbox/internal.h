@@ -6,6 +6,7 @@
 #define RUNBOX_SANDBOX_INTERNAL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -36,7 +37,7 @@ struct sock_fprog;
 	X(MOUNT_HIDE, "hide a service directory")          \
 	X(MOUNT_TMP, "mount a private /tmp or /dev/shm")   \
 	X(MOUNT_WORKDIR, "keep the work directory visible") \
-	X(MOUNT_PROC, "mount /proc")                       \
+	X(MOUNT_PROC, "mount /proc or /sys")               \
 	X(LOOPBACK, "bring up loopback")                   \
 	X(HOSTNAME, "sethostname")                         \
 	X(FORK, "fork the program")                        \
@@ -107,6 +108,8 @@ struct child_plan {
 	int workdir_tree;       /* open_tree() clone of cwd, or -1 */
 	char **workdir_dirs;    /* cwd's ancestors, to recreate on tmpfs */
 	const struct sock_fprog *seccomp; /* NULL: none */
+	uintptr_t arg_start, arg_end; /* this process's argv area (from
+					 /proc/self/stat), overwritten in the init */
 };
 
 const struct sock_fprog *seccomp_program(void);

@@ -255,6 +255,40 @@ static char **ancestors(const char *path)
 	return v;
 }
 
+/* Fields 48 and 49 of /proc/self/stat: where argv lives, read once. */
+static uintptr_t arg_area[2];
+static pthread_once_t arg_once = PTHREAD_ONCE_INIT;
+
+static void read_arg_area(void)
+{
+	char buf[2048];
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	/* The command name may hold spaces: count fields after its ')'. */
+	char *p = strrchr(buf, ')');
+	int field = 2;
+	unsigned long v[2] = { 0, 0 };
+	while (p && *p && field < 49) {
+		p = strchr(p, ' ');
+		if (!p)
+			break;
+		p++;
+		field++;
+		if (field == 48 || field == 49)
+			v[field - 48] = strtoul(p, NULL, 10);
+	}
+	if (v[0] && v[1] > v[0]) {
+		arg_area[0] = v[0];
+		arg_area[1] = v[1];
+	}
+}
+
 /* Everything the namespace init needs, prepared before the clone. */
 static int prepare_namespaces(struct run *r, const char **step)
 {
@@ -265,6 +299,7 @@ static int prepare_namespaces(struct run *r, const char **step)
 	*step = "pipe2";
 	if (pipe2(r->statp, O_CLOEXEC) < 0 || set_nonblock(r->statp[0]) < 0)
 		return -1;
+	pthread_once(&arg_once, read_arg_area);
 	if (!(spec->namespaces & SBX_NS_MNT))
 		return 0;
 	snprintf(r->tmp_opts, sizeof r->tmp_opts, "mode=1777,size=%s",
@@ -859,6 +894,7 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		.hide = spec->hide, .tmp_opts = r.tmp_opts,
 		.workdir_tree = r.workdir_tree, .workdir_dirs = r.workdir_dirs,
 		.seccomp = filter,
+		.arg_start = arg_area[0], .arg_end = arg_area[1],
 	};
 	memcpy(r.plan.join_fds, r.join_fds, sizeof r.join_fds);
 	plan_rlimits(&r.plan, spec);

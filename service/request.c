@@ -337,7 +337,9 @@ int job_parse(struct job *job, const char *body, size_t len,
 		job_free(job);
 		return internal(e);
 	}
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	/* Any JSON value parses; a scalar is then refused as "not an object". */
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL |
+			  JSON_DECODE_ANY, &jerr);
 	if (!root) {
 		invalid(e, "invalid_json", "the body is not valid JSON: %s (at line %d, column %d)",
 			jerr.text, jerr.line, jerr.column);

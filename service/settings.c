@@ -227,7 +227,7 @@ static int parse_http(json_t *v, struct config *cfg, char *err, size_t errlen)
 	    jx_uint(o, "http.rate_burst", 0, 1000000, &cfg->rate_burst, err, errlen) < 0)
 		return -1;
 	if ((o = json_object_get(v, "connections_per_client")) &&
-	    jx_uint(o, "http.connections_per_client", 1, 100000, &cfg->conns_per_client,
+	    jx_uint(o, "http.connections_per_client", 1, 65535, &cfg->conns_per_client,
 		    err, errlen) < 0)
 		return -1;
 	return 0;

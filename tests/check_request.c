@@ -59,7 +59,9 @@ START_TEST(test_invalid_json)
 	expect_error("{\"command\":[\"/bin/true\"],\"command\":[\"/bin/true\"]}", 400,
 		     "invalid_json", "duplicate");
 	expect_error("[1,2]", 400, "invalid_request", "JSON object");
-	expect_error("\"x\"", 400, "invalid_json", "not valid JSON");
+	expect_error("\"x\"", 400, "invalid_request", "JSON object");
+	expect_error("42", 400, "invalid_request", "JSON object");
+	expect_error("null", 400, "invalid_request", "JSON object");
 }
 END_TEST
 
