@@ -1,0 +1,344 @@
+#!/usr/bin/python3
+"""Scale-out end to end: three execution hosts behind a front nginx.
+
+The test builds its own network: namespaces <tag>f (the front) and
+<tag>h1..h3 (the hosts), joined by veth pairs with addresses the test picks
+inside those namespaces (10.213.K.1 on the front's side, 10.213.K.2 on
+host K's).  Nothing outside them is ever addressed; the front listens on
+the loopback of its own namespace and this process joins that namespace to
+send the load.  Each host runs conf/run.sh (runboxd + nginx) entered with
+nsenter --net only, so it keeps the host's mounts and cgroups.
+
+Checked: requests spread over all three hosts; with one host killed in the
+middle of 300 requests every request gets its correct result or a clear
+JSON error; and no run is executed twice (every front request id appears
+at most once in all the hosts' runboxd logs).
+
+Prints Check's summary line; exits 1 on any failure.
+"""
+import ctypes
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+SRC = os.environ.get("top_srcdir", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+BUILD = os.environ.get("top_builddir", SRC)
+NGINX = os.environ.get("NGINX", "/usr/sbin/nginx")
+TAG = "rbx%d" % (os.getpid() % 100000)
+FRONT_NS = TAG + "f"
+HOSTS = [1, 2, 3]
+FRONT_PORT = 8088
+HOST_PORT = 8080
+CLONE_NEWNET = 0x40000000
+
+results = []
+
+
+def check(name, ok, why=""):
+    results.append((name, bool(ok), why))
+    if not ok:
+        print("FAIL: %s: %s" % (name, why), flush=True)
+    else:
+        print("ok: %s" % name, flush=True)
+
+
+def sh(*argv):
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def host_ns(k):
+    return "%sh%d" % (TAG, k)
+
+
+def build_network():
+    sh("ip", "netns", "add", FRONT_NS)
+    sh("ip", "-n", FRONT_NS, "link", "set", "lo", "up")
+    for k in HOSTS:
+        ns = host_ns(k)
+        a, b = "%sv%da" % (TAG, k), "%sv%db" % (TAG, k)
+        sh("ip", "netns", "add", ns)
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        # Created inside the front namespace, the peer moved to the host's:
+        # neither end ever exists in the machine's own namespace.
+        sh("ip", "-n", FRONT_NS, "link", "add", a, "type", "veth", "peer", "name", b,
+           "netns", ns)
+        sh("ip", "-n", FRONT_NS, "addr", "add", "10.213.%d.1/24" % k, "dev", a)
+        sh("ip", "-n", ns, "addr", "add", "10.213.%d.2/24" % k, "dev", b)
+        sh("ip", "-n", FRONT_NS, "link", "set", a, "up")
+        sh("ip", "-n", ns, "link", "set", b, "up")
+
+
+def remove_network():
+    for ns in [FRONT_NS] + [host_ns(k) for k in HOSTS]:
+        subprocess.run(["ip", "netns", "del", ns], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
+
+class Host:
+    def __init__(self, k, top):
+        self.k = k
+        self.dir = os.path.join(top, "h%d" % k)
+        os.makedirs(self.dir)
+        cfg = json.load(open(os.path.join(SRC, "conf", "runboxd.json")))
+        cfg["languages_file"] = os.path.join(SRC, "conf", "languages.json")
+        cfg["host_id"] = "h%d" % k
+        cfg["slots"] = 4
+        cfg["queue"] = 8
+        cfg["sandbox"]["uid_base"] = 61000 + 100 * k
+        cfg["sandbox"]["gid_base"] = 61000 + 100 * k
+        cfg["http"] = {"rate_per_second": 10000, "rate_burst": 10000,
+                       "connections_per_client": 1000}
+        self.config = os.path.join(self.dir, "runboxd.json")
+        json.dump(cfg, open(self.config, "w"))
+        self.log = os.path.join(self.dir, "run.log")
+        self.proc = None
+
+    def start(self):
+        out = open(self.log, "w")
+        self.proc = subprocess.Popen(
+            ["nsenter", "--net=/run/netns/" + host_ns(self.k), "sh",
+             os.path.join(SRC, "conf", "run.sh"), "--builddir", BUILD, "--srcdir", SRC,
+             "--addr", "10.213.%d.2" % self.k, "--port", str(HOST_PORT),
+             "--config", self.config],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def ready(self):
+        return "runbox: serving" in open(self.log).read()
+
+    def pids(self):
+        """Every process of this host's session (run.sh, runboxd, nginx)."""
+        out = []
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    if os.getsid(int(d)) == self.proc.pid:
+                        out.append(int(d))
+                except OSError:
+                    pass
+        return out
+
+    def runtime_dir(self):
+        for pid in self.pids():
+            try:
+                args = open("/proc/%d/cmdline" % pid).read().split("\0")
+            except OSError:
+                continue
+            for a in args:
+                m = re.match(r"(/.*/runbox-run\.[^/]+)/", a)
+                if m:
+                    return m.group(1)
+        return None
+
+    def kill_hard(self):
+        """The host dies at once: no cleanup of its own."""
+        self.runtime = self.runtime_dir()
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+    def run_ids(self):
+        """Request ids of the runs this host's runboxd logged."""
+        ids = []
+        for line in open(self.log, errors="replace"):
+            m = re.search(r"runboxd\[\d+\]: ([0-9a-f]+) POST /api/v1/run (\d+)", line)
+            if m:
+                ids.append((m.group(1), int(m.group(2))))
+        return ids
+
+
+def enter_front_namespace():
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open("/run/netns/" + FRONT_NS, os.O_RDONLY)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "setns")
+    os.close(fd)
+
+
+def request(body, timeout=60):
+    c = http.client.HTTPConnection("127.0.0.1", FRONT_PORT, timeout=timeout)
+    try:
+        c.request("POST", "/api/v1/run", body=json.dumps(body),
+                  headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        data = r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+    finally:
+        c.close()
+
+
+def main():
+    if os.geteuid() != 0:
+        print("0%: Checks: 1, Failures: 1, Errors: 0")
+        print("FAIL: the cluster test needs root (network namespaces)")
+        return 1
+    top = tempfile.mkdtemp(prefix="rbx-cluster.")
+    os.chmod(top, 0o755)
+    hosts = [Host(k, top) for k in HOSTS]
+    front = None
+    try:
+        build_network()
+        for h in hosts:
+            h.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not all(h.ready() for h in hosts):
+            if any(h.proc.poll() is not None for h in hosts):
+                break
+            time.sleep(0.05)
+        for h in hosts:
+            check("host h%d starts" % h.k, h.ready(), open(h.log).read()[-2000:])
+        if not all(h.ready() for h in hosts):
+            return finish()
+
+        servers = "\n".join("        server 10.213.%d.2:%d max_fails=2 fail_timeout=5s;"
+                            % (k, HOST_PORT) for k in HOSTS)
+        conf = open(os.path.join(SRC, "conf", "nginx-front.conf.in")).read()
+        conf = (conf.replace("@SERVERS@", servers).replace("@PORT@", str(FRONT_PORT))
+                .replace("@RUNTIME@", top).replace("@READ_TIMEOUT@", "120s"))
+        if os.geteuid() == 0:
+            conf = "user root;\n" + conf
+        open(os.path.join(top, "front.conf"), "w").write(conf)
+        front = subprocess.Popen(["nsenter", "--net=/run/netns/" + FRONT_NS, NGINX,
+                                  "-c", os.path.join(top, "front.conf"), "-p", top,
+                                  "-e", os.path.join(top, "front-error.log")],
+                                 start_new_session=True)
+        enter_front_namespace()
+        deadline = time.monotonic() + 10
+        up = False
+        while time.monotonic() < deadline and not up:
+            try:
+                st, _, _ = request({"command": ["/bin/true"]}, timeout=5)
+                up = st == 200
+            except OSError:
+                time.sleep(0.05)
+        check("front answers", up)
+        if not up:
+            return finish()
+
+        # 1. Spread: concurrent requests reach every host.
+        seen = {}
+        lock = threading.Lock()
+
+        def spread_worker(n):
+            for _ in range(n):
+                st, hd, _ = request({"language": "sh", "code": "sleep 0.05; echo hi"})
+                with lock:
+                    seen[hd.get("x-runbox-host")] = seen.get(hd.get("x-runbox-host"), 0) + 1
+
+        ts = [threading.Thread(target=spread_worker, args=(5,)) for _ in range(8)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        check("requests spread over all 3 hosts",
+              all(seen.get("h%d" % k) for k in HOSTS), "distribution %r" % seen)
+
+        # 2. 300 requests, host h2 killed after the first 100 answers.
+        total, done = 300, []
+        answers = [None] * total
+        counter = iter(range(total))
+        killed = threading.Event()
+
+        def load_worker():
+            while True:
+                with lock:
+                    try:
+                        i = next(counter)
+                    except StopIteration:
+                        return
+                token = "req-%d-%d" % (os.getpid(), i)
+                try:
+                    st, hd, data = request({"language": "sh",
+                                            "code": "sleep 0.02; echo %s" % token})
+                    answers[i] = (st, hd, data, token)
+                except Exception as e:  # noqa: BLE001 - any failure is recorded
+                    answers[i] = (None, {}, str(e).encode(), token)
+                with lock:
+                    done.append(i)
+                    if len(done) == 100 and not killed.is_set():
+                        killed.set()
+                        hosts[1].kill_hard()
+
+        ts = [threading.Thread(target=load_worker) for _ in range(16)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        check("host h2 was killed mid-load", killed.is_set() and hosts[1].proc.poll() is not None)
+
+        bad, ok200, errors = [], 0, {}
+        for i, (st, hd, data, token) in enumerate(answers):
+            if st == 200:
+                body = json.loads(data)
+                if body.get("status") == "ok" and body.get("stdout") == token + "\n":
+                    ok200 += 1
+                else:
+                    bad.append((i, st, data[:200]))
+            elif st in (502, 503):
+                try:
+                    code = json.loads(data)["error"]["code"]
+                    errors[code] = errors.get(code, 0) + 1
+                except (ValueError, KeyError, TypeError):
+                    bad.append((i, st, data[:200]))
+            else:
+                bad.append((i, st, data[:200]))
+        check("every request got its correct result or a clear JSON error",
+              not bad, "%d bad, e.g. %r" % (len(bad), bad[:3]))
+        check("most requests succeeded despite the kill", ok200 >= 250,
+              "%d ok, errors %r" % (ok200, errors))
+        after = [answers[i] for i in done[120:]]
+        check("after the kill, requests go to the surviving hosts",
+              all(a[1].get("x-runbox-host") in ("h1", "h3") for a in after if a[0] == 200),
+              repr({a[1].get("x-runbox-host") for a in after}))
+
+        # 3. Exactly once: no request id ran on two hosts or twice on one.
+        for h in hosts:
+            if h.k != 2:
+                h.stop()
+        runs = {}
+        for h in hosts:
+            for rid, st in h.run_ids():
+                runs.setdefault(rid, []).append(("h%d" % h.k, st))
+        twice = {rid: where for rid, where in runs.items() if len(where) > 1}
+        check("no run was executed twice", not twice, repr(list(twice.items())[:3]))
+        ids200 = [a[1].get("x-request-id") for a in answers if a[0] == 200]
+        missing = [rid for rid in ids200 if rid not in runs]
+        check("every successful answer matches one logged run",
+              not missing, "%d missing, e.g. %r" % (len(missing), missing[:3]))
+        return finish()
+    finally:
+        if front and front.poll() is None:
+            front.send_signal(signal.SIGTERM)
+            try:
+                front.wait(10)
+            except subprocess.TimeoutExpired:
+                front.kill()
+        for h in hosts:
+            h.stop()
+        dead = hosts[1]
+        if getattr(dead, "runtime", None) and os.path.basename(dead.runtime).startswith("runbox-run."):
+            shutil.rmtree(dead.runtime, ignore_errors=True)
+        remove_network()
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def finish():
+    n = len(results)
+    failed = sum(1 for _, ok, _ in results if not ok)
+    print("%d%%: Checks: %d, Failures: %d, Errors: 0" % ((n - failed) * 100 // max(n, 1), n, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1089 @@
+#!/usr/bin/python3
+"""
+test_hostile.py - hostile programs against the real service (nginx +
+runboxd, started once by harness.Service).
+
+Each case sends programs that attack the sandbox or the service, states the
+result it expects and asserts it.  After every case, whatever happened, the
+aftercare asserts that the service still answers a trivial run correctly
+and that no process of a slot uid (uid_base .. uid_base + slots - 1) is left
+on the host.  A failure never stops the other cases.  The last line is in
+Check's format, so tests/run-suite picks it up:
+
+    test_hostile.py:LINE:F:hostile:case_name:0: reason
+    96%: Checks: 27, Failures: 1, Errors: 0
+
+Exit status: 0 when every check passed, 1 otherwise, 77 (skip) when the
+service cannot run here (not root, nginx or runboxd missing).
+
+Only loopback is ever contacted.  Environment (from the Makefile):
+top_srcdir, top_builddir, NGINX, PYTHON3.
+"""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import stat
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+MARKER_NAME = "RUNBOX_HOSTILE_MARKER"
+MARKER_VALUE = "hostile-%d-must-not-leak" % os.getpid()
+
+svc = None      # harness.Service
+CFG = None      # conf/runboxd.json
+UIDS = None     # range of the slot uids
+CASES = []
+
+
+def case(fn):
+    CASES.append(fn)
+    return fn
+
+
+# ---- assertions ------------------------------------------------------------
+
+def short(v, n=400):
+    s = repr(v)
+    return s if len(s) <= n else s[:n] + "...(%d chars)" % len(s)
+
+
+def fail(msg):
+    raise AssertionError(msg)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def eq(got, want, what):
+    if got != want:
+        fail("%s: expected %s, got %s" % (what, short(want), short(got)))
+
+
+def describe(body):
+    """The interesting part of a run result, for messages."""
+    if not isinstance(body, dict):
+        return short(body)
+    s = "status %r, message %r, exit_code %r, signal %r, stdout %s, stderr %s" % (
+        body.get("status"), body.get("message"), body.get("exit_code"),
+        body.get("signal"), short(body.get("stdout"), 300),
+        short(body.get("stderr"), 300))
+    comp = body.get("compile")
+    if isinstance(comp, dict) and comp.get("status") != "ok":
+        s += ", compile %r: %s" % (comp.get("status"), short(comp.get("stderr"), 300))
+    return s
+
+
+def run(req, timeout=60):
+    """POST /api/v1/run expecting HTTP 200 with a JSON object: the body.
+    The client-side duration is in body["_elapsed"]."""
+    t0 = time.monotonic()
+    status, _, body = svc.post_run(req, timeout=timeout)
+    elapsed = time.monotonic() - t0
+    if status != 200:
+        fail("request %s: expected HTTP 200, got %d %s"
+             % (short(req, 300), status, short(body)))
+    check(isinstance(body, dict), "the 200 body is not a JSON object: %s" % short(body))
+    body["_elapsed"] = elapsed
+    return body
+
+
+def expect(body, status, what="the run"):
+    if body.get("status") != status:
+        fail("%s: expected status %r, got %s" % (what, status, describe(body)))
+
+
+def c_prog(code, limits=None, **extra):
+    req = {"language": "c", "code": code}
+    if limits:
+        req["limits"] = limits
+    req.update(extra)
+    return req
+
+
+def py_prog(code, limits=None, **extra):
+    req = {"language": "python3", "code": code}
+    if limits:
+        req["limits"] = limits
+    req.update(extra)
+    return req
+
+
+def sh_prog(code, limits=None, **extra):
+    req = {"language": "sh", "code": code}
+    if limits:
+        req["limits"] = limits
+    req.update(extra)
+    return req
+
+
+# ---- the host's view -------------------------------------------------------
+
+FOREIGN_CG = re.compile(r"/runbox\.(\d+)/")
+
+
+def foreign(pid, master):
+    """True when pid lives in the cgroup of another runboxd (another test
+    run on this host): not ours to judge or to kill."""
+    try:
+        with open("/proc/%d/cgroup" % pid) as f:
+            text = f.read()
+    except OSError:
+        return False
+    owners = set(int(m) for m in FOREIGN_CG.findall(text))
+    return bool(owners) and master not in owners
+
+
+def slot_uid_processes():
+    """[(pid, uids, state, cmdline)] of every process with any uid of a
+    slot, but those in another runboxd's cgroups."""
+    master = svc.master_pid()
+    found = []
+    for pid in harness.all_pids():
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                uids = None
+                for line in f:
+                    if line.startswith("Uid:"):
+                        uids = [int(x) for x in line.split()[1:]]
+                        break
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if uids and any(u in UIDS for u in uids) and not foreign(pid, master):
+            st = harness.proc_stat(pid)
+            found.append((pid, uids, st[1] if st else "?",
+                          " ".join(harness.proc_cmdline(pid))))
+    return found
+
+
+def nothing_of_the_slots_left():
+    """Bounded wait (2 s) for the kernel to finish the kills: the list
+    left, [] when none."""
+    if harness.wait_until(lambda: not slot_uid_processes(), 2.0, 0.02):
+        return []
+    return slot_uid_processes()
+
+
+def slot_dir_entries():
+    """{slot dir: entries} for every non-empty slot dir of the work root."""
+    root = svc.work_root()
+    left = {}
+    for d in sorted(os.listdir(root)):
+        p = os.path.join(root, d)
+        if os.path.isdir(p) and not os.path.islink(p):
+            entries = os.listdir(p)
+            if entries:
+                left[d] = entries
+        else:
+            left[d] = "(not a directory)"
+    return left
+
+
+def work_root_is_clean(what):
+    left = harness.wait_until(lambda: not slot_dir_entries(), 2.0, 0.02)
+    if not left:
+        fail("%s: the work root still holds run directories: %s"
+             % (what, short(slot_dir_entries())))
+
+
+def service_pids():
+    return svc.master_pid(), sorted(svc.nginx_pids()), sorted(svc.worker_pids())
+
+
+def check_service_unhurt(before, what):
+    master, nginx, workers = before
+    eq(svc.master_pid(), master, "%s: runboxd master pid" % what)
+    eq(sorted(svc.nginx_pids()), nginx, "%s: nginx pids" % what)
+    # Workers are unchanged, or replaced up to the same number.
+    check(harness.wait_until(lambda: len(svc.worker_pids()) == len(workers), 5.0, 0.05),
+          "%s: workers did not return to %d (now %s; before %s)"
+          % (what, len(workers), sorted(svc.worker_pids()), workers))
+
+
+# ---- aftercare: run after every case -----------------------------------------
+
+def aftercare():
+    problems = []
+    try:
+        body = run({"command": ["/bin/echo", "alive"]}, timeout=30)
+        if body.get("status") != "ok" or body.get("stdout") != "alive\n":
+            problems.append("the trivial run /bin/echo alive: %s" % describe(body))
+    except AssertionError as e:
+        problems.append("the trivial run /bin/echo alive: %s" % e)
+    except Exception as e:  # noqa: BLE001 - reported as a failure
+        problems.append("the trivial run /bin/echo alive: %s: %s" % (type(e).__name__, e))
+    left = nothing_of_the_slots_left()
+    if left:
+        problems.append("processes of slot uids still on the host after 2 s: %s"
+                        % "; ".join("%d uids %s state %s (%s)" % p for p in left))
+        # Ours to end, by pid, so one leak does not spoil the next cases.
+        for pid, _, _, _ in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    return problems
+
+
+# ---- the cases -------------------------------------------------------------
+# Each returns a one-line description of what was observed.
+
+@case
+def fork_bomb():
+    """while(1) fork(); under processes 8: the forks spin against the pids
+    limit, so the whole tree's CPU time passes cpu_time_ms first (2 cores:
+    ~2 ms of CPU per ms of wall) -> cpu_time_exceeded, well before the wall
+    limit."""
+    body = run(c_prog("#include <unistd.h>\nint main(void){for(;;)fork();}\n",
+                      {"processes": 8, "cpu_time_ms": 1000, "wall_time_ms": 8000}))
+    expect(body, "cpu_time_exceeded")
+    check(body["usage"]["cpu_time_ms"] >= 1000,
+          "usage.cpu_time_ms %r < 1000" % body["usage"]["cpu_time_ms"])
+    check(body["_elapsed"] < 9.0, "the request took %.2f s" % body["_elapsed"])
+    return "cpu_time_exceeded after %d ms CPU, %d ms wall" % (
+        body["usage"]["cpu_time_ms"], body["usage"]["wall_time_ms"])
+
+
+@case
+def fork_bomb_sleepers():
+    """A shell that starts background sleepers without end under processes
+    10: the pids limit stops it, dash says "Cannot fork" and exits 2
+    -> nonzero_exit; the sleepers die with the run."""
+    body = run(sh_prog("i=0\nwhile sleep 60 & do i=$((i+1)); [ $i -gt 200 ] && break; done\n"
+                       "echo started $i\nwait\n",
+                       {"processes": 10, "wall_time_ms": 1500}))
+    expect(body, "nonzero_exit")
+    check("Cannot fork" in body["stderr"], "stderr: %s" % describe(body))
+    check("started 201" not in body["stdout"],
+          "the pids limit did not stop the sleepers: %s" % describe(body))
+    return "%s; stdout %r; stderr %r" % (body["status"], body["stdout"][:60],
+                                         body["stderr"][:80])
+
+
+DAEMON = r"""
+import os, sys, time
+hold = len(sys.argv) > 1 and sys.argv[1] == "hold"
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    if os.fork() == 0:
+        if not hold:
+            for fd in (0, 1, 2):
+                os.close(fd)
+        time.sleep(60)
+        os._exit(0)
+    os._exit(0)
+os.waitpid(pid, 0)
+print("parent done")
+"""
+
+
+@case
+def daemon_setsid_double_fork():
+    """setsid + double fork, the grandchild sleeps 60 s with its stdio
+    closed -> ok at once; the cgroup kill ends the daemon."""
+    body = run(py_prog(DAEMON))
+    expect(body, "ok")
+    eq(body["stdout"], "parent done\n", "stdout")
+    check(body["_elapsed"] < 3.0, "the run took %.2f s (expected < 3 s)" % body["_elapsed"])
+    return "ok in %.2f s" % body["_elapsed"]
+
+
+@case
+def daemon_holding_stdout():
+    """The same daemon keeping stdout and stderr open: the run must not
+    wait for their end-of-file -> ok at once."""
+    body = run(py_prog(DAEMON, args=["hold"]))
+    expect(body, "ok")
+    eq(body["stdout"], "parent done\n", "stdout")
+    check(body["_elapsed"] < 3.0, "the run took %.2f s (expected < 3 s)" % body["_elapsed"])
+    return "ok in %.2f s" % body["_elapsed"]
+
+
+@case
+def kill_minus_one():
+    """kill -9 -1 from the program: it reaches only the run's own PID
+    namespace (its background sleeps), never the host -> ok."""
+    before = service_pids()
+    body = run(sh_prog("sleep 30 & sleep 30 &\nkill -9 -1\necho rc=$?\nwait\necho survived\n"))
+    expect(body, "ok")
+    eq(body["stdout"], "rc=0\nsurvived\n", "stdout")
+    check_service_unhurt(before, "after kill -9 -1")
+    return "ok, the sleeps died, the shell survived (Linux spares the caller); service unchanged"
+
+
+@case
+def kill_parent():
+    """kill -9 $PPID: the parent is the namespace's init (pid 1, root)
+    -> EPERM; the run ends normally (ok)."""
+    before = service_pids()
+    body = run(sh_prog("kill -9 $PPID 2>&1\necho ppid=$PPID rc=$?\n"))
+    expect(body, "ok")
+    check("ppid=1 rc=1" in body["stdout"], "stdout: %s" % describe(body))
+    check_service_unhurt(before, "after kill -9 $PPID")
+    return "ok, %r" % body["stdout"].strip().splitlines()[-1]
+
+
+@case
+def kill_pid_one():
+    """kill -9 1 (the namespace's init) -> EPERM, nothing happens on the
+    host; the run ends normally (ok)."""
+    before = service_pids()
+    body = run(sh_prog("kill -9 1 2>&1\necho rc=$?\nkill -STOP 1 2>&1\necho rc=$?\n"))
+    expect(body, "ok")
+    check(body["stdout"].endswith("rc=1\n") and "rc=0" not in body["stdout"],
+          "kill of pid 1 did not fail: %s" % describe(body))
+    check_service_unhurt(before, "after kill -9 1")
+    return "ok, kill -9 1 and kill -STOP 1 refused (EPERM)"
+
+
+@case
+def kill_host_pids():
+    """kill -9 of the host pids of runboxd (master, workers) and nginx,
+    passed as arguments: they do not exist in the run's PID namespace
+    (ESRCH) -> ok, nothing killed."""
+    before = service_pids()
+    master, nginx, workers = before
+    pids = [str(p) for p in [master] + nginx + workers]
+    body = run(sh_prog('for p; do kill -9 "$p" 2>/dev/null && echo "killed $p"; done\n'
+                       'echo done\n', args=pids))
+    expect(body, "ok")
+    eq(body["stdout"], "done\n", "stdout")
+    check_service_unhurt(before, "after kill -9 of the service's pids")
+    return "ok, none of %d host pids reachable" % len(pids)
+
+
+@case
+def memory_bomb():
+    """Python allocating 1 MiB blocks (pages written) without end under
+    memory_bytes 64 MiB -> memory_exceeded (the cgroup's OOM kill)."""
+    body = run(py_prog("a = []\nwhile True:\n    a.append(b'\\x01' * (1 << 20))\n",
+                       {"memory_bytes": 64 << 20}))
+    expect(body, "memory_exceeded")
+    return "memory_exceeded (max_rss_bytes %d)" % body["usage"]["max_rss_bytes"]
+
+
+@case
+def output_flood_both_streams():
+    """Exactly the cap on each stream, then both flooded -> output_exceeded;
+    each stream is exactly its first output_bytes bytes."""
+    cap = 4096
+    body = run(py_prog(
+        "import os\n"
+        "os.write(1, b'o' * %d)\nos.write(2, b'e' * %d)\n"
+        "while True:\n    os.write(1, b'O' * 4096)\n    os.write(2, b'E' * 4096)\n"
+        % (cap, cap), {"output_bytes": cap}))
+    expect(body, "output_exceeded")
+    eq(len(body["stdout"]), cap, "len(stdout)")
+    eq(len(body["stderr"]), cap, "len(stderr)")
+    eq(body["stdout"], "o" * cap, "stdout")
+    eq(body["stderr"], "e" * cap, "stderr")
+    check(body["stdout_truncated"] or body["stderr_truncated"],
+          "neither stream is marked truncated")
+    return "output_exceeded, stdout %d / stderr %d bytes, truncated %s/%s" % (
+        len(body["stdout"]), len(body["stderr"]), body["stdout_truncated"],
+        body["stderr_truncated"])
+
+
+@case
+def output_flood_binary_megabyte():
+    """A C program writing without end under the maximum cap (1 MiB):
+    output_exceeded with exactly 1 MiB kept."""
+    cap = 1 << 20
+    body = run(c_prog("#include <string.h>\n#include <unistd.h>\n"
+                      "int main(void){static char b[65536];memset(b,'x',sizeof b);"
+                      "for(;;)if(write(1,b,sizeof b)<0)return 1;}\n",
+                      {"output_bytes": cap}))
+    expect(body, "output_exceeded")
+    eq(len(body["stdout"]), cap, "len(stdout)")
+    check(body["stdout_truncated"], "stdout_truncated is false")
+    return "output_exceeded, %d bytes kept" % len(body["stdout"])
+
+
+@case
+def file_size_bomb():
+    """A C program writing one huge file past file_size_bytes (1 MiB)
+    -> file_size_exceeded (SIGXFSZ); the work dir is removed."""
+    body = run(c_prog(
+        "#include <stdio.h>\n#include <string.h>\n#include <unistd.h>\n#include <fcntl.h>\n"
+        "int main(void){static char b[65536];memset(b,'f',sizeof b);"
+        "int fd=open(\"big\",O_WRONLY|O_CREAT|O_TRUNC,0644);if(fd<0)return 2;"
+        "for(;;)if(write(fd,b,sizeof b)<0){perror(\"write\");return 3;}}\n",
+        {"file_size_bytes": 1 << 20}))
+    expect(body, "file_size_exceeded")
+    eq(body.get("signal"), "SIGXFSZ", "signal")
+    work_root_is_clean("after the file size bomb")
+    return "file_size_exceeded (SIGXFSZ); work root clean"
+
+
+@case
+def file_count_bomb():
+    """1500 small files (file creation costs ~0.5 ms of system time on
+    this VM, hence the CPU limit), a 300-deep directory chain, a directory
+    with mode 000, a symlink loop, then the work dir itself made mode 000:
+    the run completes (ok) and its work dir is removed."""
+    body = run(py_prog(r"""
+import os
+for i in range(1500):
+    with open("f%05d" % i, "w") as f:
+        f.write("x")
+os.makedirs("d/" * 300 + "end", exist_ok=True)
+os.mkdir("locked")
+for i in range(50):
+    open("locked/%d" % i, "w").close()
+os.chmod("locked", 0)
+os.symlink("loop", "loop")
+os.chmod(".", 0)
+print("made")
+""", {"cpu_time_ms": 10000, "wall_time_ms": 15000}), timeout=60)
+    expect(body, "ok")
+    work_root_is_clean("after the file count bomb")
+    return "ok in %.2f s; work root clean" % body["_elapsed"]
+
+
+@case
+def deep_tree_beyond_path_max():
+    """A directory chain 1200 deep with 60-byte names (a 73 KB path, far
+    beyond PATH_MAX), built with mkdir + chdir, plus odd names (255 bytes,
+    a newline, a leading dash): ok, and the work dir is still removed."""
+    body = run(py_prog(r"""
+import os
+open("x" * 255, "w").close()
+open("new\nline", "w").close()
+open("-rf", "w").close()
+for i in range(1200):
+    os.mkdir("d" * 60)
+    os.chdir("d" * 60)
+open("bottom", "w").close()
+print("deep")
+""", {"cpu_time_ms": 10000, "wall_time_ms": 15000}), timeout=60)
+    expect(body, "ok")
+    eq(body["stdout"], "deep\n", "stdout")
+    work_root_is_clean("after the deep tree")
+    return "ok in %.2f s; work root clean" % body["_elapsed"]
+
+
+@case
+def pid_hopper_outlives_main():
+    """A setsid'd process that forks a successor and exits, over and over
+    (a new pid every few microseconds, never there to be killed by pid),
+    while the main process exits at once -> ok; the hopper is gone."""
+    body = run(c_prog(
+        "#include <stdio.h>\n#include <unistd.h>\n"
+        "int main(void){if(fork()==0){setsid();for(;;){pid_t p=fork();"
+        "if(p>0)_exit(0);if(p<0)usleep(100);}}"
+        "usleep(100000);puts(\"main done\");return 0;}\n"))
+    expect(body, "ok")
+    eq(body["stdout"], "main done\n", "stdout")
+    check(body["_elapsed"] < 5.0, "the run took %.2f s" % body["_elapsed"])
+    return "ok in %.2f s" % body["_elapsed"]
+
+
+@case
+def tmp_fill():
+    """Filling the private /tmp (tmpfs, 64m) with a file limit above it:
+    ENOSPC, dd fails -> nonzero_exit; the host's /tmp is untouched."""
+    name = "runbox-hostile-fill-%d" % os.getpid()
+    body = run(sh_prog("dd if=/dev/zero of=/tmp/%s bs=1M count=100 2>&1\n" % name,
+                       {"file_size_bytes": 128 << 20, "memory_bytes": 256 << 20}))
+    expect(body, "nonzero_exit")
+    check("No space left" in body["stdout"], "dd did not hit ENOSPC: %s" % describe(body))
+    check(not os.path.exists("/tmp/" + name), "/tmp/%s exists on the host" % name)
+    return "nonzero_exit (dd: No space left on device)"
+
+
+@case
+def fd_exhaustion():
+    """open() until EMFILE under open_files 64 -> the program sees EMFILE
+    after fewer than 64 descriptors and exits normally (ok)."""
+    body = run(py_prog("import errno, os\nfds = []\n"
+                       "try:\n    while True:\n        fds.append(os.open('/dev/null', os.O_RDONLY))\n"
+                       "except OSError as e:\n    print(errno.errorcode[e.errno], len(fds))\n",
+                       {"open_files": 64}))
+    expect(body, "ok")
+    words = body["stdout"].split()
+    check(len(words) == 2 and words[0] == "EMFILE" and 0 < int(words[1]) < 64,
+          "expected 'EMFILE n' with n < 64: %s" % describe(body))
+    return "ok, %s" % body["stdout"].strip()
+
+
+@case
+def read_etc_shadow():
+    """cat /etc/shadow as the slot uid -> Permission denied (nonzero_exit),
+    nothing of it in stdout."""
+    body = run(sh_prog("cat /etc/shadow\n"))
+    expect(body, "nonzero_exit")
+    check("Permission denied" in body["stderr"], "stderr: %s" % describe(body))
+    check("root:" not in body["stdout"], "/etc/shadow leaked: %s" % describe(body))
+    return "nonzero_exit, %r" % body["stderr"].strip()
+
+
+@case
+def read_service_config():
+    """The config directory ($top_srcdir/conf) is covered by an empty
+    read-only tmpfs: runboxd.json and languages.json do not exist, the
+    directory lists empty, nothing can be created there."""
+    conf = os.path.join(svc.srcdir, "conf")
+    body = run(sh_prog('echo "list:$(ls -A "$1" | tr "\\n" " ")"\n'
+                       'cat "$1/runboxd.json" "$1/languages.json" 2>&1\n'
+                       'touch "$1/x" 2>&1\necho end\n', args=[conf]))
+    expect(body, "ok")
+    out = body["stdout"]
+    check(out.startswith("list:\n"), "the config dir is not empty: %s" % describe(body))
+    check(out.count("No such file or directory") == 2,
+          "the config files are readable: %s" % describe(body))
+    check("uid_base" not in out and "languages" not in out.replace("languages.json", ""),
+          "config content leaked: %s" % describe(body))
+    check("Read-only file system" in out, "touch in the config dir: %s" % describe(body))
+    return "ok: empty directory, both files ENOENT, read-only"
+
+
+@case
+def other_slots_invisible():
+    """While another run sleeps in another slot, the work root shows only
+    the program's own slot directory; the other run's directory (its host
+    path passed as an argument) and the service's runtime files (socket,
+    nginx.conf) do not exist."""
+    marker = "hostile-neighbour-%d" % os.getpid()
+    result = {}
+
+    def neighbour():
+        try:
+            result["r"] = run({"command": ["/bin/sh", "-c", "sleep 3", marker]})
+        except BaseException as e:  # noqa: BLE001 - reported below
+            result["r"] = e
+    t = threading.Thread(target=neighbour)
+    t.start()
+    try:
+        root = svc.work_root()
+
+        def neighbour_dir():
+            for d in os.listdir(root):
+                for r in os.listdir(os.path.join(root, d)):
+                    return os.path.join(root, d, r)
+            return None
+        other = harness.wait_until(neighbour_dir, 5.0, 0.02)
+        check(other, "the neighbour's run directory never appeared")
+        body = run(sh_prog(
+            'echo "root:$(ls -A "$1" | tr "\\n" " ")"\n'
+            'ls -A "$2" >/dev/null 2>&1 && echo "neighbour visible"\n'
+            'echo "runtime:$(ls -A "$3" | tr "\\n" " ")"\n'
+            'ls "$3/runboxd.sock" "$3/nginx.conf" 2>/dev/null && echo "runtime visible"\n'
+            'echo "own:$(pwd)"\n',
+            args=[root, other, svc.runtime]))
+        expect(body, "ok")
+        lines = body["stdout"].splitlines()
+        own = [ln[4:] for ln in lines if ln.startswith("own:")]
+        check(own and own[0].startswith(root + "/"), "own work dir: %s" % describe(body))
+        own_slot = own[0][len(root) + 1:].split("/")[0]
+        eq([ln for ln in lines if ln.startswith("root:")], ["root:%s " % own_slot],
+           "the work root as the program lists it")
+        check("neighbour visible" not in lines, "the neighbour's run dir %s is visible" % other)
+        eq([ln for ln in lines if ln.startswith("runtime:")], ["runtime:work "],
+           "the runtime dir as the program lists it")
+        check("runtime visible" not in lines, "runboxd.sock or nginx.conf visible: %s"
+              % describe(body))
+    finally:
+        t.join(30)
+    r = result.get("r")
+    check(isinstance(r, dict) and r.get("status") == "ok",
+          "the neighbour run: %s" % (describe(r) if isinstance(r, dict) else short(r)))
+    return "ok: work root shows only %s; neighbour and runtime files invisible" % own_slot
+
+
+@case
+def environment_is_clean():
+    """A marker variable in the service's environment never reaches a
+    program: env shows exactly PATH, HOME, LANG, TMPDIR (+ PYTHON* for
+    python3); /proc/1/environ (the namespace's init, a copy of runboxd) is
+    not readable."""
+    master = svc.master_pid()
+    with open("/proc/%d/environ" % master, "rb") as f:
+        check(MARKER_VALUE.encode() in f.read(),
+              "the marker is not even in runboxd's environment (harness problem)")
+    body = run({"command": ["/usr/bin/env"]})
+    expect(body, "ok")
+    names = sorted(ln.split("=", 1)[0] for ln in body["stdout"].splitlines())
+    eq(names, ["HOME", "LANG", "PATH", "TMPDIR"], "variables of /usr/bin/env")
+    body = run(py_prog("import os\nprint(' '.join(sorted(os.environ)))\n"
+                       "for p in ('/proc/self/environ', '/proc/1/environ'):\n"
+                       "    try:\n        print(p, open(p, 'rb').read())\n"
+                       "    except OSError as e:\n        print(p, e.strerror)\n"))
+    expect(body, "ok")
+    lines = body["stdout"].splitlines()
+    names = lines[0].split()
+    extra = [n for n in names if n not in ("HOME", "LANG", "PATH", "TMPDIR")
+             and not n.startswith("PYTHON")]
+    eq(extra, [], "python3's variables beyond the safe set")
+    check(MARKER_NAME not in body["stdout"] and MARKER_VALUE not in body["stdout"],
+          "the marker leaked: %s" % describe(body))
+    check("/proc/1/environ Permission denied" in lines,
+          "/proc/1/environ: %s" % describe(body))
+    return "ok: env = HOME LANG PATH TMPDIR; python adds %s; /proc/1/environ EACCES" % (
+        " ".join(n for n in names if n.startswith("PYTHON")))
+
+
+NET_PROBE = r"""
+import socket, sys
+port, sock = int(sys.argv[1]), sys.argv[2]
+for fam, addr in ((socket.AF_INET, ("127.0.0.1", port)), (socket.AF_INET6, ("::1", port))):
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(2)
+    try:
+        s.connect(addr)
+        print("CONNECTED", addr[0])
+    except OSError as e:
+        print("failed", addr[0], type(e).__name__)
+    s.close()
+u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    u.connect(sock)
+    print("CONNECTED unix")
+except OSError as e:
+    print("failed unix", type(e).__name__)
+devs = [l.split(":")[0].strip() for l in open("/proc/net/dev").read().splitlines()[2:]]
+print("proc:" + " ".join(devs))
+"""
+
+
+@case
+def network_loopback_only():
+    """From the program, the service's HTTP port on 127.0.0.1 and [::1] and
+    its FastCGI socket cannot be reached (own network namespace, socket dir
+    hidden); /proc/net/dev lists only lo."""
+    body = run(py_prog(NET_PROBE, args=[str(svc.port),
+                                        os.path.join(svc.runtime, "runboxd.sock")]))
+    expect(body, "ok")
+    out = body["stdout"]
+    check("CONNECTED" not in out, "a connection succeeded: %s" % describe(body))
+    eq(out.count("failed"), 3, "failed connections")
+    check("proc:lo\n" in out, "/proc/net/dev: %s" % describe(body))
+    return "ok: " + "; ".join(out.strip().splitlines())
+
+
+@case
+def sys_class_net_shows_only_lo():
+    """ls /sys/class/net in the run's network namespace shows only lo
+    (sysfs shows the namespace of whoever mounted it: the host's /sys lists
+    the host's interfaces unless the sandbox mounts its own)."""
+    body = run(sh_prog("ls /sys/class/net\n"))
+    expect(body, "ok")
+    eq(body["stdout"].split(), ["lo"], "ls /sys/class/net")
+    return "ok: lo"
+
+
+@case
+def tmp_and_shm_are_private():
+    """A marker written to /tmp and /dev/shm in one run is absent in the
+    next run and on the host."""
+    name = "runbox-hostile-%d" % os.getpid()
+    body = run(sh_prog('echo x > /tmp/%s && echo x > /dev/shm/%s && echo written\n'
+                       % (name, name)))
+    expect(body, "ok")
+    eq(body["stdout"], "written\n", "stdout of the writer")
+    body = run(sh_prog('for f in /tmp/%s /dev/shm/%s; do [ -e "$f" ] && echo "found $f"; done\n'
+                       'echo checked\n' % (name, name)))
+    expect(body, "ok")
+    eq(body["stdout"], "checked\n", "stdout of the reader")
+    for d in ("/tmp", "/dev/shm"):
+        check(not os.path.exists(os.path.join(d, name)), "%s/%s exists on the host" % (d, name))
+    return "ok: both markers gone in the next run and absent on the host"
+
+
+def tree_digest(top):
+    """{relative path: (mode, uid, size, sha256 or link target)}"""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(top):
+        for n in dirnames + filenames:
+            p = os.path.join(dirpath, n)
+            st = os.lstat(p)
+            if stat.S_ISREG(st.st_mode):
+                with open(p, "rb") as f:
+                    h = hashlib.sha256(f.read()).hexdigest()
+            elif stat.S_ISLNK(st.st_mode):
+                h = os.readlink(p)
+            else:
+                h = None
+            out[os.path.relpath(p, top)] = (st.st_mode, st.st_uid, st.st_size, h)
+    return out
+
+
+@case
+def planted_links_and_fifos():
+    """The program plants, in its work dir, symlinks named main.py, main.c
+    and data.txt to a root-owned file outside (and a symlink to an outside
+    directory, a hard link attempt, FIFOs, a symlink loop); then runs that
+    write those names (files data.txt, python3's main.py, C's main.c) all
+    succeed quickly, and the outside file and directory are unchanged."""
+    outside = tempfile.mkdtemp(prefix="runbox-hostile-", dir="/var/tmp")
+    try:
+        os.chmod(outside, 0o755)
+        victim = os.path.join(outside, "victim.txt")
+        with open(victim, "w") as f:
+            f.write("precious\n")
+        os.chmod(victim, 0o644)
+        os.mkdir(os.path.join(outside, "keep"))
+        with open(os.path.join(outside, "keep", "file.txt"), "w") as f:
+            f.write("keep me\n")
+        before = tree_digest(outside)
+        body = run(sh_prog(
+            'o="$1"\n'
+            'for n in main.py main.c data.txt; do ln -s "$o/victim.txt" "$n"; done\n'
+            'ln -s "$o/keep" dirlink\nln -s loop loop\n'
+            'ln "$o/victim.txt" hard 2>/dev/null && echo "hard link made"\n'
+            'mkfifo pipe fifo2\n'
+            'echo pwned > data.txt 2>/dev/null && echo "wrote through the link"\n'
+            'echo planted\n', args=[outside]))
+        expect(body, "ok")
+        eq(body["stdout"], "planted\n", "stdout of the planter")
+        eq(tree_digest(outside), before, "the outside tree after the planting run")
+        work_root_is_clean("after the planting run")
+        results = []
+        for label, req, want in (
+                ("python3", py_prog("print(open('data.txt').read(), end='')",
+                                    files={"data.txt": "fresh\n"}), "fresh\n"),
+                ("c", c_prog("#include <stdio.h>\nint main(void){char b[64];FILE*f="
+                             "fopen(\"data.txt\",\"r\");if(!f||!fgets(b,64,f))return 1;"
+                             "fputs(b,stdout);return 0;}\n",
+                             files={"data.txt": "fresh\n"}), "fresh\n"),
+                ("sh", sh_prog("cat data.txt\n",
+                               files={"data.txt": "fresh\n"}), "fresh\n")):
+            body = run(req, timeout=30)
+            expect(body, "ok", "the %s run after the planting" % label)
+            eq(body["stdout"], want, "stdout of the %s run" % label)
+            check(body["_elapsed"] < 10, "the %s run took %.2f s" % (label, body["_elapsed"]))
+            results.append(label)
+        eq(tree_digest(outside), before, "the outside tree after the later runs")
+        work_root_is_clean("after the later runs")
+    finally:
+        shutil.rmtree(outside, ignore_errors=True)
+    return "ok: planted; %s runs ok; outside file and dir unchanged" % "/".join(results)
+
+
+@case
+def setuid_gains_nothing():
+    """chmod 4755 on copies of /bin/sh and /usr/bin/id in the work dir, and
+    the system's setuid-root mount: no privilege (NO_NEW_PRIVS), the same
+    uid everywhere; the setuid file is gone after the run."""
+    body = run(sh_prog(
+        'cp /bin/sh ./suidsh && cp /usr/bin/id ./suidid && chmod 4755 ./suidsh ./suidid\n'
+        'echo "mode $(stat -c %a ./suidsh) $(stat -c %a ./suidid)"\n'
+        'echo "uids $(id -u) $(./suidid -u) $(./suidid -ru) $(./suidsh -c \'id -u\')"\n'
+        '/usr/bin/mount -t tmpfs none /tmp >/dev/null 2>&1; echo "mount rc=$?"\n'
+        'grep -E "^(NoNewPrivs|Seccomp):" /proc/self/status | tr -s "\\t" " "\n'))
+    expect(body, "ok")
+    lines = body["stdout"].splitlines()
+    eq(lines[0], "mode 4755 4755", "the modes set")
+    uids = lines[1].split()[1:]
+    check(len(uids) == 4 and len(set(uids)) == 1 and int(uids[0]) in UIDS,
+          "uids differ or are not a slot's: %s" % lines[1])
+    check(lines[2] != "mount rc=0", "the setuid-root mount succeeded")
+    check("NoNewPrivs: 1" in lines and "Seccomp: 2" in lines,
+          "NoNewPrivs/Seccomp: %s" % describe(body))
+    left = []
+    for dirpath, _, filenames in os.walk(svc.work_root()):
+        for n in filenames:
+            if os.lstat(os.path.join(dirpath, n)).st_mode & stat.S_ISUID:
+                left.append(os.path.join(dirpath, n))
+    eq(left, [], "setuid files left in the work root")
+    work_root_is_clean("after the setuid run")
+    return "ok: uid %s everywhere, mount refused, NoNewPrivs 1, Seccomp 2; file gone" % uids[0]
+
+
+PTRACE_PROBE = r"""
+import ctypes, os, signal, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.restype = ctypes.c_long
+def err(rc):
+    return "ok" if rc == 0 else os.strerror(ctypes.get_errno()) if rc == -1 else "rc %d" % rc
+PTRACE_TRACEME, PTRACE_ATTACH = 0, 16
+ppid = os.getppid()
+print("attach parent", ppid, err(libc.ptrace(ctypes.c_long(PTRACE_ATTACH), ctypes.c_long(ppid), None, None)))
+child = os.fork()
+if child == 0:
+    time.sleep(5)
+    os._exit(0)
+print("attach child", err(libc.ptrace(ctypes.c_long(PTRACE_ATTACH), ctypes.c_long(child), None, None)))
+os.kill(child, signal.SIGKILL)
+os.waitpid(child, 0)
+print("traceme", err(libc.ptrace(ctypes.c_long(PTRACE_TRACEME), ctypes.c_long(0), None, None)))
+class iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+src = ctypes.create_string_buffer(b"secret", 16)
+dst = ctypes.create_string_buffer(16)
+local = iovec(ctypes.cast(dst, ctypes.c_void_p), 16)
+remote = iovec(ctypes.cast(src, ctypes.c_void_p), 16)
+libc.process_vm_readv.restype = ctypes.c_ssize_t
+n = libc.process_vm_readv(os.getpid(), ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+print("process_vm_readv self", "read %d" % n if n >= 0 else os.strerror(ctypes.get_errno()))
+"""
+
+
+@case
+def ptrace_and_process_vm():
+    """ptrace(PTRACE_ATTACH) of the parent and of its own child,
+    PTRACE_TRACEME, and process_vm_readv of itself (all allowed by plain
+    permissions for the last three) -> EPERM from the seccomp filter; ok."""
+    body = run(py_prog(PTRACE_PROBE))
+    expect(body, "ok")
+    lines = body["stdout"].splitlines()
+    eq(len(lines), 4, "lines of the probe")
+    for ln in lines:
+        check(ln.endswith("Operation not permitted"), "not EPERM: %r" % ln)
+    return "ok: " + "; ".join(lines)
+
+
+@case
+def core_dump_attempt():
+    """ulimit -c unlimited is refused (hard limit 0); a C null dereference
+    -> signaled SIGSEGV; no core file anywhere in the work root."""
+    body = run(c_prog(
+        "#include <stdio.h>\n#include <sys/resource.h>\n"
+        "int main(void){struct rlimit r={RLIM_INFINITY,RLIM_INFINITY};"
+        "printf(\"setrlimit %d\\n\",setrlimit(RLIMIT_CORE,&r));"
+        "getrlimit(RLIMIT_CORE,&r);printf(\"core %llu\\n\",(unsigned long long)r.rlim_max);"
+        "fflush(stdout);*(volatile int*)0=1;return 0;}\n"))
+    expect(body, "signaled")
+    eq(body.get("signal"), "SIGSEGV", "signal")
+    eq(body["stdout"], "setrlimit -1\ncore 0\n", "stdout")
+    body2 = run(sh_prog("ulimit -c unlimited 2>&1; echo rc=$?; kill -SEGV $$\n"))
+    expect(body2, "signaled", "the shell that kills itself with SIGSEGV")
+    eq(body2.get("signal"), "SIGSEGV", "signal of the shell")
+    cores = []
+    for dirpath, _, filenames in os.walk(svc.work_root()):
+        cores += [os.path.join(dirpath, n) for n in filenames if n.startswith("core")]
+    eq(cores, [], "core files in the work root")
+    work_root_is_clean("after the core dump attempts")
+    return "signaled SIGSEGV twice, RLIMIT_CORE stays 0, no core file"
+
+
+SECCOMP_PROBE = r"""
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+def err(rc):
+    return "ok" if rc == 0 else os.strerror(ctypes.get_errno())
+CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWNET = 0x10000000, 0x00020000, 0x40000000
+print("unshare user", err(libc.unshare(CLONE_NEWUSER)))
+print("unshare user+mnt+net", err(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET)))
+print("mount", err(libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)))
+print("chroot", err(libc.chroot(b".")))
+"""
+
+
+@case
+def seccomp_namespaces_and_mount():
+    """unshare(CLONE_NEWUSER), which an unprivileged user may do on Debian
+    12 outside the sandbox, mount and chroot -> EPERM; ok."""
+    body = run(py_prog(SECCOMP_PROBE))
+    expect(body, "ok")
+    lines = body["stdout"].splitlines()
+    eq(len(lines), 4, "lines of the probe")
+    for ln in lines:
+        check(ln.endswith("Operation not permitted"), "not EPERM: %r" % ln)
+    return "ok: " + "; ".join(lines)
+
+
+@case
+def seccomp_i386_abi_killed():
+    """int 0x80 (getpid through the i386 ABI) from C -> killed by the
+    filter: signaled, SIGSYS; the line before it is kept."""
+    body = run(c_prog(
+        "#include <stdio.h>\nint main(void){long r;puts(\"before\");fflush(stdout);"
+        "__asm__ volatile(\"int $0x80\":\"=a\"(r):\"a\"(20L):\"memory\");"
+        "printf(\"after %ld\\n\",r);return 0;}\n"))
+    expect(body, "signaled")
+    eq(body.get("signal"), "SIGSYS", "signal")
+    eq(body["stdout"], "before\n", "stdout")
+    return "signaled SIGSYS"
+
+
+@case
+def proc_shows_only_the_run():
+    """A fresh /proc: only a handful of pids (the init, the shell, ls,
+    grep); hostname runbox."""
+    body = run(sh_prog('echo "pids $(ls /proc | grep -c "^[0-9]")"\nhostname\n'))
+    expect(body, "ok")
+    lines = body["stdout"].split()
+    check(lines[0] == "pids" and 1 <= int(lines[1]) <= 6, "pid count: %s" % describe(body))
+    eq(lines[2], "runbox", "hostname")
+    return "ok: %s pids visible, hostname runbox" % lines[1]
+
+
+@case
+def proc_names_no_service():
+    """No process visible to the program is called runboxd or nginx (by
+    cmdline or comm).  The namespace's init is a fork of runboxd that never
+    execs, so its /proc/1/cmdline would show runboxd's command line (config
+    path, socket, work root) unless the sandbox renames it."""
+    body = run(sh_prog('for p in /proc/[0-9]*; do\n'
+                       '  echo "$p $(cat $p/comm) $(tr "\\0" " " < $p/cmdline)"\n'
+                       'done\n'))
+    expect(body, "ok")
+    bad = [ln for ln in body["stdout"].splitlines() if "runboxd" in ln or "nginx" in ln]
+    eq(bad, [], "processes naming the service seen from inside")
+    return "ok: no runboxd/nginx in /proc"
+
+
+@case
+def sigterm_ignoring_forker():
+    """Processes that ignore SIGTERM/SIGHUP, call setsid and fork in a loop
+    while the run is killed at its wall limit -> wall_time_exceeded (the
+    forks sleep, little CPU); nothing survives the kill."""
+    body = run(py_prog(r"""
+import os, signal, time
+for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+    signal.signal(s, signal.SIG_IGN)
+while True:
+    try:
+        if os.fork() == 0:
+            try:
+                os.setsid()
+            except OSError:
+                pass
+            continue
+    except OSError:
+        pass
+    time.sleep(0.01)
+""", {"wall_time_ms": 1500, "cpu_time_ms": 10000, "processes": 24}))
+    expect(body, "wall_time_exceeded")
+    return "wall_time_exceeded after %d ms" % body["usage"]["wall_time_ms"]
+
+
+@case
+def stopped_processes():
+    """A child that stops itself (SIGSTOP) and outlives its parent -> ok at
+    once; then a main process that stops itself -> wall_time_exceeded;
+    stopped processes are killed all the same."""
+    body = run(sh_prog("sh -c 'kill -STOP $$; sleep 60' &\nsleep 0.1\necho parent done\n"))
+    expect(body, "ok")
+    eq(body["stdout"], "parent done\n", "stdout")
+    check(body["_elapsed"] < 3.0, "the run took %.2f s" % body["_elapsed"])
+    body = run(sh_prog("echo stopping\nkill -STOP $$\necho resumed\n",
+                       {"wall_time_ms": 1000}))
+    expect(body, "wall_time_exceeded", "the self-stopped shell")
+    eq(body["stdout"], "stopping\n", "stdout of the self-stopped shell")
+    return "ok (stopped orphan killed), then wall_time_exceeded for the stopped main"
+
+
+@case
+def stdin_never_read():
+    """900 KiB of stdin (the body limit is 1 MiB) to a program that never
+    reads it and exits: the service must not block writing -> ok at once."""
+    body = run({"command": ["/bin/true"], "stdin": "s" * (900 << 10)})
+    expect(body, "ok")
+    check(body["_elapsed"] < 3.0, "the run took %.2f s" % body["_elapsed"])
+    return "ok in %.2f s" % body["_elapsed"]
+
+
+# ---- runner ----------------------------------------------------------------
+
+def where(tb, name):
+    line = mine = 0
+    for frame in traceback.extract_tb(tb):
+        if os.path.abspath(frame.filename) == os.path.abspath(__file__):
+            line = frame.lineno
+            if frame.name == name:
+                mine = frame.lineno
+    return mine or line
+
+
+def final_checks():
+    """The work root is clean and the service stops leaving nothing."""
+    problems = []
+    try:
+        work_root_is_clean("at the end")
+    except AssertionError as e:
+        problems.append(str(e))
+    problems += svc.stop()
+    check(not problems, "stopping the service:\n    %s" % "\n    ".join(problems))
+    return "stopped cleanly"
+
+
+def main():
+    global svc, CFG, UIDS
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    svc = harness.Service(extra_env={MARKER_NAME: MARKER_VALUE})
+    why = svc.missing()
+    if why:
+        print("test_hostile.py: skipped: %s" % why)
+        return 77
+    with open(svc.config) as f:
+        CFG = json.load(f)
+    base = CFG["sandbox"]["uid_base"]
+    UIDS = range(base, base + CFG["slots"])
+
+    # Names on the command line select cases (for debugging one of them).
+    wanted = set(sys.argv[1:])
+    unknown = wanted - set(fn.__name__ for fn in CASES)
+    if unknown:
+        print("test_hostile.py: no such case: %s" % ", ".join(sorted(unknown)))
+        return 2
+    checks = [fn for fn in CASES if not wanted or fn.__name__ in wanted] + [final_checks]
+    failures = errors = 0
+    t_start = time.monotonic()
+    start_error = None
+    try:
+        try:
+            svc.start()
+            print("hostile: service on port %d, runtime %s" % (svc.port, svc.runtime))
+        except Exception as e:  # noqa: BLE001 - every check reports it
+            start_error = "%s: %s" % (type(e).__name__, e)
+        sys.stdout.flush()
+        for fn in checks:
+            t0 = time.monotonic()
+            kind, msgs, line, observed = None, [], 0, ""
+            if start_error:
+                kind, msgs = "E", ["the service did not start: " + start_error]
+            else:
+                try:
+                    observed = fn() or ""
+                except AssertionError as e:
+                    kind, line = "F", where(e.__traceback__, fn.__name__)
+                    msgs.append(str(e))
+                except Exception as e:  # noqa: BLE001 - an error, not a stop
+                    kind, line = "E", where(e.__traceback__, fn.__name__)
+                    msgs.append("%s: %s" % (type(e).__name__, e))
+                if fn is not final_checks:
+                    after = aftercare()
+                    if after:
+                        kind = kind or "F"
+                        msgs.append("aftercare: " + "; ".join(after))
+            dt = time.monotonic() - t0
+            if kind:
+                if kind == "F":
+                    failures += 1
+                else:
+                    errors += 1
+                print("test_hostile.py:%d:%s:hostile:%s:0: %s"
+                      % (line, kind, fn.__name__, " | ".join(msgs)))
+            else:
+                print("hostile: %-32s ok (%.2f s): %s" % (fn.__name__, dt, observed))
+            sys.stdout.flush()
+    finally:
+        if svc.proc is not None and svc.proc.poll() is None:
+            svc._abort()
+        if failures or errors:
+            print("hostile: service log (last lines):\n" + svc.log_text(
+                int(os.environ.get("HOSTILE_LOG_LINES", "40"))))
+
+    n = len(checks)
+    passed = n - failures - errors
+    print("hostile: %d checks in %.1f s" % (n, time.monotonic() - t_start))
+    print("%d%%: Checks: %d, Failures: %d, Errors: %d"
+          % (passed * 100 // n if n else 0, n, failures, errors))
+    return 1 if failures or errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
