@@ -1,0 +1,1463 @@
+/*
+ * check_sandbox.c - the sandbox keeps every promise in sandbox/sandbox.h.
+ *
+ * Each test runs a real program through sbx_run() and checks what came back
+ * against what the program did.  Most programs are the fixtures built next
+ * to this suite (tests/fixtures/probe reports its own process state,
+ * tests/fixtures/misbehave does one bad thing on purpose); the rest are
+ * /bin/sh, /bin/cat, /bin/true and /bin/sleep.
+ *
+ * Check forks each test, so a test may change its own process state (ignore
+ * signals, open descriptors, change groups) to make a guarantee observable.
+ * Every run carries a wall-time limit as a safety net, so a broken sandbox
+ * shows up as a wrong status or a slow run rather than a Check timeout.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox.h"
+
+#ifndef FIXTURES_DIR
+/* tests/local.mk passes the absolute build path; this only helps -fsyntax-only. */
+#define FIXTURES_DIR "tests/fixtures"
+#endif
+
+#define PROBE FIXTURES_DIR "/probe"
+#define MISBEHAVE FIXTURES_DIR "/misbehave"
+
+#define MIB (1024u * 1024u)
+#define SAFETY_WALL_MS 10000 /* every run ends by then, whatever happens */
+#define QUICK_MS 3000        /* "returns at once", generously */
+#define NOBODY 65534
+
+/* ---------------------------------------------------------------- helpers */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* A spec with no limits but the safety net, an empty environment, no stdin. */
+static void spec_init(struct sbx_spec *spec, char *const *argv)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->argv = argv;
+	spec->limits.wall_time_ms = SAFETY_WALL_MS;
+}
+
+/* Runs spec, failing the test if the sandbox itself fails; returns elapsed ms. */
+static uint64_t run(const struct sbx_spec *spec, struct sbx_result *res)
+{
+	char err[256] = "";
+	uint64_t start = now_ms();
+	int rc = sbx_run(spec, res, err, sizeof(err));
+
+	ck_assert_msg(rc == 0, "sbx_run returned %d: %s", rc, err);
+	return now_ms() - start;
+}
+
+#define ck_assert_status(res, want)                                        \
+	ck_assert_msg((res)->status == (want),                             \
+		      "status %s (\"%s\"), expected %s",                   \
+		      sbx_status_name((res)->status), (res)->message,      \
+		      sbx_status_name(want))
+
+/* The byte misbehave writes at offset i (see tests/fixtures/misbehave.c). */
+static unsigned char pattern_byte(size_t i)
+{
+	return (unsigned char)(i % 251);
+}
+
+static void ck_assert_pattern(const struct sbx_buf *buf, size_t len)
+{
+	size_t i;
+
+	ck_assert_uint_eq(buf->len, len);
+	ck_assert_msg(buf->data != NULL, "no data");
+	for (i = 0; i < len; i++)
+		ck_assert_msg((unsigned char)buf->data[i] == pattern_byte(i),
+			      "byte %zu is %u, expected %u", i,
+			      (unsigned char)buf->data[i], pattern_byte(i));
+	ck_assert_msg(buf->data[len] == '\0', "data not NUL-terminated");
+}
+
+/*
+ * The value of the "key=value" line in a probe's output, copied to val.
+ * Fails the test when the line is missing.
+ */
+static const char *field(const struct sbx_buf *out, const char *key, char *val,
+			 size_t vallen)
+{
+	size_t klen = strlen(key);
+	const char *line = out->data;
+
+	while (line != NULL && *line != '\0') {
+		const char *eol = strchr(line, '\n');
+		size_t len = eol != NULL ? (size_t)(eol - line) : strlen(line);
+
+		if (len > klen && strncmp(line, key, klen) == 0 && line[klen] == '=') {
+			len -= klen + 1;
+			if (len >= vallen)
+				len = vallen - 1;
+			memcpy(val, line + klen + 1, len);
+			val[len] = '\0';
+			return val;
+		}
+		line = eol != NULL ? eol + 1 : NULL;
+	}
+	ck_abort_msg("no \"%s=\" in output: %s", key, out->data);
+	return NULL;
+}
+
+#define ck_assert_field(res, key, want)                                    \
+	do {                                                               \
+		char v_[512];                                              \
+		ck_assert_str_eq(field(&(res)->out, (key), v_, sizeof(v_)), \
+				 (want));                                  \
+	} while (0)
+
+static long field_long(const struct sbx_result *res, const char *key)
+{
+	char v[64];
+
+	return strtol(field(&res->out, key, v, sizeof(v)), NULL, 10);
+}
+
+/* Open descriptors of this process, not counting the one used to count. */
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_msg(d != NULL, "opendir /proc/self/fd: %s", strerror(errno));
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;
+}
+
+static int count_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_msg(d != NULL, "opendir /proc/self/task: %s", strerror(errno));
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* The state letter of /proc/PID/stat, or 0 when the process is gone. */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p != NULL && p[1] == ' ' ? p[2] : 0;
+}
+
+/*
+ * True once pid has died (gone, or a zombie waiting for init to reap it).
+ * The kill is asynchronous and the reaper is not us, so poll for up to 2 s.
+ */
+static bool wait_dead(pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		char st;
+
+		if (kill(pid, 0) != 0 && errno == ESRCH)
+			return true;
+		st = proc_state(pid);
+		if (st == 0 || st == 'Z' || st == 'X')
+			return true;
+		sleep_ms(10);
+	}
+	return false;
+}
+
+/* ---------------------------------------------------------------- statuses */
+
+/* The names come from one table and match the documented snake_case. */
+START_TEST(test_status_names)
+{
+	static const char *const want[SBX_STATUS_COUNT] = {
+		[SBX_OK] = "ok",
+		[SBX_NONZERO_EXIT] = "nonzero_exit",
+		[SBX_SIGNALED] = "signaled",
+		[SBX_CPU_TIME_EXCEEDED] = "cpu_time_exceeded",
+		[SBX_WALL_TIME_EXCEEDED] = "wall_time_exceeded",
+		[SBX_MEMORY_EXCEEDED] = "memory_exceeded",
+		[SBX_OUTPUT_EXCEEDED] = "output_exceeded",
+		[SBX_FILE_SIZE_EXCEEDED] = "file_size_exceeded",
+		[SBX_EXEC_FAILED] = "exec_failed",
+	};
+	int s;
+
+	ck_assert_int_eq(SBX_STATUS_COUNT, 9);
+	for (s = 0; s < SBX_STATUS_COUNT; s++)
+		ck_assert_str_eq(sbx_status_name((enum sbx_status)s), want[s]);
+	ck_assert_str_eq(sbx_status_name(SBX_STATUS_COUNT), "unknown");
+	ck_assert_str_eq(sbx_status_name((enum sbx_status)-1), "unknown");
+	ck_assert_str_eq(sbx_status_name((enum sbx_status)1000), "unknown");
+}
+END_TEST
+
+/* Signal numbers map to their C names; unknown numbers to NULL. */
+START_TEST(test_signal_names)
+{
+	ck_assert_str_eq(sbx_signal_name(SIGSEGV), "SIGSEGV");
+	ck_assert_str_eq(sbx_signal_name(SIGKILL), "SIGKILL");
+	ck_assert_str_eq(sbx_signal_name(SIGXCPU), "SIGXCPU");
+	ck_assert_str_eq(sbx_signal_name(SIGXFSZ), "SIGXFSZ");
+	ck_assert_ptr_null(sbx_signal_name(-1));
+	ck_assert_ptr_null(sbx_signal_name(1000));
+}
+END_TEST
+
+/* Exit code 0 is "ok" with a sentence that gives the code. */
+START_TEST(test_exit_zero_is_ok)
+{
+	char *argv[] = { "/bin/true", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+
+	spec_init(&spec, argv);
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_int_eq(res.exit_code, 0);
+	ck_assert_int_eq(res.signal, 0);
+	ck_assert_msg(strstr(res.message, "0") != NULL,
+		      "message does not give the code: %s", res.message);
+	ck_assert_uint_eq(res.out.len, 0);
+	ck_assert_uint_eq(res.err.len, 0);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* A nonzero exit is reported with its code, and no signal. */
+START_TEST(test_nonzero_exit)
+{
+	char *argv[] = { "/bin/sh", "-c", "exit 37", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+
+	spec_init(&spec, argv);
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_NONZERO_EXIT);
+	ck_assert_int_eq(res.exit_code, 37);
+	ck_assert_int_eq(res.signal, 0);
+	ck_assert_msg(strstr(res.message, "37") != NULL,
+		      "message does not give the code: %s", res.message);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* A crash is a successful run with status signaled, named in the message. */
+START_TEST(test_segv_is_signaled)
+{
+	char *argv[] = { MISBEHAVE, "segv", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+
+	spec_init(&spec, argv);
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_SIGNALED);
+	ck_assert_int_eq(res.signal, SIGSEGV);
+	ck_assert_int_eq(res.exit_code, -1);
+	ck_assert_msg(strstr(res.message, "SIGSEGV") != NULL,
+		      "message does not name the signal: %s", res.message);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* ------------------------------------------------------------------- child */
+
+/* The program leads a new session and process group of its own. */
+START_TEST(test_new_session)
+{
+	char *argv[] = { PROBE, NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	long pid;
+
+	spec_init(&spec, argv);
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	pid = field_long(&res, "pid");
+	ck_assert_int_ne(pid, getpid());
+	ck_assert_int_eq(field_long(&res, "sid"), pid);
+	ck_assert_int_eq(field_long(&res, "pgid"), pid);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/*
+ * Ignored signals and the blocked mask survive execve, so the sandbox must
+ * reset them: the caller here ignores SIGPIPE/SIGINT and blocks SIGUSR1, and
+ * the program still sees defaults, an empty mask, and a parent-death signal.
+ */
+START_TEST(test_signals_reset)
+{
+	char *argv[] = { PROBE, NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	sigset_t block;
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &block, NULL), 0);
+
+	spec_init(&spec, argv);
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_field(&res, "ignored", "none");
+	ck_assert_field(&res, "blocked", "none");
+	ck_assert_msg(field_long(&res, "pdeathsig") > 0,
+		      "no parent-death signal: %s", res.out.data);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/*
+ * Every limit is applied with the documented value; hard limits equal soft
+ * ones (or the program could raise them) except CPU, whose hard limit is one
+ * second later so SIGXCPU comes before SIGKILL.  Core dumps are always off.
+ */
+START_TEST(test_rlimits_applied)
+{
+	char *argv[] = { PROBE, NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+
+	spec_init(&spec, argv);
+	spec.rlimit_as = true;
+	spec.limits.cpu_time_ms = 2500;
+	spec.limits.memory_bytes = 256u * MIB;
+	spec.limits.stack_bytes = 16u * MIB;
+	spec.limits.processes = 64;
+	spec.limits.open_files = 32;
+	spec.limits.file_size_bytes = 1u * MIB;
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_field(&res, "rlimit_cpu", "3/4");
+	ck_assert_field(&res, "rlimit_as", "268435456/268435456");
+	ck_assert_field(&res, "rlimit_stack", "16777216/16777216");
+	ck_assert_field(&res, "rlimit_nproc", "64/64");
+	ck_assert_field(&res, "rlimit_nofile", "32/32");
+	ck_assert_field(&res, "rlimit_fsize", "1048576/1048576");
+	ck_assert_field(&res, "rlimit_core", "0/0");
+	sbx_result_free(&res);
+
+	/* Whole seconds are not rounded up a second time. */
+	spec.limits.cpu_time_ms = 1000;
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_field(&res, "rlimit_cpu", "1/2");
+	sbx_result_free(&res);
+}
+END_TEST
+
+/*
+ * stdin/stdout/stderr are pipes and nothing else is inherited, not even
+ * descriptors the caller left open without close-on-exec.
+ */
+START_TEST(test_fds_closed)
+{
+	char *argv[] = { PROBE, NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	int a = open("/dev/null", O_RDONLY);
+	int b = open("/dev/null", O_WRONLY);
+
+	ck_assert_int_ge(a, 3);
+	ck_assert_int_ge(b, 3);
+	ck_assert_int_eq(dup2(a, 100), 100);
+	ck_assert_int_eq(dup2(b, 1000), 1000);
+
+	spec_init(&spec, argv);
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_field(&res, "fds", "0,1,2");
+	ck_assert_field(&res, "fd0", "pipe");
+	ck_assert_field(&res, "fd1", "pipe");
+	ck_assert_field(&res, "fd2", "pipe");
+	sbx_result_free(&res);
+	close(a);
+	close(b);
+	close(100);
+	close(1000);
+}
+END_TEST
+
+/*
+ * set_ids drops to the given uid/gid for good, with no supplementary groups
+ * even though the caller has some.  (The fixture must be executable by
+ * nobody: build in a world-readable directory.)
+ */
+START_TEST(test_ids_dropped)
+{
+	char *argv[] = { PROBE, NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	gid_t groups[] = { 0, 4 };
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_ids_dropped: needs root, not run\n");
+		return;
+	}
+	ck_assert_int_eq(setgroups(2, groups), 0);
+
+	spec_init(&spec, argv);
+	spec.set_ids = true;
+	spec.uid = NOBODY;
+	spec.gid = NOBODY;
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_int_eq(field_long(&res, "uid"), NOBODY);
+	ck_assert_int_eq(field_long(&res, "euid"), NOBODY);
+	ck_assert_int_eq(field_long(&res, "gid"), NOBODY);
+	ck_assert_int_eq(field_long(&res, "egid"), NOBODY);
+	ck_assert_int_eq(field_long(&res, "groups"), 0);
+	ck_assert_field(&res, "regained_root", "no");
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* Without set_ids the program keeps the caller's ids. */
+START_TEST(test_ids_kept)
+{
+	char *argv[] = { PROBE, NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+
+	spec_init(&spec, argv);
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_int_eq(field_long(&res, "uid"), (long)getuid());
+	ck_assert_int_eq(field_long(&res, "gid"), (long)getgid());
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* The program starts in cwd. */
+START_TEST(test_cwd)
+{
+	char dir[] = "/tmp/check-sandbox-cwd-XXXXXX";
+	char *argv[] = { PROBE, NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	spec_init(&spec, argv);
+	spec.cwd = dir;
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_field(&res, "cwd", dir);
+	sbx_result_free(&res);
+	rmdir(dir);
+}
+END_TEST
+
+/* The environment is exactly envp, in order; the caller's does not leak. */
+START_TEST(test_exact_environment)
+{
+	char *argv[] = { PROBE, "env", NULL };
+	char *envp[] = { "A=1", "B=two words", "EMPTY=", "PATH=/nowhere", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+
+	ck_assert_int_eq(setenv("RUNBOX_MUST_NOT_LEAK", "yes", 1), 0);
+	spec_init(&spec, argv);
+	spec.envp = envp;
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_str_eq(res.out.data, "A=1\nB=two words\nEMPTY=\nPATH=/nowhere\n");
+	sbx_result_free(&res);
+
+	/* envp NULL is the empty environment, not the caller's. */
+	spec.envp = NULL;
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_str_eq(res.out.data, "");
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* A bare name is found through envp's PATH, skipping missing directories. */
+START_TEST(test_path_search)
+{
+	char *argv[] = { "echo", "found", NULL };
+	char *envp[] = { "PATH=/nonexistent:/usr/bin:/bin", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+
+	spec_init(&spec, argv);
+	spec.envp = envp;
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_str_eq(res.out.data, "found\n");
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* ------------------------------------------------------------ setup errors */
+
+/* A missing program is exec_failed, naming the step and the errno. */
+START_TEST(test_missing_program)
+{
+	char *argv[] = { "/nonexistent/program", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+
+	spec_init(&spec, argv);
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_EXEC_FAILED);
+	ck_assert_msg(strstr(res.message, "execve") != NULL, "%s", res.message);
+	ck_assert_msg(strstr(res.message, "No such file or directory") != NULL,
+		      "%s", res.message);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* A file without execute permission is exec_failed with EACCES's text. */
+START_TEST(test_not_executable)
+{
+	char *argv[] = { "/etc/passwd", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+
+	spec_init(&spec, argv);
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_EXEC_FAILED);
+	ck_assert_msg(strstr(res.message, "execve") != NULL, "%s", res.message);
+	ck_assert_msg(strstr(res.message, "Permission denied") != NULL, "%s",
+		      res.message);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* A missing working directory is exec_failed naming chdir. */
+START_TEST(test_missing_cwd)
+{
+	char *argv[] = { "/bin/true", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+
+	spec_init(&spec, argv);
+	spec.cwd = "/nonexistent/dir";
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_EXEC_FAILED);
+	ck_assert_msg(strstr(res.message, "chdir") != NULL, "%s", res.message);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* Without PATH in envp a bare name is not found (no default search path). */
+START_TEST(test_no_path_in_env)
+{
+	char *argv[] = { "echo", "hi", NULL };
+	char *envp[] = { "HOME=/", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+
+	ck_assert_int_eq(setenv("PATH", "/usr/bin:/bin", 1), 0);
+	spec_init(&spec, argv);
+	spec.envp = envp;
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_EXEC_FAILED);
+	ck_assert_uint_eq(res.out.len, 0);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* No program at all is a caller error: -1 and a sentence, not a status. */
+START_TEST(test_invalid_argv)
+{
+	char *empty[] = { NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	char err[256];
+
+	spec_init(&spec, NULL);
+	err[0] = '\0';
+	ck_assert_int_eq(sbx_run(&spec, &res, err, sizeof(err)), -1);
+	ck_assert_msg(err[0] != '\0', "no error sentence for argv NULL");
+
+	spec_init(&spec, empty);
+	err[0] = '\0';
+	ck_assert_int_eq(sbx_run(&spec, &res, err, sizeof(err)), -1);
+	ck_assert_msg(err[0] != '\0', "no error sentence for empty argv");
+}
+END_TEST
+
+/* ----------------------------------------------------------------- capture */
+
+/*
+ * 1 MiB of binary stdin through a program that writes as much back: the
+ * sandbox must feed and drain at once (either alone deadlocks on the 64 KiB
+ * pipe buffers) and lose or change no byte, NULs included.
+ */
+START_TEST(test_stdin_roundtrip)
+{
+	char *argv[] = { "/bin/cat", NULL };
+	const size_t len = MIB;
+	unsigned char *in = malloc(len);
+	uint32_t x = 2463534242u;
+	struct sbx_spec spec;
+	struct sbx_result res;
+	size_t i;
+
+	ck_assert_ptr_nonnull(in);
+	for (i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		in[i] = (unsigned char)(i % 4096 == 0 ? 0 : x >> 24);
+	}
+	spec_init(&spec, argv);
+	spec.stdin_data = in;
+	spec.stdin_len = len;
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_uint_eq(res.out.len, len);
+	ck_assert_msg(!res.out.truncated, "truncated without a cap");
+	ck_assert_msg(memcmp(res.out.data, in, len) == 0, "output differs from input");
+	ck_assert_uint_eq(res.err.len, 0);
+	sbx_result_free(&res);
+	free(in);
+}
+END_TEST
+
+/* Empty stdin is end-of-file at once, not a pipe left open. */
+START_TEST(test_empty_stdin)
+{
+	char *argv[] = { "/bin/cat", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	uint64_t ms;
+
+	spec_init(&spec, argv);
+	ms = run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_uint_eq(res.out.len, 0);
+	ck_assert_uint_lt(ms, QUICK_MS);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/*
+ * A program that exits without reading 4 MiB of stdin: the run is ok, ends
+ * at once, and the sandbox's write to the closed pipe does not kill the
+ * caller (SIGPIPE is left at its default here on purpose).
+ */
+START_TEST(test_unread_stdin)
+{
+	char *argv[] = { "/bin/true", NULL };
+	const size_t len = 4u * MIB;
+	char *in = calloc(1, len);
+	struct sbx_spec spec;
+	struct sbx_result res;
+	uint64_t ms;
+
+	ck_assert_ptr_nonnull(in);
+	signal(SIGPIPE, SIG_DFL);
+	spec_init(&spec, argv);
+	spec.stdin_data = in;
+	spec.stdin_len = len;
+	ms = run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_uint_lt(ms, QUICK_MS);
+	sbx_result_free(&res);
+	free(in);
+}
+END_TEST
+
+/*
+ * Feeding stdin never blocks the clock: a program that ignores 4 MiB of
+ * stdin and sleeps is still stopped by a 500 ms wall limit.
+ */
+START_TEST(test_stdin_does_not_block_timer)
+{
+	char *argv[] = { "/bin/sleep", "10", NULL };
+	const size_t len = 4u * MIB;
+	char *in = calloc(1, len);
+	struct sbx_spec spec;
+	struct sbx_result res;
+	uint64_t ms;
+
+	ck_assert_ptr_nonnull(in);
+	spec_init(&spec, argv);
+	spec.stdin_data = in;
+	spec.stdin_len = len;
+	spec.limits.wall_time_ms = 500;
+	ms = run(&spec, &res);
+	ck_assert_status(&res, SBX_WALL_TIME_EXCEEDED);
+	ck_assert_uint_lt(ms, QUICK_MS);
+	sbx_result_free(&res);
+	free(in);
+}
+END_TEST
+
+/* The stdout cap keeps exactly the first cap bytes and says it cut. */
+START_TEST(test_stdout_cap)
+{
+	char *argv[] = { MISBEHAVE, "write", "1", "1000000", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+
+	spec_init(&spec, argv);
+	spec.limits.output_bytes = 1000;
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OUTPUT_EXCEEDED);
+	ck_assert_pattern(&res.out, 1000);
+	ck_assert_msg(res.out.truncated, "stdout not marked truncated");
+	ck_assert_uint_eq(res.err.len, 0);
+	ck_assert_msg(!res.err.truncated, "stderr marked truncated");
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* The same cap applies to stderr on its own. */
+START_TEST(test_stderr_cap)
+{
+	char *argv[] = { MISBEHAVE, "write", "2", "1000000", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+
+	spec_init(&spec, argv);
+	spec.limits.output_bytes = 1000;
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OUTPUT_EXCEEDED);
+	ck_assert_pattern(&res.err, 1000);
+	ck_assert_msg(res.err.truncated, "stderr not marked truncated");
+	ck_assert_uint_eq(res.out.len, 0);
+	ck_assert_msg(!res.out.truncated, "stdout marked truncated");
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* Writing exactly the cap is not exceeding it. */
+START_TEST(test_exact_cap)
+{
+	char *argv[] = { MISBEHAVE, "write", "1", "1000", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+
+	spec_init(&spec, argv);
+	spec.limits.output_bytes = 1000;
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_pattern(&res.out, 1000);
+	ck_assert_msg(!res.out.truncated, "exact output marked truncated");
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* A writer that never stops is stopped as soon as it passes the cap. */
+START_TEST(test_endless_writer)
+{
+	char *argv[] = { MISBEHAVE, "write", "1", "inf", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	uint64_t ms;
+
+	spec_init(&spec, argv);
+	spec.limits.output_bytes = 1000;
+	ms = run(&spec, &res);
+	ck_assert_status(&res, SBX_OUTPUT_EXCEEDED);
+	ck_assert_pattern(&res.out, 1000);
+	ck_assert_msg(res.out.truncated, "stdout not marked truncated");
+	ck_assert_uint_lt(ms, QUICK_MS);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/*
+ * Closing the pipe does not stop a writer that ignores SIGPIPE and EPIPE:
+ * passing the cap must kill the program, not just stop reading.
+ */
+START_TEST(test_stubborn_writer)
+{
+	char *argv[] = { MISBEHAVE, "flood", "2", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	uint64_t ms;
+
+	spec_init(&spec, argv);
+	spec.limits.output_bytes = 1000;
+	ms = run(&spec, &res);
+	ck_assert_status(&res, SBX_OUTPUT_EXCEEDED);
+	ck_assert_pattern(&res.err, 1000);
+	ck_assert_uint_lt(ms, QUICK_MS);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* Without a cap every byte is kept (0 means no limit). */
+START_TEST(test_uncapped_output)
+{
+	char *argv[] = { MISBEHAVE, "write", "1", "3000000", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+
+	spec_init(&spec, argv);
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_pattern(&res.out, 3000000);
+	ck_assert_msg(!res.out.truncated, "truncated without a cap");
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ limits */
+
+/* A sleeper is stopped at the wall limit, not when it wakes up. */
+START_TEST(test_wall_limit)
+{
+	char *argv[] = { "/bin/sleep", "10", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	uint64_t ms;
+
+	spec_init(&spec, argv);
+	spec.limits.wall_time_ms = 500;
+	ms = run(&spec, &res);
+	ck_assert_status(&res, SBX_WALL_TIME_EXCEEDED);
+	ck_assert_uint_lt(ms, QUICK_MS);
+	ck_assert_uint_ge(res.usage.wall_time_ms, 500);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/*
+ * A spinner is stopped near its 300 ms CPU limit: the sandbox samples CPU
+ * time instead of waiting for RLIMIT_CPU, which cannot fire before 1 s.
+ */
+START_TEST(test_cpu_limit)
+{
+	char *argv[] = { MISBEHAVE, "spin", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	uint64_t ms;
+
+	spec_init(&spec, argv);
+	spec.limits.cpu_time_ms = 300;
+	ms = run(&spec, &res);
+	ck_assert_status(&res, SBX_CPU_TIME_EXCEEDED);
+	ck_assert_uint_ge(res.usage.cpu_time_ms, 300);
+	ck_assert_msg(res.usage.cpu_time_ms < 700,
+		      "used %llu ms of CPU: waited for RLIMIT_CPU?",
+		      (unsigned long long)res.usage.cpu_time_ms);
+	ck_assert_uint_lt(ms, QUICK_MS);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* CPU time is counted over all threads of the program. */
+START_TEST(test_cpu_limit_threads)
+{
+	char *argv[] = { MISBEHAVE, "spin", "2", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	uint64_t ms;
+
+	spec_init(&spec, argv);
+	spec.limits.cpu_time_ms = 300;
+	ms = run(&spec, &res);
+	ck_assert_status(&res, SBX_CPU_TIME_EXCEEDED);
+	ck_assert_uint_ge(res.usage.cpu_time_ms, 300);
+	ck_assert_msg(res.usage.cpu_time_ms < 700,
+		      "used %llu ms of CPU: waited for RLIMIT_CPU?",
+		      (unsigned long long)res.usage.cpu_time_ms);
+	ck_assert_uint_lt(ms, QUICK_MS);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/*
+ * With a 1 s limit RLIMIT_CPU's SIGXCPU usually lands before the next
+ * sample; either way the limit is the status, not the signal it caused.
+ */
+START_TEST(test_sigxcpu_is_cpu_exceeded)
+{
+	char *argv[] = { MISBEHAVE, "spin", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+
+	spec_init(&spec, argv);
+	spec.limits.cpu_time_ms = 1000;
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_CPU_TIME_EXCEEDED);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* Catching SIGXCPU does not buy a program more time. */
+START_TEST(test_caught_sigxcpu)
+{
+	char *argv[] = { MISBEHAVE, "spin-catch-xcpu", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+
+	spec_init(&spec, argv);
+	spec.limits.cpu_time_ms = 1000;
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_CPU_TIME_EXCEEDED);
+	ck_assert_msg(res.usage.cpu_time_ms < 2500, "ran %llu ms of CPU",
+		      (unsigned long long)res.usage.cpu_time_ms);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* Writing past RLIMIT_FSIZE (SIGXFSZ) is file_size_exceeded. */
+START_TEST(test_file_size_limit)
+{
+	char dir[] = "/tmp/check-sandbox-fsize-XXXXXX";
+	char *argv[] = { MISBEHAVE, "file", "big.bin", "1000000", NULL };
+	char path[128];
+	struct sbx_spec spec;
+	struct sbx_result res;
+	struct stat st;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	spec_init(&spec, argv);
+	spec.cwd = dir;
+	spec.limits.file_size_bytes = 4096;
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_FILE_SIZE_EXCEEDED);
+	snprintf(path, sizeof(path), "%s/big.bin", dir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_le(st.st_size, 4096);
+	sbx_result_free(&res);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+/*
+ * RLIMIT_NPROC holds a fork bomb run as nobody, and its children (all in
+ * the run's process group) do not outlive the run.
+ */
+START_TEST(test_fork_bomb)
+{
+	char *argv[] = { MISBEHAVE, "forkbomb", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	char v[64];
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_fork_bomb: needs root, not run\n");
+		return;
+	}
+	spec_init(&spec, argv);
+	spec.set_ids = true;
+	spec.uid = NOBODY;
+	spec.gid = NOBODY;
+	spec.limits.processes = 16;
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	/* "forked=N error=E": the bomb ran into the limit, not into its cap. */
+	field(&res.out, "forked", v, sizeof(v));
+	ck_assert_msg(strstr(v, " error=EAGAIN") != NULL, "forked=%s", v);
+	ck_assert_int_lt(atoi(v), 16);
+	sbx_result_free(&res);
+
+	/* The next run as nobody is not refused for the bomb's leftovers. */
+	spec.argv = (char *[]){ "/bin/true", NULL };
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* ---------------------------------------------------------- escape cleanup */
+
+/*
+ * The run ends when the main process exits, although a background sleep
+ * in a subshell still holds stdout.
+ */
+START_TEST(test_background_does_not_hold_run)
+{
+	char *argv[] = { "/bin/sh", "-c", "(/bin/sleep 50 &); echo done", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	uint64_t ms;
+
+	spec_init(&spec, argv);
+	ms = run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_str_eq(res.out.data, "done\n");
+	ck_assert_uint_lt(ms, QUICK_MS);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/*
+ * A daemon in its own session escapes the process-group kill and keeps
+ * stdout open for 30 s; the sandbox drains for a bounded time only, keeping
+ * what was written before the main process exited.
+ */
+START_TEST(test_daemon_bounded_drain)
+{
+	char *argv[] = { MISBEHAVE, "daemon", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	const char *p;
+	uint64_t ms;
+
+	spec_init(&spec, argv);
+	ms = run(&spec, &res);
+	ck_assert_ptr_nonnull(res.out.data);
+	p = strstr(res.out.data, "daemon=");
+	if (p != NULL)
+		kill((pid_t)atol(p + strlen("daemon=")), SIGKILL); /* clean up */
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_uint_lt(ms, QUICK_MS);
+	ck_assert_msg(p != NULL, "lost output written before exit: \"%s\"",
+		      res.out.data);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* Background children in the run's process group die when the main exits. */
+START_TEST(test_background_killed_on_exit)
+{
+	char *argv[] = { "/bin/sh", "-c", "/bin/sleep 30 & echo $!", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	pid_t pid;
+	uint64_t ms;
+
+	spec_init(&spec, argv);
+	ms = run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_uint_lt(ms, QUICK_MS);
+	ck_assert_ptr_nonnull(res.out.data);
+	pid = (pid_t)atol(res.out.data);
+	ck_assert_int_gt(pid, 1);
+	if (!wait_dead(pid)) {
+		kill(pid, SIGKILL);
+		ck_abort_msg("background sleep %ld survived the run", (long)pid);
+	}
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* ... and when the run is stopped by its wall limit. */
+START_TEST(test_background_killed_on_timeout)
+{
+	char *argv[] = { "/bin/sh", "-c", "/bin/sleep 30 & echo $!; /bin/sleep 30",
+			 NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	pid_t pid;
+	uint64_t ms;
+
+	spec_init(&spec, argv);
+	spec.limits.wall_time_ms = 500;
+	ms = run(&spec, &res);
+	ck_assert_status(&res, SBX_WALL_TIME_EXCEEDED);
+	ck_assert_uint_lt(ms, QUICK_MS);
+	ck_assert_ptr_nonnull(res.out.data);
+	pid = (pid_t)atol(res.out.data);
+	ck_assert_int_gt(pid, 1);
+	if (!wait_dead(pid)) {
+		kill(pid, SIGKILL);
+		ck_abort_msg("background sleep %ld survived the run", (long)pid);
+	}
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* ------------------------------------------------------------- concurrency */
+
+#define NRUNS 32
+#define NROUNDS 8
+
+struct concurrent_run {
+	pthread_barrier_t *start;
+	int index;
+	char failure[512]; /* the first thing that went wrong, or "" */
+};
+
+/* Checks one result against what run `index` must produce; "" if right. */
+static void check_concurrent(const struct sbx_result *res, int index,
+			     char *failure, size_t len)
+{
+	char out[32], err[32];
+	enum sbx_status want = index == 0 ? SBX_OK : SBX_NONZERO_EXIT;
+
+	snprintf(out, sizeof(out), "out-%d\n", index);
+	snprintf(err, sizeof(err), "err-%d\n", index);
+	if (res->status != want || res->exit_code != index || res->signal != 0)
+		snprintf(failure, len, "run %d: status %s, exit %d, signal %d (%s)",
+			 index, sbx_status_name(res->status), res->exit_code,
+			 res->signal, res->message);
+	else if (res->out.data == NULL || strcmp(res->out.data, out) != 0)
+		snprintf(failure, len, "run %d: stdout \"%s\"", index,
+			 res->out.data != NULL ? res->out.data : "(null)");
+	else if (res->err.data == NULL || strcmp(res->err.data, err) != 0)
+		snprintf(failure, len, "run %d: stderr \"%s\"", index,
+			 res->err.data != NULL ? res->err.data : "(null)");
+}
+
+static void *concurrent_main(void *arg)
+{
+	struct concurrent_run *r = arg;
+	char index[16], input[32], err[256];
+	char *argv[] = { "/bin/sh", "-c", "/bin/cat; echo err-$0 >&2; exit $0",
+			 index, NULL };
+	struct sbx_spec spec;
+	int round;
+
+	snprintf(index, sizeof(index), "%d", r->index);
+	snprintf(input, sizeof(input), "out-%d\n", r->index);
+	spec_init(&spec, argv);
+	spec.stdin_data = input;
+	spec.stdin_len = strlen(input);
+	for (round = 0; round < NROUNDS; round++) {
+		struct sbx_result res;
+
+		/* All runs of a round start, and so end, close together. */
+		pthread_barrier_wait(r->start);
+		if (r->failure[0] != '\0')
+			continue;
+		if (sbx_run(&spec, &res, err, sizeof(err)) != 0) {
+			snprintf(r->failure, sizeof(r->failure),
+				 "run %d: sbx_run failed: %s", r->index, err);
+			continue;
+		}
+		check_concurrent(&res, r->index, r->failure, sizeof(r->failure));
+		sbx_result_free(&res);
+	}
+	return NULL;
+}
+
+/*
+ * 32 runs at once, eight times over, each get their own exit code, stdin,
+ * stdout and stderr: no run reaps another's child or reads another's pipes.
+ */
+START_TEST(test_concurrent_runs)
+{
+	static struct concurrent_run runs[NRUNS];
+	pthread_t threads[NRUNS];
+	pthread_barrier_t start;
+	int i;
+
+	pthread_barrier_init(&start, NULL, NRUNS);
+	for (i = 0; i < NRUNS; i++) {
+		runs[i].start = &start;
+		runs[i].index = i;
+		ck_assert_int_eq(pthread_create(&threads[i], NULL, concurrent_main,
+						&runs[i]), 0);
+	}
+	for (i = 0; i < NRUNS; i++)
+		pthread_join(threads[i], NULL);
+	pthread_barrier_destroy(&start);
+	for (i = 0; i < NRUNS; i++)
+		ck_assert_msg(runs[i].failure[0] == '\0', "%s", runs[i].failure);
+}
+END_TEST
+
+#define NPROBES 16
+
+struct probe_run {
+	pthread_barrier_t *start;
+	int rc;
+	char err[256];
+	struct sbx_result res;
+};
+
+static void *probe_main(void *arg)
+{
+	struct probe_run *r = arg;
+	char *argv[] = { PROBE, NULL };
+	struct sbx_spec spec;
+
+	spec_init(&spec, argv);
+	pthread_barrier_wait(r->start);
+	r->rc = sbx_run(&spec, &r->res, r->err, sizeof(r->err));
+	return NULL;
+}
+
+/*
+ * Pipes of one run never leak into another run's program, even when the
+ * runs fork at the same moment.
+ */
+START_TEST(test_concurrent_fds_isolated)
+{
+	static struct probe_run runs[NPROBES];
+	pthread_t threads[NPROBES];
+	pthread_barrier_t start;
+	int i;
+
+	pthread_barrier_init(&start, NULL, NPROBES);
+	for (i = 0; i < NPROBES; i++) {
+		runs[i].start = &start;
+		ck_assert_int_eq(pthread_create(&threads[i], NULL, probe_main,
+						&runs[i]), 0);
+	}
+	for (i = 0; i < NPROBES; i++)
+		pthread_join(threads[i], NULL);
+	pthread_barrier_destroy(&start);
+
+	for (i = 0; i < NPROBES; i++) {
+		ck_assert_msg(runs[i].rc == 0, "run %d: %s", i, runs[i].err);
+		ck_assert_status(&runs[i].res, SBX_OK);
+		ck_assert_field(&runs[i].res, "fds", "0,1,2");
+		sbx_result_free(&runs[i].res);
+	}
+}
+END_TEST
+
+/* ------------------------------------------------------------------- usage */
+
+/* CPU time is user + system, and wall time brackets it for one thread. */
+START_TEST(test_cpu_usage_sums)
+{
+	char *argv[] = { MISBEHAVE, "spin", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	uint64_t ms, sum;
+
+	spec_init(&spec, argv);
+	spec.limits.cpu_time_ms = 200;
+	ms = run(&spec, &res);
+	ck_assert_status(&res, SBX_CPU_TIME_EXCEEDED);
+	sum = res.usage.user_time_ms + res.usage.system_time_ms;
+	ck_assert_msg(res.usage.cpu_time_ms + 1 >= sum &&
+			      res.usage.cpu_time_ms <= sum + 1,
+		      "cpu %llu != user %llu + system %llu",
+		      (unsigned long long)res.usage.cpu_time_ms,
+		      (unsigned long long)res.usage.user_time_ms,
+		      (unsigned long long)res.usage.system_time_ms);
+	ck_assert_uint_ge(res.usage.cpu_time_ms, 200);
+	ck_assert_uint_le(res.usage.wall_time_ms, ms + 1);
+	ck_assert_uint_ge(res.usage.wall_time_ms + 20, res.usage.cpu_time_ms);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* Peak memory is the program's: 50 MiB touched shows as at least 45 MiB. */
+START_TEST(test_max_rss)
+{
+	char *small[] = { "/bin/true", NULL };
+	char *big[] = { MISBEHAVE, "mem", "50", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+
+	spec_init(&spec, small);
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_uint_gt(res.usage.max_rss_bytes, 0);
+	sbx_result_free(&res);
+
+	spec_init(&spec, big);
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_str_eq(res.out.data, "touched=50\n");
+	ck_assert_uint_ge(res.usage.max_rss_bytes, 45u * MIB);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/*
+ * Usage belongs to one run: after a 50 MiB run and a CPU-bound run, a run
+ * of /bin/true reports small numbers (RUSAGE_CHILDREN would not).
+ */
+START_TEST(test_usage_is_per_run)
+{
+	char *big[] = { MISBEHAVE, "mem", "50", NULL };
+	char *spin[] = { MISBEHAVE, "spin", NULL };
+	char *small[] = { "/bin/true", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+
+	spec_init(&spec, big);
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	sbx_result_free(&res);
+
+	spec_init(&spec, spin);
+	spec.limits.cpu_time_ms = 300;
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_CPU_TIME_EXCEEDED);
+	sbx_result_free(&res);
+
+	spec_init(&spec, small);
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_uint_lt(res.usage.max_rss_bytes, 40u * MIB);
+	ck_assert_uint_lt(res.usage.cpu_time_ms, 100);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* ------------------------------------------------------------------- leaks */
+
+/*
+ * 1,000 runs leave no descriptor, thread or child behind: every pipe is
+ * closed and every child reaped by the run that made it.
+ */
+START_TEST(test_no_leaks)
+{
+	char *argv[] = { "/bin/true", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	int fds = count_fds(), threads = count_threads(), i;
+
+	spec_init(&spec, argv);
+	for (i = 0; i < 1000; i++) {
+		run(&spec, &res);
+		ck_assert_status(&res, SBX_OK);
+		sbx_result_free(&res);
+	}
+	ck_assert_int_eq(count_fds(), fds);
+	ck_assert_int_eq(count_threads(), threads);
+	errno = 0;
+	ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
+	ck_assert_int_eq(errno, ECHILD);
+}
+END_TEST
+
+/* ------------------------------------------------------------------- suite */
+
+static TCase *tcase(Suite *s, const char *name, double timeout)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_set_timeout(tc, timeout);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
+static Suite *sandbox_suite(void)
+{
+	Suite *s = suite_create("sandbox");
+	TCase *tc;
+
+	tc = tcase(s, "statuses", 30);
+	tcase_add_test(tc, test_status_names);
+	tcase_add_test(tc, test_signal_names);
+	tcase_add_test(tc, test_exit_zero_is_ok);
+	tcase_add_test(tc, test_nonzero_exit);
+	tcase_add_test(tc, test_segv_is_signaled);
+
+	tc = tcase(s, "child", 30);
+	tcase_add_test(tc, test_new_session);
+	tcase_add_test(tc, test_signals_reset);
+	tcase_add_test(tc, test_rlimits_applied);
+	tcase_add_test(tc, test_fds_closed);
+	tcase_add_test(tc, test_ids_dropped);
+	tcase_add_test(tc, test_ids_kept);
+	tcase_add_test(tc, test_cwd);
+	tcase_add_test(tc, test_exact_environment);
+	tcase_add_test(tc, test_path_search);
+
+	tc = tcase(s, "setup errors", 30);
+	tcase_add_test(tc, test_missing_program);
+	tcase_add_test(tc, test_not_executable);
+	tcase_add_test(tc, test_missing_cwd);
+	tcase_add_test(tc, test_no_path_in_env);
+	tcase_add_test(tc, test_invalid_argv);
+
+	tc = tcase(s, "capture", 30);
+	tcase_add_test(tc, test_stdin_roundtrip);
+	tcase_add_test(tc, test_empty_stdin);
+	tcase_add_test(tc, test_unread_stdin);
+	tcase_add_test(tc, test_stdin_does_not_block_timer);
+	tcase_add_test(tc, test_stdout_cap);
+	tcase_add_test(tc, test_stderr_cap);
+	tcase_add_test(tc, test_exact_cap);
+	tcase_add_test(tc, test_endless_writer);
+	tcase_add_test(tc, test_stubborn_writer);
+	tcase_add_test(tc, test_uncapped_output);
+
+	tc = tcase(s, "limits", 30);
+	tcase_add_test(tc, test_wall_limit);
+	tcase_add_test(tc, test_cpu_limit);
+	tcase_add_test(tc, test_cpu_limit_threads);
+	tcase_add_test(tc, test_sigxcpu_is_cpu_exceeded);
+	tcase_add_test(tc, test_caught_sigxcpu);
+	tcase_add_test(tc, test_file_size_limit);
+	tcase_add_test(tc, test_fork_bomb);
+
+	tc = tcase(s, "escape cleanup", 30);
+	tcase_add_test(tc, test_background_does_not_hold_run);
+	tcase_add_test(tc, test_daemon_bounded_drain);
+	tcase_add_test(tc, test_background_killed_on_exit);
+	tcase_add_test(tc, test_background_killed_on_timeout);
+
+	tc = tcase(s, "concurrency", 60);
+	tcase_add_test(tc, test_concurrent_runs);
+	tcase_add_test(tc, test_concurrent_fds_isolated);
+
+	tc = tcase(s, "usage", 30);
+	tcase_add_test(tc, test_cpu_usage_sums);
+	tcase_add_test(tc, test_max_rss);
+	tcase_add_test(tc, test_usage_is_per_run);
+
+	tc = tcase(s, "leaks", 120);
+	tcase_add_test(tc, test_no_leaks);
+
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(sandbox_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
