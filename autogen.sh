@@ -5,10 +5,17 @@ set -eu
 cd "$(dirname "$0")"
 
 packages="autoconf automake libtool pkg-config make gcc libc6-dev
-libfcgi-dev libjansson-dev libseccomp-dev check nginx curl wrk python3 procps iproute2"
+libfcgi-dev libjansson-dev libseccomp-dev check nginx curl wrk python3 procps iproute2
+chromium nodejs npm fonts-dejavu-core"
 
 missing=""
 for p in $packages; do
+	# Node.js from another source (NodeSource) ships its own npm and
+	# conflicts with Debian's: a working command counts as installed.
+	case "$p" in
+	nodejs) command -v node >/dev/null 2>&1 && continue ;;
+	npm) command -v npm >/dev/null 2>&1 && continue ;;
+	esac
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
 		missing="$missing $p"
 	fi

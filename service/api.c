@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "service/api.h"
+#include "service/limits.h"
 #include "service/request.h"
 #include "service/response.h"
 
@@ -167,7 +168,7 @@ static json_t *isolation_json(struct service *svc)
 
 static void handle_health(struct service *svc, struct http_response *resp)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:i, s:i, s:i, s:o}",
+	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:i, s:i, s:i, s:{s:o, s:o}, s:o}",
 		"status", "ok",
 		"version", PACKAGE_VERSION,
 		"host", svc->cfg.host_id,
@@ -175,6 +176,8 @@ static void handle_health(struct service *svc, struct http_response *resp)
 		"slots", (int)pool_size(svc->pool),
 		"busy", (int)pool_busy(svc->pool),
 		"queue", (int)svc->cfg.queue,
+		"limits", "default", limits_to_json(&svc->cfg.default_limits),
+		"max", limits_to_json(&svc->cfg.max_limits),
 		"isolation", isolation_json(svc));
 	set_json(resp, 200, o);
 }

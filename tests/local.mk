@@ -50,6 +50,17 @@ EXTRA_DIST += $(E2E_SUITES) tests/e2e/serial tests/e2e/harness.py \
 	tests/e2e/test_api.py tests/e2e/test_hostile.py tests/e2e/test_accounting.py \
 	tests/e2e/test_openapi.py \
 	tests/cluster/test_cluster.py
+# The playground in headless Chromium (playwright-core from npm).
+BROWSER_SUITES = tests/browser/check_browser
+TESTS += $(BROWSER_SUITES)
+EXTRA_DIST += tests/browser/check_browser tests/browser/test_playground.mjs \
+	tests/browser/package.json tests/browser/package-lock.json
+CLEANFILES += tests/browser/playground.png tests/browser/playground-phone.png \
+	tests/browser/playground-dark.png tests/browser/fail-*.png
+clean-local:
+	rm -rf tests/browser-deps
+
 # The suites need the daemon and the playground files built first.
 tests/e2e/check_e2e.log tests/e2e/check_hostile.log tests/e2e/check_accounting.log \
-tests/e2e/check_openapi.log tests/cluster/check_cluster.log: service/runboxd
+tests/e2e/check_openapi.log tests/cluster/check_cluster.log \
+tests/browser/check_browser.log: service/runboxd

@@ -1,0 +1,749 @@
+// End-to-end test of the playground page (www/) in a real browser: Debian's
+// /usr/bin/chromium, headless, driven by playwright-core (no downloaded
+// browser), against the real service started with conf/run.sh (nginx +
+// runboxd) on a free loopback port.
+//
+//   top_srcdir=. top_builddir=/tmp/b0 tests/browser/check_browser
+//
+// Every check is independent where it can be (a fresh page); the summary
+// line is Check's: "100%: Checks: N, Failures: F, Errors: E".  A failed
+// assertion is a failure, anything else (a timeout, a crash) an error.
+// Screenshots go to $top_builddir/tests/browser/ for a human to look at.
+// Exit 0 when all passed, 1 otherwise, 77 (automake's skip) when the
+// machine cannot run the test (not root, no chromium, no runboxd...).
+
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const srcdir = path.resolve(process.env.top_srcdir || path.join(here, "..", ".."));
+const builddir = path.resolve(process.env.top_builddir || srcdir);
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const NGINX = process.env.NGINX || "/usr/sbin/nginx";
+const SKIP = 77;
+const shotDir = path.join(builddir, "tests", "browser");
+
+function skip(why) {
+	console.log("SKIP: " + why);
+	process.exit(SKIP);
+}
+
+function executable(p) {
+	try {
+		fs.accessSync(p, fs.constants.X_OK);
+		return true;
+	} catch {
+		return false;
+	}
+}
+
+// ---- prerequisites ---------------------------------------------------------------
+
+function loadPlaywright() {
+	// check_browser installs into the source tree when it may write there,
+	// else into the build tree (make distcheck's source tree is read-only).
+	const dirs = [process.env.RUNBOX_NODE_MODULES, path.join(here, "node_modules"),
+		path.join(builddir, "tests", "browser-deps", "node_modules")].filter(Boolean);
+	for (const d of dirs) {
+		if (fs.existsSync(path.join(d, "playwright-core", "package.json")))
+			return createRequire(path.join(d, "..", "package.json"))("playwright-core");
+	}
+	skip("playwright-core is not installed (npm ci --prefix tests/browser)");
+}
+
+if (process.getuid() !== 0)
+	skip("runboxd must run as root (it gives each slot its own uid)");
+const runboxd = path.join(builddir, "service", "runboxd");
+for (const [p, why] of [[runboxd, "is not built"], [CHROMIUM, "is missing (apt-get install chromium)"],
+	[NGINX, "is missing"], ["/usr/bin/curl", "is needed by conf/run.sh"]]) {
+	if (!executable(p))
+		skip(p + " " + why);
+}
+const { chromium } = loadPlaywright();
+
+// ---- the service -------------------------------------------------------------------
+
+function freePort() {
+	return new Promise((resolve, reject) => {
+		const s = net.createServer();
+		s.on("error", reject);
+		s.listen(0, "127.0.0.1", () => {
+			const { port } = s.address();
+			s.close(() => resolve(port));
+		});
+	});
+}
+
+// conf/run.sh in a process group of its own (detached), so that after a
+// failure its whole group can be stopped by that one id.
+class Service {
+	constructor() {
+		this.proc = null;
+		this.log = [];
+		this.exited = null;
+	}
+
+	launch(port) {
+		this.port = port;
+		this.log = [];
+		this.proc = spawn("/bin/sh", [path.join(srcdir, "conf", "run.sh"), "--port", String(port),
+			"--builddir", builddir, "--srcdir", srcdir], {
+			detached: true,
+			stdio: ["ignore", "ignore", "pipe"],
+			env: { ...process.env, NGINX },
+		});
+		this.exited = new Promise((resolve) => this.proc.on("exit", (code, sig) => resolve({ code, sig })));
+		let partial = "";
+		return new Promise((resolve) => {
+			const timer = setTimeout(() => resolve("no 'serving' line within 15 s"), 15000);
+			this.proc.stderr.on("data", (chunk) => {
+				const lines = (partial + chunk.toString("utf8")).split("\n");
+				partial = lines.pop();
+				for (const l of lines) {
+					this.log.push(l);
+					if (l.startsWith("runbox: serving http://")) {
+						clearTimeout(timer);
+						resolve(null);
+					}
+				}
+			});
+			this.exited.then(({ code }) => {
+				clearTimeout(timer);
+				resolve("run.sh exited with " + code);
+			});
+		});
+	}
+
+	async start() {
+		let why = "";
+		for (let attempt = 0; attempt < 4; attempt++) {
+			why = await this.launch(await freePort());
+			if (!why)
+				return;
+			const clash = this.log.some((l) => /Address already in use|could not bind|nginx did not start/.test(l));
+			await this.abort();
+			if (!clash)
+				break;
+		}
+		throw new Error("service did not start: " + why + "\n" + this.log.slice(-30).join("\n"));
+	}
+
+	get origin() {
+		return "http://127.0.0.1:" + this.port;
+	}
+
+	async waitExit(ms) {
+		return Promise.race([this.exited, new Promise((r) => setTimeout(() => r(null), ms))]);
+	}
+
+	signalGroup(sig) {
+		try {
+			process.kill(-this.proc.pid, sig);
+		} catch {
+			// already gone
+		}
+	}
+
+	// SIGTERM to run.sh: it stops nginx and runboxd and removes its files.
+	async stop() {
+		if (!this.proc)
+			return ["the service was never started"];
+		const problems = [];
+		if (this.proc.exitCode === null && this.proc.signalCode === null)
+			this.proc.kill("SIGTERM");
+		const end = await this.waitExit(40000);
+		if (!end) {
+			problems.push("run.sh did not exit within 40 s of SIGTERM");
+			await this.abort();
+		} else if (end.code !== 0) {
+			problems.push("run.sh exited with " + (end.code ?? end.sig));
+		}
+		await new Promise((r) => setTimeout(r, 50));
+		if (!this.log.some((l) => l.includes("runbox: stopped")))
+			problems.push("run.sh did not say 'runbox: stopped'");
+		this.proc = null;
+		return problems;
+	}
+
+	async abort() {
+		if (!this.proc)
+			return;
+		this.proc.kill("SIGTERM");
+		if (!(await this.waitExit(5000))) {
+			this.signalGroup("SIGTERM");
+			if (!(await this.waitExit(30000))) {
+				this.signalGroup("SIGKILL");
+				await this.waitExit(5000);
+			}
+		}
+		this.proc = null;
+	}
+}
+
+// ---- checks ----------------------------------------------------------------------------
+
+const results = [];
+let currentPage = null;
+
+async function check(name, fn) {
+	const t0 = Date.now();
+	try {
+		await fn();
+		results.push({ name, kind: "pass" });
+		console.log("PASS " + name + " (" + (Date.now() - t0) + " ms)");
+	} catch (e) {
+		const kind = e instanceof assert.AssertionError ? "failure" : "error";
+		results.push({ name, kind });
+		console.log((kind === "failure" ? "FAIL " : "ERROR ") + name + ": " + (e.stack || e));
+		if (currentPage && !currentPage.isClosed()) {
+			const shot = path.join(shotDir, "fail-" + name.replace(/[^a-z0-9]+/gi, "-") + ".png");
+			await currentPage.screenshot({ path: shot, fullPage: true }).catch(() => {});
+			console.log("  screenshot: " + shot);
+		}
+	}
+}
+
+function summary() {
+	const n = results.length;
+	const failures = results.filter((r) => r.kind === "failure").length;
+	const errors = results.filter((r) => r.kind === "error").length;
+	const pct = n ? Math.floor((100 * (n - failures - errors)) / n) : 0;
+	console.log(pct + "%: Checks: " + n + ", Failures: " + failures + ", Errors: " + errors);
+	return failures + errors;
+}
+
+// ---- page helpers ----------------------------------------------------------------------
+
+const svc = new Service();
+const requests = [];
+const pageErrors = [];
+let context = null;
+
+// A new page on url.  The pages share one profile, so the stored work is
+// wiped first unless keep is set (a check that tests what reload keeps).
+async function openPage(url = svc.origin + "/", { viewport = null, keep = false } = {}) {
+	const page = await context.newPage();
+	page.setDefaultTimeout(15000);
+	page.on("pageerror", (e) => pageErrors.push(e.message));
+	if (viewport)
+		await page.setViewportSize(viewport);
+	if (!keep) {
+		await page.goto(svc.origin + "/");
+		await page.evaluate(() => localStorage.clear());
+	}
+	await page.goto(url);
+	await ready(page);
+	currentPage = page;
+	return page;
+}
+
+async function ready(page) {
+	await page.waitForSelector("#language:not([disabled])");
+	await page.waitForSelector("#run:not([disabled])");
+}
+
+// Run with trigger() and wait until the result is on the page.
+async function runWith(page, trigger) {
+	await Promise.all([
+		page.waitForResponse((r) => r.url().endsWith("/api/v1/run")),
+		trigger(),
+	]);
+	await page.waitForFunction(() => !document.getElementById("result").hasAttribute("aria-busy"));
+	return resultOf(page);
+}
+
+function run(page) {
+	return runWith(page, () => page.click("#run"));
+}
+
+async function resultOf(page) {
+	return page.evaluate(() => {
+		const t = (id) => document.getElementById(id).textContent;
+		return {
+			status: document.getElementById("badge").dataset.status,
+			badge: t("badge"),
+			message: t("message"),
+			detail: t("detail"),
+			stdout: t("stdout"),
+			stderr: t("stderr"),
+			compileShown: !document.getElementById("compile").hidden,
+			compile: t("compile-out"),
+			usage: t("usage"),
+			stdoutTruncShown: !document.getElementById("stdout-trunc").hidden,
+			stdoutTrunc: t("stdout-trunc"),
+			resultText: document.getElementById("result").innerText,
+		};
+	});
+}
+
+async function setCode(page, language, code) {
+	if (language)
+		await page.selectOption("#language", language);
+	await page.fill("#code", code);
+}
+
+async function setLimit(page, id, value) {
+	if (!(await page.$eval("#limits", (d) => d.open)))
+		await page.click("#limits > summary");
+	await page.fill(id, value);
+}
+
+function languagesOf(page) {
+	return page.$$eval("#language option", (os) => os.map((o) => ({ value: o.value, text: o.textContent })));
+}
+
+// ---- the checks --------------------------------------------------------------------------
+
+async function checks() {
+	await check("page loads with the languages filled", async () => {
+		const page = await openPage();
+		assert.equal(await page.title(), "runbox playground");
+		const langs = await languagesOf(page);
+		const ids = langs.map((l) => l.value);
+		for (const id of ["python3", "sh", "c"])
+			assert.ok(ids.includes(id), "language " + id + " offered: " + JSON.stringify(langs));
+		const py = langs.find((l) => l.value === "python3");
+		assert.match(py.text, /^Python \d+\.\d+/, "name and version shown");
+		assert.equal(await page.inputValue("#language"), "python3", "first language selected");
+		const code = await page.inputValue("#code");
+		assert.match(code, /Hello from Python/, "the Python sample is in the editor");
+		const gutter = await page.textContent("#gutter");
+		assert.equal(gutter.split("\n").length, code.split("\n").length, "one line number per line");
+		assert.equal(await page.textContent("#badge"), "not run yet");
+		await page.close();
+	});
+
+	await check("the Python sample runs: ok and its output", async () => {
+		const page = await openPage();
+		const r = await run(page);
+		assert.equal(r.status, "ok");
+		assert.equal(r.badge, "ok");
+		assert.match(r.stdout, /^Hello from Python 3\.\d+/);
+		assert.equal(r.detail, "exit code 0");
+		assert.match(r.usage, /CPU \d+ ms of \d+ ms · wall \d+ ms of \d+ ms · peak memory [\d.]+ (KiB|MiB) of/);
+		assert.equal(await page.getAttribute("#stderr", "data-empty"), "(nothing)");
+		// The panel now shows the defaults the server applied.
+		assert.match(await page.getAttribute("#limit-cpu", "placeholder"), /^\d+$/);
+		assert.match(await page.getAttribute("#limit-memory", "placeholder"), /^\d+(\.\d+)?$/);
+		await page.screenshot({ path: path.join(shotDir, "playground.png"), fullPage: true });
+		await page.close();
+	});
+
+	await check("Run is disabled while a run is in flight", async () => {
+		const page = await openPage();
+		await setCode(page, "python3", "import time\ntime.sleep(1.5)\nprint('slept')\n");
+		const done = run(page);
+		await page.waitForFunction(() => document.getElementById("run").disabled, null, { timeout: 1000 });
+		assert.equal(await page.textContent("#run"), "Running…");
+		assert.equal(await page.getAttribute("#badge", "data-status"), "running");
+		// A second Ctrl+Enter while busy starts nothing.
+		let extra = 0;
+		page.on("request", (q) => { if (q.url().endsWith("/api/v1/run")) extra++; });
+		await page.keyboard.press("Control+Enter");
+		const r = await done;
+		assert.equal(r.status, "ok");
+		assert.equal(r.stdout, "slept\n");
+		assert.equal(extra, 0, "no second run while the first is in flight");
+		assert.equal(await page.isEnabled("#run"), true);
+		assert.equal(await page.textContent("#run"), "Run");
+		await page.close();
+	});
+
+	await check("stderr and exit 3: nonzero exit badge and both panes", async () => {
+		const page = await openPage();
+		await setCode(page, "python3",
+			"import sys\nprint('to stdout')\nprint('to stderr', file=sys.stderr)\nsys.exit(3)\n");
+		const r = await run(page);
+		assert.equal(r.status, "nonzero_exit");
+		assert.equal(r.badge, "nonzero exit");
+		assert.equal(r.detail, "exit code 3");
+		assert.match(r.message, /code 3/);
+		assert.equal(r.stdout, "to stdout\n");
+		assert.equal(r.stderr, "to stderr\n");
+		assert.equal(await page.getAttribute("#badge", "class"), "badge nonzero");
+		await page.close();
+	});
+
+	await check("a compile error in C shows the compiler's message", async () => {
+		const page = await openPage();
+		await setCode(page, "c", "int main(void)\n{\n\treturn undeclared_thing;\n}\n");
+		const r = await run(page);
+		assert.equal(r.status, "compile_error");
+		assert.equal(r.badge, "compile error");
+		assert.ok(r.compileShown, "compile section shown");
+		assert.match(r.compile, /error: .undeclared_thing. undeclared/);
+		assert.equal(r.stdout, "");
+		assert.match(r.detail, /^compiler: exit code \d+/);
+		assert.match(r.usage, /^Compile: CPU/);
+		await page.close();
+	});
+
+	await check("the C sample compiles and runs", async () => {
+		const page = await openPage();
+		await page.selectOption("#language", "c");
+		assert.match(await page.inputValue("#code"), /#include <stdio.h>/, "the C sample replaces the code");
+		const r = await run(page);
+		assert.equal(r.status, "ok");
+		assert.equal(r.stdout, "Hello, world!\n");
+		assert.ok(!r.compileShown, "no compiler section when it said nothing");
+		assert.match(r.usage, /Run: CPU .*\nCompile: CPU/);
+		await page.close();
+	});
+
+	await check("stdin reaches the program", async () => {
+		const page = await openPage();
+		await setCode(page, "python3", "import sys\nprint(sys.stdin.read().upper(), end='')\n");
+		await page.fill("#stdin", "hello stdin\nline two\n");
+		const r = await run(page);
+		assert.equal(r.status, "ok");
+		assert.equal(r.stdout, "HELLO STDIN\nLINE TWO\n");
+		await page.close();
+	});
+
+	await check("an infinite loop with a 500 ms CPU limit: CPU limit exceeded", async () => {
+		const page = await openPage();
+		await setCode(page, "python3", "while True:\n    pass\n");
+		await setLimit(page, "#limit-cpu", "500");
+		assert.match(await page.textContent("#limits-summary"), /custom: CPU time 500 ms/);
+		const r = await run(page);
+		assert.equal(r.status, "cpu_time_exceeded");
+		assert.equal(r.badge, "CPU time limit exceeded");
+		assert.equal(await page.getAttribute("#badge", "class"), "badge limit");
+		assert.match(r.message, /500 ms/);
+		assert.match(r.usage, /CPU \d+ ms of 500 ms/);
+		await page.close();
+	});
+
+	await check("a limit above the maximum: a readable API error", async () => {
+		const page = await openPage();
+		await setLimit(page, "#limit-cpu", "99999");
+		const r = await run(page);
+		assert.equal(r.status, "invalid_request");
+		assert.equal(r.badge, "request refused");
+		assert.match(r.message, /cpu_time_ms/);
+		assert.match(r.message, /10000/);
+		assert.match(r.detail, /HTTP 400 · invalid_request/);
+		assert.match(r.detail, /CPU time/, "points at the field");
+		assert.ok(!/[{}]/.test(r.resultText), "no raw JSON: " + r.resultText);
+		assert.equal(await page.getAttribute("#limit-cpu", "aria-invalid"), "true");
+		await page.close();
+	});
+
+	await check("a malformed limit is explained without a request", async () => {
+		const page = await openPage();
+		await setLimit(page, "#limit-memory", "lots");
+		let sent = 0;
+		page.on("request", (q) => { if (q.url().endsWith("/api/v1/run")) sent++; });
+		await page.click("#run");
+		assert.equal(await page.textContent("#badge"), "check the limits");
+		assert.match(await page.textContent("#message"), /^Memory: enter a number of MiB greater than 0/);
+		assert.equal(await page.evaluate(() => document.activeElement.id), "limit-memory");
+		assert.equal(sent, 0);
+		await page.close();
+	});
+
+	await check("a network failure says so", async () => {
+		const page = await openPage();
+		await page.route("**/api/v1/run", (route) => route.abort("connectionrefused"));
+		await page.click("#run");
+		await page.waitForFunction(() => document.getElementById("badge").dataset.status === "error");
+		assert.equal(await page.textContent("#badge"), "network error");
+		assert.match(await page.textContent("#message"), /Could not reach the runbox service/);
+		assert.equal(await page.isEnabled("#run"), true, "Run usable again");
+		await page.close();
+	});
+
+	await check("busy (503) and too large (413) are readable", async () => {
+		const page = await openPage();
+		const body = (code, message) => JSON.stringify({ error: { code, message } });
+		await page.route("**/api/v1/run", (route) => route.fulfill({
+			status: 503, contentType: "application/json", headers: { "Retry-After": "1" },
+			body: body("busy", "the execution service is not reachable or overloaded; retry later"),
+		}));
+		let r = await run(page);
+		assert.equal(r.badge, "service busy");
+		assert.match(r.message, /overloaded; retry later\.$/);
+		assert.equal(r.detail, "HTTP 503 · busy · retry in 1 s");
+		await page.unroute("**/api/v1/run");
+		// A real 413 from nginx: a body over max_body_bytes (1 MiB).
+		await page.fill("#stdin", "x".repeat(1100 * 1024));
+		r = await run(page);
+		assert.equal(r.status, "payload_too_large");
+		assert.equal(r.badge, "too large");
+		assert.match(r.message, /larger than/);
+		assert.ok(!/[{}]/.test(r.resultText), "no raw JSON: " + r.resultText);
+		await page.close();
+	});
+
+	await check("output is shown as text, never as HTML", async () => {
+		const page = await openPage();
+		const evil = "<b id=\"pwned\">bold</b><img src=x onerror=\"window.pwned=1\"><script>window.pwned=2</script>";
+		await setCode(page, "python3", "import sys\nprint(" + JSON.stringify(evil) + ")\n" +
+			"print(" + JSON.stringify(evil) + ", file=sys.stderr)\n");
+		const r = await run(page);
+		assert.equal(r.stdout, evil + "\n");
+		assert.equal(r.stderr, evil + "\n");
+		assert.equal(await page.$$eval("#result b, #result img, #result script", (e) => e.length), 0);
+		assert.equal(await page.evaluate(() => window.pwned), undefined);
+		await page.close();
+	});
+
+	await check("truncated output is marked", async () => {
+		const page = await openPage();
+		await setCode(page, "python3", "print('x' * 5000)\n");
+		await setLimit(page, "#limit-output", "1");
+		const r = await run(page);
+		assert.equal(r.status, "output_exceeded");
+		assert.equal(r.badge, "output limit exceeded");
+		assert.equal(r.stdout.length, 1024);
+		assert.ok(r.stdoutTruncShown, "truncation marker shown");
+		assert.match(r.stdoutTrunc, /truncated: only the first 1 KiB are kept/);
+		await page.close();
+	});
+
+	await check("Ctrl+Enter runs from the editor", async () => {
+		const page = await openPage();
+		await setCode(page, "python3", "print('ran by keyboard')\n");
+		await page.focus("#code");
+		const r = await runWith(page, () => page.keyboard.press("Control+Enter"));
+		assert.equal(r.stdout, "ran by keyboard\n");
+		assert.equal(await page.inputValue("#code"), "print('ran by keyboard')\n", "no newline inserted");
+		// From the stdin area too, and with Cmd (Meta) as on a Mac.
+		await page.focus("#stdin");
+		const r2 = await runWith(page, () => page.keyboard.press("Meta+Enter"));
+		assert.equal(r2.stdout, "ran by keyboard\n");
+		await page.close();
+	});
+
+	await check("Tab indents, Enter keeps indentation, Esc then Tab leaves", async () => {
+		const page = await openPage();
+		await setCode(page, "python3", "");
+		await page.focus("#code");
+		await page.keyboard.type("for i in range(2):");
+		await page.keyboard.press("Enter");
+		await page.keyboard.press("Tab");
+		await page.keyboard.type("print(i)");
+		await page.keyboard.press("Enter");
+		await page.keyboard.type("x = i");
+		await page.keyboard.press("Shift+Tab");
+		assert.equal(await page.inputValue("#code"), "for i in range(2):\n    print(i)\nx = i");
+		assert.equal(await page.textContent("#gutter"), "1\n2\n3");
+		// Select all and indent every line, then undo it.
+		await page.keyboard.press("Control+a");
+		await page.keyboard.press("Tab");
+		assert.equal(await page.inputValue("#code"), "    for i in range(2):\n        print(i)\n    x = i");
+		await page.keyboard.press("Control+z");
+		assert.equal(await page.inputValue("#code"), "for i in range(2):\n    print(i)\nx = i", "undo works");
+		// C uses tabs, like its sample.
+		await page.selectOption("#language", "c");
+		await page.focus("#code");
+		await page.keyboard.press("Control+End");
+		await page.keyboard.press("Tab");
+		assert.ok((await page.inputValue("#code")).endsWith("}\n\t"));
+		await page.keyboard.press("Escape");
+		await page.keyboard.press("Tab");
+		assert.equal(await page.evaluate(() => document.activeElement.id), "stdin", "focus moved on");
+		await page.close();
+	});
+
+	await check("keyboard only: Tab reaches Run, Enter runs", async () => {
+		const page = await openPage();
+		await page.evaluate(() => document.activeElement && document.activeElement.blur());
+		const order = [];
+		for (let i = 0; i < 8; i++) {
+			await page.keyboard.press("Tab");
+			const id = await page.evaluate(() => document.activeElement.id || document.activeElement.tagName);
+			order.push(id);
+			if (id === "run")
+				break;
+		}
+		assert.equal(order[order.length - 1], "run", "focus order: " + order.join(" → "));
+		assert.ok(order.includes("language"), "the language picker is reachable");
+		const visible = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+		assert.notEqual(visible, "none", "focus is visible");
+		const r = await runWith(page, () => page.keyboard.press("Enter"));
+		assert.equal(r.status, "ok");
+		// The limits panel opens from the keyboard.
+		await page.focus("#limits > summary");
+		await page.keyboard.press("Enter");
+		assert.equal(await page.$eval("#limits", (d) => d.open), true);
+		await page.close();
+	});
+
+	await check("a share link reproduces language, code, stdin and limits", async () => {
+		const page = await openPage();
+		await setCode(page, "sh", "read x\necho \"got $x\"\n");
+		await page.fill("#stdin", "shared stdin ✓\n");
+		await setLimit(page, "#limit-wall", "3000");
+		await page.click("#share");
+		const url = await page.inputValue("#share-url");
+		assert.ok(url.startsWith(svc.origin + "/#s="), "link: " + url);
+		assert.equal(page.url(), url, "the address bar holds the link");
+		assert.equal(await page.evaluate(() => document.activeElement.id), "share-url");
+		// Change the work in the first page: the link must not depend on it.
+		await setCode(page, "python3", "print('something else')\n");
+		await page.waitForFunction(() => location.hash === "", null, { timeout: 3000 });
+		const other = await openPage(url, { keep: true });
+		assert.equal(await other.inputValue("#language"), "sh");
+		assert.equal(await other.inputValue("#code"), "read x\necho \"got $x\"\n");
+		assert.equal(await other.inputValue("#stdin"), "shared stdin ✓\n");
+		assert.equal(await other.inputValue("#limit-wall"), "3000");
+		const r = await run(other);
+		assert.equal(r.stdout, "got shared stdin ✓\n");
+		assert.match(r.usage, /wall \d+ ms of 3000 ms/);
+		await other.close();
+		await page.close();
+	});
+
+	await check("a broken share link says so and keeps the stored work", async () => {
+		const mine = await openPage();
+		await setCode(mine, "sh", "echo mine\n");
+		await mine.waitForTimeout(500); // the work is stored 250 ms after the last key
+		await mine.close();
+		const page = await openPage(svc.origin + "/#s=%%%not-base64", { keep: true });
+		assert.match(await page.textContent("#message"), /link is damaged/);
+		assert.equal(await page.inputValue("#language"), "sh");
+		assert.equal(await page.inputValue("#code"), "echo mine\n");
+		await page.close();
+	});
+
+	await check("reload keeps the work", async () => {
+		const page = await openPage();
+		await setCode(page, "sh", "echo reload-me\n");
+		await page.fill("#stdin", "kept stdin");
+		await setLimit(page, "#limit-processes", "7");
+		await page.reload(); // at once: the last keystroke must not be lost
+		await ready(page);
+		assert.equal(await page.inputValue("#language"), "sh");
+		assert.equal(await page.inputValue("#code"), "echo reload-me\n");
+		assert.equal(await page.inputValue("#stdin"), "kept stdin");
+		assert.equal(await page.inputValue("#limit-processes"), "7");
+		// Each language keeps its own draft.
+		await page.selectOption("#language", "python3");
+		await page.fill("#code", "print('py draft')\n");
+		await page.selectOption("#language", "sh");
+		assert.equal(await page.inputValue("#code"), "echo reload-me\n");
+		await page.selectOption("#language", "python3");
+		assert.equal(await page.inputValue("#code"), "print('py draft')\n");
+		// The Sample button brings the sample back, and Ctrl+Z the draft.
+		await page.click("#sample");
+		assert.match(await page.inputValue("#code"), /Hello from Python/);
+		await page.keyboard.press("Control+z");
+		assert.equal(await page.inputValue("#code"), "print('py draft')\n");
+		await page.close();
+	});
+
+	await check("phone width (375 px): no horizontal scroll", async () => {
+		const page = await openPage(svc.origin + "/", { viewport: { width: 375, height: 812 } });
+		await setCode(page, "python3", "print('w' * 400)\nprint('a long line with spaces ' * 20)\n");
+		await setLimit(page, "#limit-cpu", "");
+		const r = await run(page);
+		assert.equal(r.status, "ok");
+		const widths = await page.evaluate(() => [document.documentElement.scrollWidth,
+			document.documentElement.clientWidth, document.body.scrollWidth]);
+		assert.ok(widths[0] <= widths[1] && widths[2] <= widths[1], "scrollWidth/clientWidth: " + widths);
+		const font = await page.$eval("#stdout", (e) => parseFloat(getComputedStyle(e).fontSize));
+		assert.ok(font >= 12, "readable output font: " + font);
+		await page.evaluate(() => window.scrollTo(0, 0));
+		await page.screenshot({ path: path.join(shotDir, "playground-phone.png"), fullPage: true });
+		await page.close();
+	});
+
+	await check("prefers-color-scheme: dark and light", async () => {
+		const page = await openPage();
+		const lum = () => page.evaluate(() => {
+			const m = getComputedStyle(document.body).backgroundColor.match(/\d+(\.\d+)?/g).map(Number);
+			return (0.2126 * m[0] + 0.7152 * m[1] + 0.0722 * m[2]) / 255;
+		});
+		await page.emulateMedia({ colorScheme: "light" });
+		assert.ok((await lum()) > 0.8, "light background");
+		await page.emulateMedia({ colorScheme: "dark" });
+		assert.ok((await lum()) < 0.2, "dark background");
+		await setCode(page, "python3", "import sys\nprint('out')\nprint('err', file=sys.stderr)\nsys.exit(3)\n");
+		await run(page);
+		await page.screenshot({ path: path.join(shotDir, "playground-dark.png"), fullPage: true });
+		await page.close();
+	});
+
+	await check("screenshots are written", async () => {
+		for (const f of ["playground.png", "playground-phone.png", "playground-dark.png"]) {
+			const st = fs.statSync(path.join(shotDir, f));
+			assert.ok(st.size > 5000, f + " is " + st.size + " bytes");
+			console.log("  screenshot: " + path.join(shotDir, f));
+		}
+	});
+
+	await check("no request leaves 127.0.0.1", async () => {
+		assert.ok(requests.length > 10, "requests were recorded");
+		const foreign = requests.filter((u) => !u.startsWith(svc.origin + "/") &&
+			!/^(data|blob|about):/.test(u));
+		assert.deepEqual(foreign, []);
+	});
+
+	await check("no script errors in the page", async () => {
+		assert.deepEqual(pageErrors, []);
+	});
+}
+
+// ---- main ------------------------------------------------------------------------------------
+
+async function main() {
+	fs.mkdirSync(shotDir, { recursive: true });
+	for (const f of fs.readdirSync(shotDir)) {
+		if (/^fail-.*\.png$/.test(f))
+			fs.rmSync(path.join(shotDir, f)); // from an earlier run
+	}
+	const profile = fs.mkdtempSync(path.join(os.tmpdir(), "runbox-chromium-"));
+	let failed = 0;
+	const stopOnSignal = async (sig) => {
+		console.log("stopped by " + sig);
+		await svc.abort();
+		fs.rmSync(profile, { recursive: true, force: true });
+		process.exit(1);
+	};
+	process.on("SIGINT", stopOnSignal);
+	process.on("SIGTERM", stopOnSignal);
+	const t0 = Date.now();
+	try {
+		await svc.start();
+		console.log("service at " + svc.origin + "/ (" + (Date.now() - t0) + " ms)");
+		context = await chromium.launchPersistentContext(profile, {
+			executablePath: CHROMIUM,
+			headless: true,
+			args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+				"--disable-background-networking", "--disable-component-update", "--disable-sync"],
+			viewport: { width: 1280, height: 860 },
+		});
+		context.setDefaultTimeout(15000);
+		console.log("chromium up (" + (Date.now() - t0) + " ms)");
+		context.on("request", (q) => requests.push(q.url()));
+		// Anything not for our service is refused before it leaves (and the
+		// check above reports it).
+		await context.route((url) => !url.href.startsWith(svc.origin + "/"), (route) => route.abort("blockedbyclient"));
+		for (const p of context.pages())
+			await p.close();
+		await checks();
+	} catch (e) {
+		results.push({ name: "set-up", kind: "error" });
+		console.log("ERROR set-up: " + (e.stack || e));
+	} finally {
+		if (context)
+			await context.close().catch(() => {});
+		if (svc.proc) {
+			await check("the service stops cleanly", async () => {
+				assert.deepEqual(await svc.stop(), []);
+			});
+		}
+		fs.rmSync(profile, { recursive: true, force: true });
+		failed = summary();
+	}
+	process.exit(failed ? 1 : 0);
+}
+
+main();
