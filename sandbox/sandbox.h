@@ -151,7 +151,10 @@ struct sbx_usage {
 	uint64_t user_time_ms;
 	uint64_t system_time_ms;
 	uint64_t wall_time_ms;
-	uint64_t max_rss_bytes;
+	uint64_t max_rss_bytes;  /* with a cgroup: the tree's peak memory;
+				    without: the kernel's ru_maxrss, which also
+				    counts pages the child shared with its
+				    parent before execve */
 };
 
 struct sbx_result {

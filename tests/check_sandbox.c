@@ -1324,6 +1324,7 @@ START_TEST(test_usage_is_per_run)
 	spec_init(&spec, big);
 	run(&spec, &res);
 	ck_assert_status(&res, SBX_OK);
+	uint64_t big_rss = res.usage.max_rss_bytes;
 	sbx_result_free(&res);
 
 	spec_init(&spec, spin);
@@ -1335,7 +1336,11 @@ START_TEST(test_usage_is_per_run)
 	spec_init(&spec, small);
 	run(&spec, &res);
 	ck_assert_status(&res, SBX_OK);
-	ck_assert_uint_lt(res.usage.max_rss_bytes, 40u * MIB);
+	/* Without a cgroup the peak is the kernel's ru_maxrss, which also
+	   counts the pages the child shared with this (possibly large,
+	   e.g. ASan) process before execve: compare with the 50 MiB run
+	   rather than with an absolute bound. */
+	ck_assert_uint_lt(res.usage.max_rss_bytes + 30u * MIB, big_rss);
 	ck_assert_uint_lt(res.usage.cpu_time_ms, 100);
 	sbx_result_free(&res);
 }
