@@ -153,8 +153,8 @@ static json_t *isolation_json(struct service *svc)
 	}
 	for (char **h = c->hide; h && *h; h++)
 		json_array_append_new(hidden, json_string(*h));
-	return json_pack("{s:{s:b, s:I, s:I, s:b}, s:o, s:s, s:b, s:b, s:o, s:s}",
-		"identity", "own_uid_per_slot", 1,
+	return json_pack("{s:{s:b, s:I, s:I, s:b}, s:o, s:s, s:b, s:b, s:o, s:s, s:b}",
+		"identity", "own_uid_per_slot", !c->weaker,
 		"uid_first", (json_int_t)c->uid_base,
 		"uid_last", (json_int_t)(c->uid_base + c->slots - 1),
 		"no_supplementary_groups", 1,
@@ -163,7 +163,8 @@ static json_t *isolation_json(struct service *svc)
 		"seccomp", c->seccomp && !sbx_seccomp_status(),
 		"no_new_privs", c->seccomp,
 		"hidden_paths", hidden,
-		"network", c->namespaces ? "loopback only (per-language opt-in)" : "host");
+		"network", c->namespaces ? "loopback only (per-language opt-in)" : "host",
+		"weaker", c->weaker);
 }
 
 static void handle_health(struct service *svc, struct http_response *resp)

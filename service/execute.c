@@ -200,7 +200,7 @@ static int run_step(char **argv, char **env, const char *cwd,
 	struct sbx_spec spec = {
 		.argv = argv, .envp = env, .cwd = cwd,
 		.stdin_data = in, .stdin_len = in_len,
-		.set_ids = true, .uid = slot->uid, .gid = slot->gid,
+		.set_ids = !cfg->weaker, .uid = slot->uid, .gid = slot->gid,
 		.rlimit_as = lang ? lang->rlimit_as : true,
 		.cgroup = slot->cgroup, .limits = *limits,
 		.seccomp = cfg->seccomp, .hide = cfg->hide, .tmp_size = cfg->tmp_size,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "service/jsonx.h"
 #include "service/languages.h"
@@ -261,7 +262,7 @@ int languages_probe_versions(struct languages *langs, const struct config *cfg,
 		struct language *l = &langs->v[i];
 		struct sbx_spec spec = {
 			.argv = l->version_command, .envp = cfg->env, .cwd = "/",
-			.set_ids = true, .uid = cfg->uid_base, .gid = cfg->gid_base,
+			.set_ids = geteuid() == 0, .uid = cfg->uid_base, .gid = cfg->gid_base,
 			.limits = { .wall_time_ms = 10000, .cpu_time_ms = 10000,
 				    .output_bytes = 65536 },
 		};

@@ -174,6 +174,11 @@ static int setup_slots(struct service *svc)
 			log_msg(LOG_ERR, "slot %u: %s", i, err);
 			return -1;
 		}
+		if (svc->cfg.weaker) {
+			/* Not root: every slot is runboxd's own uid. */
+			svc->slots[i].uid = geteuid();
+			svc->slots[i].gid = getegid();
+		}
 		snprintf(name, sizeof name, "slot-%u", i);
 		if (mode != SBX_CGROUP_NONE &&
 		    sbx_cgroup_create(&svc->slots[i].cgroup, name, err, sizeof err) < 0) {
@@ -286,9 +291,19 @@ int main(int argc, char **argv)
 	/* Nobody may ptrace runboxd or read its memory through /proc. */
 	prctl(PR_SET_DUMPABLE, 0);
 	if (geteuid() != 0) {
-		log_msg(LOG_ERR, "runboxd must run as root: every slot runs programs as its "
-			"own uid (sandbox.uid_base + slot), which needs CAP_SETUID");
-		return 1;
+		if (!svc.cfg.allow_weaker) {
+			log_msg(LOG_ERR, "runboxd is not root, so it cannot give each slot its own "
+				"uid nor make namespaces for runs; refusing to start (set "
+				"sandbox.allow_weaker_isolation to accept that)");
+			return 1;
+		}
+		/* Programs then run as runboxd's own uid, without namespaces:
+		   rlimits, seccomp and (if delegated) cgroups only. */
+		svc.cfg.weaker = true;
+		svc.cfg.namespaces = false;
+		log_msg(LOG_WARNING, "WEAKER ISOLATION: runboxd is not root: programs run as "
+			"uid %u without namespaces (sandbox.allow_weaker_isolation)",
+			(unsigned)geteuid());
 	}
 	if (languages_probe_versions(&svc.langs, &svc.cfg, err, sizeof err) < 0) {
 		log_msg(LOG_ERR, "%s", err);

@@ -85,7 +85,8 @@ nomem:
 static int parse_sandbox(json_t *v, struct config *cfg, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "uid_base", "gid_base", "namespaces",
-					    "seccomp", "tmp_size", NULL };
+					    "seccomp", "tmp_size",
+					    "allow_weaker_isolation", NULL };
 	uint64_t u;
 	json_t *o;
 
@@ -107,6 +108,9 @@ static int parse_sandbox(json_t *v, struct config *cfg, char *err, size_t errlen
 		return -1;
 	if ((o = json_object_get(v, "seccomp")) &&
 	    jx_bool(o, "sandbox.seccomp", &cfg->seccomp, err, errlen) < 0)
+		return -1;
+	if ((o = json_object_get(v, "allow_weaker_isolation")) &&
+	    jx_bool(o, "sandbox.allow_weaker_isolation", &cfg->allow_weaker, err, errlen) < 0)
 		return -1;
 	snprintf(cfg->tmp_size, sizeof cfg->tmp_size, "64m");
 	if ((o = json_object_get(v, "tmp_size"))) {

@@ -25,6 +25,9 @@ struct config {
 	uid_t uid_base;        /* slot i runs as uid_base + i */
 	gid_t gid_base;
 	bool namespaces;       /* PID, mount, network, IPC, UTS per run */
+	bool allow_weaker;     /* may run without root: no own uid per slot,
+				  no namespaces (said at start and in health) */
+	bool weaker;           /* in force: runboxd is not root */
 	bool seccomp;          /* NO_NEW_PRIVS + the seccomp filter */
 	char tmp_size[16];     /* private /tmp and /dev/shm, e.g. "64m" */
 	char **hide;           /* directories hidden from programs (derived:
