@@ -50,6 +50,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +200,17 @@ static void add_rlimit(struct child_plan *plan, int resource, int step,
  */
 static void plan_rlimits(struct child_plan *plan, const struct sbx_spec *spec)
 {
+	/* The limits that map one to one onto an rlimit (soft = hard). */
+	static const struct {
+		int resource;
+		int step;
+		size_t offset;
+	} direct[] = {
+		{ RLIMIT_STACK, CHILD_STEP_RLIMIT_STACK, offsetof(struct sbx_limits, stack_bytes) },
+		{ RLIMIT_NPROC, CHILD_STEP_RLIMIT_NPROC, offsetof(struct sbx_limits, processes) },
+		{ RLIMIT_NOFILE, CHILD_STEP_RLIMIT_NOFILE, offsetof(struct sbx_limits, open_files) },
+		{ RLIMIT_FSIZE, CHILD_STEP_RLIMIT_FSIZE, offsetof(struct sbx_limits, file_size_bytes) },
+	};
 	const struct sbx_limits *l = &spec->limits;
 
 	if (l->cpu_time_ms) {
@@ -210,18 +222,11 @@ static void plan_rlimits(struct child_plan *plan, const struct sbx_spec *spec)
 	if (l->memory_bytes && spec->rlimit_as && !cg_has_memory(spec->cgroup))
 		add_rlimit(plan, RLIMIT_AS, CHILD_STEP_RLIMIT_AS,
 			   l->memory_bytes, l->memory_bytes);
-	if (l->stack_bytes)
-		add_rlimit(plan, RLIMIT_STACK, CHILD_STEP_RLIMIT_STACK,
-			   l->stack_bytes, l->stack_bytes);
-	if (l->processes)
-		add_rlimit(plan, RLIMIT_NPROC, CHILD_STEP_RLIMIT_NPROC,
-			   l->processes, l->processes);
-	if (l->open_files)
-		add_rlimit(plan, RLIMIT_NOFILE, CHILD_STEP_RLIMIT_NOFILE,
-			   l->open_files, l->open_files);
-	if (l->file_size_bytes)
-		add_rlimit(plan, RLIMIT_FSIZE, CHILD_STEP_RLIMIT_FSIZE,
-			   l->file_size_bytes, l->file_size_bytes);
+	for (size_t i = 0; i < sizeof direct / sizeof direct[0]; i++) {
+		uint64_t v = *(const uint64_t *)((const char *)l + direct[i].offset);
+		if (v)
+			add_rlimit(plan, direct[i].resource, direct[i].step, v, v);
+	}
 	add_rlimit(plan, RLIMIT_CORE, CHILD_STEP_RLIMIT_CORE, 0, 0);
 }
 

@@ -297,6 +297,42 @@ static int copy_build(struct workdir *from, struct workdir *to, uint64_t cap,
 	return rc;
 }
 
+/* Run the program (not the compile step) in wd and collect its files. */
+static int run_program(const struct job *job, const struct config *cfg,
+		       const struct slot *slot, struct workdir *wd,
+		       char *const *args, const char *in, size_t in_len,
+		       struct sbx_result *run, bool *ran,
+		       struct collected **files, size_t *nfiles,
+		       bool *leftovers, char *err, size_t errlen)
+{
+	/* A command is taken literally (no placeholders), args appended. */
+	char **argv = job->lang ? language_expand(job->lang->run, job->lang->source_file,
+						  args)
+				: concat_argv(job->command, args);
+	char **env = build_env(job, cfg, wd->path);
+	int rc = -1;
+
+	if (!argv || !env) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (run_step(argv, env, wd->path, cfg, job->lang, slot, &job->limits, in,
+		     in_len, run, err, errlen) < 0)
+		goto out;
+	*ran = true;
+	if (run->leftovers)
+		*leftovers = true;
+	if (collect_files(job, cfg, wd, files, nfiles) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	jx_strv_free(argv);
+	jx_strv_free(env);
+	return rc;
+}
+
 static bool test_accepted(const struct job *job, const struct job_test *t,
 			  const struct sbx_result *r)
 {
@@ -335,7 +371,6 @@ static int run_tests(const struct job *job, const struct config *cfg,
 		const struct job_test *t = &job->tests[i];
 		struct test_outcome *o = &res->tests[i];
 		struct workdir wd;
-		char **env = NULL, **argv = NULL;
 		char why[512];
 		int rc = -1;
 
@@ -350,35 +385,17 @@ static int run_tests(const struct job *job, const struct config *cfg,
 		}
 		uint64_t cap = job->lang && job->lang->compile ?
 			job->lang->compile_limits.file_size_bytes : cfg->max_limits.file_size_bytes;
-		if (copy_build(build, &wd, cap ? cap : (64u << 20), why, sizeof why) < 0) {
+		if (copy_build(build, &wd, cap ? cap : (64u << 20), why, sizeof why) < 0)
 			snprintf(err, errlen, "test %zu: copying the build: %s", i, why);
-			goto next;
+		else if (run_program(job, cfg, slot, &wd, t->args ? t->args : job->args,
+				     t->stdin_data ? t->stdin_data : job->stdin_data,
+				     t->stdin_data ? t->stdin_len : job->stdin_len,
+				     &o->run, &o->ran, &o->files, &o->nfiles,
+				     &res->cleanup_failed, err, errlen) == 0) {
+			o->accepted = test_accepted(job, t, &o->run);
+			failed |= !o->accepted;
+			rc = 0;
 		}
-		char *const *args = t->args ? t->args : job->args;
-		argv = job->lang ? language_expand(job->lang->run, job->lang->source_file, args)
-				 : concat_argv(job->command, args);
-		if (!argv || !(env = build_env(job, cfg, wd.path))) {
-			snprintf(err, errlen, "out of memory");
-			goto next;
-		}
-		if (run_step(argv, env, wd.path, cfg, job->lang, slot, &job->limits,
-			     t->stdin_data ? t->stdin_data : job->stdin_data,
-			     t->stdin_data ? t->stdin_len : job->stdin_len,
-			     &o->run, err, errlen) < 0)
-			goto next;
-		o->ran = true;
-		o->accepted = test_accepted(job, t, &o->run);
-		failed |= !o->accepted;
-		if (o->run.leftovers)
-			res->cleanup_failed = true;
-		if (collect_files(job, cfg, &wd, &o->files, &o->nfiles) < 0) {
-			snprintf(err, errlen, "out of memory");
-			goto next;
-		}
-		rc = 0;
-next:
-		jx_strv_free(argv);
-		jx_strv_free(env);
 		remove_dir(&wd, slot, res);
 		if (rc < 0)
 			return -1;
@@ -444,25 +461,9 @@ int job_execute(const struct job *job, const struct config *cfg,
 		goto out;
 	}
 
-	/* A command is taken literally (no placeholders), args appended. */
-	argv = job->lang ? language_expand(job->lang->run, job->lang->source_file,
-					   job->args)
-			 : concat_argv(job->command, job->args);
-	if (!argv) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	if (run_step(argv, env, wd.path, cfg, job->lang, slot, &job->limits,
-		     job->stdin_data, job->stdin_len, &res->run, err, errlen) < 0)
-		goto out;
-	res->ran = true;
-	if (res->run.leftovers)
-		res->cleanup_failed = true;
-	if (collect_files(job, cfg, &wd, &res->files, &res->nfiles) < 0) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	rc = 0;
+	rc = run_program(job, cfg, slot, &wd, job->args, job->stdin_data, job->stdin_len,
+			 &res->run, &res->ran, &res->files, &res->nfiles,
+			 &res->cleanup_failed, err, errlen);
 out:
 	jx_strv_free(argv);
 	jx_strv_free(env);
