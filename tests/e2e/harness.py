@@ -509,6 +509,27 @@ class Service:
         return status, hdrs, parsed
 
 
+# ---- assertions shared by the suites ---------------------------------------
+
+def short(v, n=400):
+    s = repr(v)
+    return s if len(s) <= n else s[:n] + "...(%d chars)" % len(s)
+
+
+def fail(msg):
+    raise AssertionError(msg)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def eq(got, want, what):
+    if got != want:
+        fail("%s: expected %s, got %s" % (what, short(want), short(got)))
+
+
 def find_by_cmdline(pattern, table=None):
     """Live pids whose command line (joined by spaces) matches pattern."""
     table = table if table is not None else processes()

@@ -55,23 +55,8 @@ def check_fn(needs_cgroup=True):
 
 # ---- assertions ------------------------------------------------------------
 
-def short(v, n=400):
-    s = repr(v)
-    return s if len(s) <= n else s[:n] + "...(%d chars)" % len(s)
-
-
-def fail(msg):
-    raise AssertionError(msg)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def eq(got, want, what):
-    if got != want:
-        fail("%s: expected %s, got %s" % (what, short(want), short(got)))
+# short(), fail(), check() and eq() are shared with the other suites.
+from harness import short, fail, check, eq  # noqa: E402,F401
 
 
 def describe(body):
