@@ -539,27 +539,46 @@ static void check_limits(struct run *r, uint64_t now)
 	}
 }
 
+/* Add the output pipes still open to pfd at n; their places go in idx. */
+static int poll_outputs(struct run *r, struct pollfd *pfd, int n, int idx[2])
+{
+	int *fds[2] = { &r->out[0], &r->err[0] };
+
+	for (int i = 0; i < 2; i++) {
+		idx[i] = -1;
+		if (*fds[i] >= 0) {
+			idx[i] = n;
+			pfd[n++] = (struct pollfd){ .fd = *fds[i], .events = POLLIN };
+		}
+	}
+	return n;
+}
+
+/* Read the output pipes poll() marked; -1 when out of memory. */
+static int read_outputs(struct run *r, const struct pollfd *pfd, const int idx[2])
+{
+	if (idx[0] >= 0 && pfd[idx[0]].revents &&
+	    read_stream(r, &r->out[0], &r->res->out, 1) < 0)
+		return -1;
+	if (idx[1] >= 0 && pfd[idx[1]].revents &&
+	    read_stream(r, &r->err[0], &r->res->err, 2) < 0)
+		return -1;
+	return 0;
+}
+
 /* The poll loop; returns when the main process has exited. */
 static int supervise(struct run *r)
 {
 	for (;;) {
 		struct pollfd pfd[4];
-		int n = 0, ipid, iin = -1, iout = -1, ierr = -1;
+		int n = 0, iin = -1, iout[2];
 
-		ipid = n;
 		pfd[n++] = (struct pollfd){ .fd = r->pidfd, .events = POLLIN };
 		if (r->in[1] >= 0) {
 			iin = n;
 			pfd[n++] = (struct pollfd){ .fd = r->in[1], .events = POLLOUT };
 		}
-		if (r->out[0] >= 0) {
-			iout = n;
-			pfd[n++] = (struct pollfd){ .fd = r->out[0], .events = POLLIN };
-		}
-		if (r->err[0] >= 0) {
-			ierr = n;
-			pfd[n++] = (struct pollfd){ .fd = r->err[0], .events = POLLIN };
-		}
+		n = poll_outputs(r, pfd, n, iout);
 
 		int rc = poll(pfd, (nfds_t)n, next_timeout(r, now_ns()));
 		if (rc < 0) {
@@ -569,13 +588,9 @@ static int supervise(struct run *r)
 		}
 		if (iin >= 0 && pfd[iin].revents)
 			write_stdin(r); /* POLLERR/POLLHUP: write fails, closes */
-		if (iout >= 0 && pfd[iout].revents &&
-		    read_stream(r, &r->out[0], &r->res->out, 1) < 0)
+		if (read_outputs(r, pfd, iout) < 0)
 			return -1;
-		if (ierr >= 0 && pfd[ierr].revents &&
-		    read_stream(r, &r->err[0], &r->res->err, 2) < 0)
-			return -1;
-		if (pfd[ipid].revents)
+		if (pfd[0].revents)
 			return 0;
 		check_limits(r, now_ns());
 	}
@@ -597,17 +612,9 @@ static int drain(struct run *r)
 	close_fd(&r->in[1]);
 	while (r->out[0] >= 0 || r->err[0] >= 0) {
 		struct pollfd pfd[2];
-		int n = 0, iout = -1, ierr = -1;
+		int iout[2];
 		uint64_t now = now_ns();
-
-		if (r->out[0] >= 0) {
-			iout = n;
-			pfd[n++] = (struct pollfd){ .fd = r->out[0], .events = POLLIN };
-		}
-		if (r->err[0] >= 0) {
-			ierr = n;
-			pfd[n++] = (struct pollfd){ .fd = r->err[0], .events = POLLIN };
-		}
+		int n = poll_outputs(r, pfd, 0, iout);
 		int timeout = now >= until ? 0 : (int)((until - now) / 1000000) + 1;
 		int rc = poll(pfd, (nfds_t)n, timeout);
 		if (rc < 0 && errno == EINTR)
@@ -616,11 +623,7 @@ static int drain(struct run *r)
 			return -1;
 		if (rc == 0)
 			break;
-		if (iout >= 0 && pfd[iout].revents &&
-		    read_stream(r, &r->out[0], &r->res->out, 1) < 0)
-			return -1;
-		if (ierr >= 0 && pfd[ierr].revents &&
-		    read_stream(r, &r->err[0], &r->res->err, 2) < 0)
+		if (read_outputs(r, pfd, iout) < 0)
 			return -1;
 	}
 	close_fd(&r->out[0]);
