@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <stdint.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <string.h>
@@ -202,7 +203,15 @@ static int exec_program(const struct child_plan *plan)
 static int setup_mounts(const struct child_plan *plan, int *step)
 {
 	const unsigned long hard = MS_NOSUID | MS_NODEV;
+	int tree = -1;
 
+	/* A detached copy of the work directory, taken before anything
+	   covers it, to be put back at its own path below. */
+	*step = CHILD_STEP_MOUNT_WORKDIR;
+	if (plan->cwd && plan->workdir_dirs &&
+	    (tree = (int)syscall(SYS_open_tree, AT_FDCWD, plan->cwd,
+				 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)) < 0)
+		return -1;
 	*step = CHILD_STEP_MOUNT_PRIVATE;
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return -1;
@@ -221,14 +230,15 @@ static int setup_mounts(const struct child_plan *plan, int *step)
 	    errno != ENOENT)
 		return -1;
 	*step = CHILD_STEP_MOUNT_WORKDIR;
-	if (plan->workdir_tree >= 0) {
+	if (tree >= 0) {
 		/* Recreate the path on whatever tmpfs now covers it. */
 		for (char **d = plan->workdir_dirs; d && *d; d++)
 			if (mkdir(*d, 0755) < 0 && errno != EEXIST)
 				return -1;
-		if (syscall(SYS_move_mount, plan->workdir_tree, "", AT_FDCWD,
-			    plan->cwd, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		if (syscall(SYS_move_mount, tree, "", AT_FDCWD, plan->cwd,
+			    MOVE_MOUNT_F_EMPTY_PATH) < 0)
 			return -1;
+		close(tree);
 	}
 	/* Read-only service directories: remount each cover read-only. */
 	*step = CHILD_STEP_MOUNT_HIDE;
@@ -278,6 +288,26 @@ static int setup_seccomp(const struct child_plan *plan, int *step)
 	return 0;
 }
 
+/*
+ * In its own user namespace the program is uid 0 there (the caller's uid
+ * outside): take away every capability so that 0 means nothing more than
+ * any unprivileged uid.
+ */
+static int drop_capabilities(void)
+{
+	struct { uint32_t version; int pid; } hdr = { 0x20080522, 0 }; /* v3 */
+	struct { uint32_t effective, permitted, inheritable; } data[2] = { 0 };
+
+	for (int cap = 0; cap <= 63; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)
+			break;
+	for (int cap = 0; cap <= 63; cap++)
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, cap, 0, 0) < 0 &&
+		    errno == EINVAL)
+			break;
+	return (int)syscall(SYS_capset, &hdr, data);
+}
+
 /* The program's side: everything from here on applies to it. */
 _Noreturn static void program(const struct child_plan *plan, struct child_plan *p,
 			      int error_fd)
@@ -290,8 +320,12 @@ _Noreturn static void program(const struct child_plan *plan, struct child_plan *
 		fail(p, CHILD_STEP_CLOSE_FDS, errno);
 	if (setup_rlimits(plan, &step) < 0)
 		fail(p, step, errno);
-	if (plan->set_ids && setup_credentials(plan, &step) < 0)
+	if (plan->ns & SBX_NS_USER) {
+		if (drop_capabilities() < 0)
+			fail(p, CHILD_STEP_CAPS, errno);
+	} else if (plan->set_ids && setup_credentials(plan, &step) < 0) {
 		fail(p, step, errno);
+	}
 	if (!(plan->ns & SBX_NS_PID) && setup_parent_death(plan) < 0)
 		fail(p, CHILD_STEP_PDEATHSIG, errno);
 	if (plan->cwd && chdir(plan->cwd) < 0)
@@ -375,6 +409,22 @@ _Noreturn void child_main(const struct child_plan *plan)
 	   program. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		fail(&p, CHILD_STEP_PDEATHSIG, errno);
+	if (plan->ns & SBX_NS_USER) {
+		/* Unmapped, this process can create nothing: wait for the
+		   parent to write the maps (EOF without a byte: it failed). */
+		char go;
+		ssize_t n;
+		/* A non-dumpable parent (runboxd) makes this process's /proc
+		   files root's: its own uid could not write the maps. */
+		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 ||
+		    write(plan->userns_ready_fd, "r", 1) != 1)
+			fail(&p, CHILD_STEP_USERNS, errno);
+		do
+			n = read(plan->userns_fd, &go, 1);
+		while (n < 0 && errno == EINTR);
+		if (n != 1)
+			fail(&p, CHILD_STEP_USERNS, n < 0 ? errno : EPROTO);
+	}
 	if (plan->ns & SBX_NS_MNT && setup_mounts(plan, &step) < 0)
 		fail(&p, step, errno);
 	if (plan->ns & SBX_NS_NET && setup_loopback() < 0)

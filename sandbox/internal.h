@@ -33,6 +33,8 @@ struct sock_fprog;
 	X(RLIMIT_FSIZE, "setrlimit(RLIMIT_FSIZE)")         \
 	X(RLIMIT_CORE, "setrlimit(RLIMIT_CORE)")           \
 	X(NAMESPACES, "set up namespaces")                 \
+	X(USERNS, "wait for the user namespace maps")      \
+	X(CAPS, "drop capabilities")                       \
 	X(MOUNT_PRIVATE, "make mounts private")            \
 	X(MOUNT_HIDE, "hide a service directory")          \
 	X(MOUNT_TMP, "mount a private /tmp or /dev/shm")   \
@@ -105,9 +107,11 @@ struct child_plan {
 	int status_fd;          /* write end, close-on-exec */
 	char *const *hide;
 	const char *tmp_opts;   /* "mode=1777,size=64m" */
-	int workdir_tree;       /* open_tree() clone of cwd, or -1 */
 	char **workdir_dirs;    /* cwd's ancestors, to recreate on tmpfs */
 	const struct sock_fprog *seccomp; /* NULL: none */
+	int userns_fd;          /* SBX_NS_USER: read end; a byte arrives when
+				   the parent has written the uid/gid maps */
+	int userns_ready_fd;    /* write end: "the maps may be written now" */
 	uintptr_t arg_start, arg_end; /* this process's argv area (from
 					 /proc/self/stat), overwritten in the init */
 };

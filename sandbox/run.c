@@ -95,7 +95,8 @@ struct run {
 	int njoin;
 	int cg_dirfd;              /* v2: CLONE_INTO_CGROUP target */
 	int statp[2];              /* PID namespace: the program's wait status */
-	int workdir_tree;          /* mount namespace: clone of the cwd */
+	int userns[2];             /* user namespace: "maps written" pipe */
+	int usready[2];            /* and "ready for the maps" pipe */
 	char **workdir_dirs;
 	char tmp_opts[64];
 };
@@ -224,6 +225,11 @@ static void plan_rlimits(struct child_plan *plan, const struct sbx_spec *spec)
 			   l->memory_bytes, l->memory_bytes);
 	for (size_t i = 0; i < sizeof direct / sizeof direct[0]; i++) {
 		uint64_t v = *(const uint64_t *)((const char *)l + direct[i].offset);
+		/* In a user namespace the uid is the caller's own: RLIMIT_NPROC
+		   would count the caller's processes too.  The cgroup's pids
+		   limit (when there is one) bounds the tree instead. */
+		if (direct[i].resource == RLIMIT_NPROC && spec->namespaces & SBX_NS_USER)
+			continue;
 		if (v)
 			add_rlimit(plan, direct[i].resource, direct[i].step, v, v);
 	}
@@ -294,6 +300,37 @@ static void read_arg_area(void)
 	}
 }
 
+/*
+ * The child's user namespace maps our uid and gid to 0 inside; an
+ * unprivileged process may map only itself, and must deny setgroups first.
+ */
+static int write_file_at_pid(pid_t pid, const char *name, const char *text)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, text, strlen(text));
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static int write_id_maps(pid_t pid)
+{
+	char map[64];
+
+	if (write_file_at_pid(pid, "setgroups", "deny") < 0 && errno != ENOENT)
+		return -1;
+	snprintf(map, sizeof map, "0 %u 1\n", (unsigned)geteuid());
+	if (write_file_at_pid(pid, "uid_map", map) < 0)
+		return -1;
+	snprintf(map, sizeof map, "0 %u 1\n", (unsigned)getegid());
+	return write_file_at_pid(pid, "gid_map", map);
+}
+
 /* Everything the namespace init needs, prepared before the clone. */
 static int prepare_namespaces(struct run *r, const char **step)
 {
@@ -304,21 +341,20 @@ static int prepare_namespaces(struct run *r, const char **step)
 	*step = "pipe2";
 	if (pipe2(r->statp, O_CLOEXEC) < 0 || set_nonblock(r->statp[0]) < 0)
 		return -1;
+	if (spec->namespaces & SBX_NS_USER &&
+	    (pipe2(r->userns, O_CLOEXEC) < 0 || pipe2(r->usready, O_CLOEXEC) < 0))
+		return -1;
 	pthread_once(&arg_once, read_arg_area);
 	if (!(spec->namespaces & SBX_NS_MNT))
 		return 0;
 	snprintf(r->tmp_opts, sizeof r->tmp_opts, "mode=1777,size=%s",
 		 spec->tmp_size ? spec->tmp_size : "64m");
 	if (spec->cwd) {
-		*step = "open_tree(cwd)";
+		*step = "cwd must be absolute with SBX_NS_MNT";
 		if (spec->cwd[0] != '/') {
 			errno = EINVAL;
 			return -1;
 		}
-		r->workdir_tree = (int)syscall(SYS_open_tree, AT_FDCWD, spec->cwd,
-					       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-		if (r->workdir_tree < 0)
-			return -1;
 		*step = "malloc";
 		if (!(r->workdir_dirs = ancestors(spec->cwd)))
 			return -1;
@@ -336,7 +372,10 @@ static void run_cleanup(struct run *r)
 		close_fd(fds[i]);
 	close_fd(&r->statp[0]);
 	close_fd(&r->statp[1]);
-	close_fd(&r->workdir_tree);
+	close_fd(&r->userns[0]);
+	close_fd(&r->userns[1]);
+	close_fd(&r->usready[0]);
+	close_fd(&r->usready[1]);
 	free_paths(r->workdir_dirs);
 	r->workdir_dirs = NULL;
 	free_paths(r->paths);
@@ -385,6 +424,8 @@ static int spawn(struct run *r)
 		args.flags |= CLONE_NEWIPC;
 	if (ns & SBX_NS_UTS)
 		args.flags |= CLONE_NEWUTS;
+	if (ns & SBX_NS_USER)
+		args.flags |= CLONE_NEWUSER;
 	if (r->cg_dirfd >= 0) {
 		args.flags |= CLONE_INTO_CGROUP;
 		args.cgroup = (uint64_t)r->cg_dirfd;
@@ -830,7 +871,8 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		.spec = spec, .res = res, .pidfd = -1, .pid = -1,
 		.in = { -1, -1 }, .out = { -1, -1 }, .err = { -1, -1 },
 		.errp = { -1, -1 }, .cg = spec ? spec->cgroup : NULL,
-		.cg_dirfd = -1, .statp = { -1, -1 }, .workdir_tree = -1,
+		.cg_dirfd = -1, .statp = { -1, -1 },
+		.userns = { -1, -1 }, .usready = { -1, -1 },
 	};
 	struct child_error ce;
 	struct rusage ru;
@@ -900,9 +942,10 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		.njoin = r.njoin,
 		.ns = spec->namespaces, .status_fd = r.statp[1],
 		.hide = spec->hide, .tmp_opts = r.tmp_opts,
-		.workdir_tree = r.workdir_tree, .workdir_dirs = r.workdir_dirs,
+		.workdir_dirs = r.workdir_dirs,
 		.seccomp = filter,
 		.arg_start = arg_area[0], .arg_end = arg_area[1],
+		.userns_fd = r.userns[0], .userns_ready_fd = r.usready[1],
 	};
 	memcpy(r.plan.join_fds, r.join_fds, sizeof r.join_fds);
 	plan_rlimits(&r.plan, spec);
@@ -919,7 +962,25 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 	close_fd(&r.err[1]);
 	close_fd(&r.errp[1]);
 	close_fd(&r.statp[1]);
-	close_fd(&r.workdir_tree);
+	close_fd(&r.userns[0]);
+	close_fd(&r.usready[1]);
+	if (r.userns[1] >= 0) {
+		char ready;
+		ssize_t n;
+		do
+			n = read(r.usready[0], &ready, 1);
+		while (n < 0 && errno == EINTR);
+		/* EOF: the child failed early and says why on the error pipe. */
+		if (n == 1 && write_id_maps(r.pid) < 0) {
+			step = "write the user namespace maps";
+			goto fail_kill;
+		}
+		if (write(r.userns[1], "", 1) != 1) {
+			step = "write(user namespace pipe)";
+			goto fail_kill;
+		}
+		close_fd(&r.userns[1]);
+	}
 
 	rc = read_exec_result(&r, &ce);
 	if (rc < 0) {

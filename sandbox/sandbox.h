@@ -103,6 +103,10 @@ void sbx_cgroup_destroy(struct sbx_cgroup *cg);
 #define SBX_NS_IPC  0x08u
 #define SBX_NS_UTS  0x10u /* hostname "runbox" */
 #define SBX_NS_ALL  0x1fu
+/* Own user namespace, for a caller that is not root: the caller's uid and
+   gid are mapped to 0 inside, the namespaces above are owned by it, and the
+   program runs as that 0 without any capability (set_ids is ignored). */
+#define SBX_NS_USER 0x20u
 
 /*
  * The seccomp filter (built once per process, on first use): the calls in

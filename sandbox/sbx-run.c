@@ -75,6 +75,7 @@ int main(int argc, char **argv)
 		{ "cgroup", no_argument, NULL, 'C' },
 		{ "namespaces", no_argument, NULL, 'N' },
 		{ "seccomp", no_argument, NULL, 'S' },
+		{ "userns", no_argument, NULL, 'U' },
 		{ "hide", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -110,6 +111,7 @@ int main(int argc, char **argv)
 		case 'C': use_cgroup = 1; break;
 		case 'N': spec.namespaces = SBX_NS_ALL; break;
 		case 'S': spec.seccomp = true; break;
+		case 'U': spec.namespaces = SBX_NS_ALL | SBX_NS_USER; break;
 		case 'H':
 			if (nhide < 15)
 				hide[nhide++] = optarg;
@@ -118,7 +120,7 @@ int main(int argc, char **argv)
 			printf("usage: sbx-run [--cpu MS] [--wall MS] [--memory BYTES] [--stack BYTES]\n"
 			       "               [--processes N] [--open-files N] [--file-size BYTES]\n"
 			       "               [--output BYTES] [--uid UID --gid GID] [--cwd DIR]\n"
-			       "               [--stdin FILE] [--cgroup] [--namespaces] [--seccomp]\n"
+			       "               [--stdin FILE] [--cgroup] [--namespaces | --userns] [--seccomp]\n"
 			       "               [--hide DIR]... -- PROGRAM [ARG...]\n");
 			return 0;
 		default:

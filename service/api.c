@@ -153,8 +153,9 @@ static json_t *isolation_json(struct service *svc)
 	}
 	for (char **h = c->hide; h && *h; h++)
 		json_array_append_new(hidden, json_string(*h));
-	return json_pack("{s:{s:b, s:I, s:I, s:b}, s:o, s:s, s:b, s:b, s:o, s:s, s:b}",
-		"identity", "own_uid_per_slot", !c->weaker,
+	return json_pack("{s:{s:b, s:b, s:I, s:I, s:b}, s:o, s:s, s:b, s:b, s:o, s:s, s:b}",
+		"identity", "own_uid_per_slot", !c->weaker && !c->userns,
+		"user_namespace", c->userns,
 		"uid_first", (json_int_t)c->uid_base,
 		"uid_last", (json_int_t)(c->uid_base + c->slots - 1),
 		"no_supplementary_groups", 1,

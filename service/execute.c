@@ -200,13 +200,13 @@ static int run_step(char **argv, char **env, const char *cwd,
 	struct sbx_spec spec = {
 		.argv = argv, .envp = env, .cwd = cwd,
 		.stdin_data = in, .stdin_len = in_len,
-		.set_ids = !cfg->weaker, .uid = slot->uid, .gid = slot->gid,
+		.set_ids = !cfg->weaker && !cfg->userns, .uid = slot->uid, .gid = slot->gid,
 		.rlimit_as = lang ? lang->rlimit_as : true,
 		.cgroup = slot->cgroup, .limits = *limits,
 		.seccomp = cfg->seccomp, .hide = cfg->hide, .tmp_size = cfg->tmp_size,
 	};
 	if (cfg->namespaces) {
-		spec.namespaces = SBX_NS_ALL;
+		spec.namespaces = SBX_NS_ALL | (cfg->userns ? SBX_NS_USER : 0);
 		/* Network is off unless the admin allowed it for the language. */
 		if (lang && lang->network)
 			spec.namespaces &= ~SBX_NS_NET;

@@ -261,8 +261,10 @@ int languages_probe_versions(struct languages *langs, const struct config *cfg,
 	for (size_t i = 0; i < langs->n; i++) {
 		struct language *l = &langs->v[i];
 		struct sbx_spec spec = {
-			.argv = l->version_command, .envp = cfg->env, .cwd = "/",
+			.argv = l->version_command, .envp = cfg->env,
+			.cwd = cfg->userns ? NULL : "/",
 			.set_ids = geteuid() == 0, .uid = cfg->uid_base, .gid = cfg->gid_base,
+			.namespaces = cfg->userns ? SBX_NS_ALL | SBX_NS_USER : 0,
 			.limits = { .wall_time_ms = 10000, .cpu_time_ms = 10000,
 				    .output_bytes = 65536 },
 		};

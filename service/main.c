@@ -86,6 +86,26 @@ static int render(const struct config *cfg, const char *template, const char *ad
 
 static char isolation[512];
 
+/* Can this process give a run its own user namespace?  Try one. */
+static bool userns_works(const struct config *cfg, char *err, size_t errlen)
+{
+	char *argv[] = { "/bin/true", NULL };
+	struct sbx_spec spec = {
+		.argv = argv, .envp = cfg->env,
+		.namespaces = SBX_NS_ALL | SBX_NS_USER,
+		.limits = { .wall_time_ms = 5000 },
+	};
+	struct sbx_result res;
+
+	if (sbx_run(&spec, &res, err, errlen) < 0)
+		return false;
+	bool ok = res.status == SBX_OK;
+	if (!ok)
+		snprintf(err, errlen, "%s", res.message);
+	sbx_result_free(&res);
+	return ok;
+}
+
 /*
  * Directories programs must not see: the config's and the languages
  * file's (tokens live there), the socket's, and the work root (other runs).
@@ -174,7 +194,7 @@ static int setup_slots(struct service *svc)
 			log_msg(LOG_ERR, "slot %u: %s", i, err);
 			return -1;
 		}
-		if (svc->cfg.weaker) {
+		if (svc->cfg.weaker || svc->cfg.userns) {
 			/* Not root: every slot is runboxd's own uid. */
 			svc->slots[i].uid = geteuid();
 			svc->slots[i].gid = getegid();
@@ -290,11 +310,21 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* Nobody may ptrace runboxd or read its memory through /proc. */
 	prctl(PR_SET_DUMPABLE, 0);
-	if (geteuid() != 0) {
+	if (geteuid() != 0 && svc.cfg.namespaces && userns_works(&svc.cfg, err, sizeof err)) {
+		/* Not root: the same namespaces, owned by a user namespace per
+		   run; programs are its uid 0, i.e. runboxd's uid outside,
+		   with no capability. */
+		svc.cfg.userns = true;
+		log_msg(LOG_WARNING, "not root: each run gets its own user namespace (uid 0 "
+			"inside is uid %u outside, without capabilities); slots share "
+			"that uid, so their separation rests on the namespaces",
+			(unsigned)geteuid());
+	} else if (geteuid() != 0) {
 		if (!svc.cfg.allow_weaker) {
-			log_msg(LOG_ERR, "runboxd is not root, so it cannot give each slot its own "
-				"uid nor make namespaces for runs; refusing to start (set "
-				"sandbox.allow_weaker_isolation to accept that)");
+			log_msg(LOG_ERR, "runboxd is not root and cannot make user namespaces (%s): "
+				"no uid per slot, no namespaces; refusing to start (set "
+				"sandbox.allow_weaker_isolation to accept that)",
+				svc.cfg.namespaces ? err : "sandbox.namespaces is false");
 			return 1;
 		}
 		/* Programs then run as runboxd's own uid, without namespaces:

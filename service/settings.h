@@ -27,7 +27,9 @@ struct config {
 	bool namespaces;       /* PID, mount, network, IPC, UTS per run */
 	bool allow_weaker;     /* may run without root: no own uid per slot,
 				  no namespaces (said at start and in health) */
-	bool weaker;           /* in force: runboxd is not root */
+	bool weaker;           /* in force: not root, no user namespaces */
+	bool userns;           /* in force: not root, isolation from a user
+				  namespace per run */
 	bool seccomp;          /* NO_NEW_PRIVS + the seccomp filter */
 	char tmp_size[16];     /* private /tmp and /dev/shm, e.g. "64m" */
 	char **hide;           /* directories hidden from programs (derived:

@@ -39,6 +39,12 @@ tests_check_judge_CFLAGS = $(TEST_CFLAGS)
 tests_check_judge_LDADD = service/librunbox.la $(TEST_LIBS)
 TESTS += tests/check_judge
 
+check_PROGRAMS += tests/check_userns
+tests_check_userns_SOURCES = tests/check_userns.c
+tests_check_userns_CFLAGS = $(TEST_CFLAGS)
+tests_check_userns_LDADD = sandbox/libsandbox.la $(TEST_LIBS)
+TESTS += tests/check_userns
+
 # End-to-end suites through real nginx + runboxd (tests/e2e/).  They run one
 # at a time (tests/e2e/serial): each starts its own service, and the hostile
 # suite checks that no process of the slot uids is left on the host.
