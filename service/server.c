@@ -442,9 +442,17 @@ int server_run(struct service *svc, int listen_fd, unsigned nworkers)
 		for (unsigned i = 0; rc > 0 && i < nworkers; i++) {
 			if (!workers[i].pid || !pfd[i].revents)
 				continue;
+			time_t born = workers[i].started;
 			reap_worker(svc, &workers[i], stopping);
-			if (!stopping &&
-			    spawn_worker(svc, listen_fd, &workers[i], &old, sfd) < 0)
+			if (stopping)
+				continue;
+			/* A worker that dies as soon as it starts would make
+			   this loop fork flat out: slow the restarts down. */
+			if (time(NULL) - born < 1) {
+				struct timespec pause = { 0, 200 * 1000000L };
+				nanosleep(&pause, NULL);
+			}
+			if (spawn_worker(svc, listen_fd, &workers[i], &old, sfd) < 0)
 				log_msg(LOG_ERR, "cannot restart a worker: %s", strerror(errno));
 		}
 	}
