@@ -27,6 +27,9 @@ struct service {
 	const char *isolation_note; /* what is in force, for health */
 	struct auth auth;
 	struct metrics *metrics;    /* shared by all processes */
+	/* Re-read config, languages and tokens (SIGHUP): 0 when the new
+	   ones are in force, -1 (logged) when the old ones stay. */
+	int (*reload)(struct service *svc);
 };
 
 struct http_request {

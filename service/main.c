@@ -209,6 +209,74 @@ static int setup_slots(struct service *svc)
 	return 0;
 }
 
+/*
+ * SIGHUP: read config, languages and tokens again.  Everything is checked
+ * before anything changes; what needs a restart (socket, work root, slots,
+ * queue, uids) must stay the same.  The command line's --listen and
+ * --work-root still win.
+ */
+static int reload(struct service *svc)
+{
+	struct config cfg;
+	struct languages langs = { 0 };
+	struct auth auth = { 0 };
+	char err[1024];
+	char *body = NULL;
+	json_t *lj;
+
+	if (config_load(&cfg, svc->cfg.path, err, sizeof err) < 0) {
+		log_msg(LOG_ERR, "reload refused, the running config stays: %s", err);
+		return -1;
+	}
+	free(cfg.listen);
+	free(cfg.work_root);
+	cfg.listen = svc->cfg.listen ? strdup(svc->cfg.listen) : NULL;
+	cfg.work_root = strdup(svc->cfg.work_root);
+	cfg.weaker = svc->cfg.weaker;
+	cfg.userns = svc->cfg.userns;
+	if (cfg.weaker || cfg.userns)
+		cfg.namespaces = svc->cfg.namespaces;
+	if (!cfg.work_root || (svc->cfg.listen && !cfg.listen)) {
+		snprintf(err, sizeof err, "out of memory");
+		goto refuse;
+	}
+	if (cfg.slots != svc->cfg.slots || cfg.queue != svc->cfg.queue ||
+	    cfg.uid_base != svc->cfg.uid_base || cfg.gid_base != svc->cfg.gid_base) {
+		snprintf(err, sizeof err, "slots, queue and sandbox uid/gid bases change only "
+			 "with a restart");
+		goto refuse;
+	}
+	if (languages_load(&langs, cfg.languages_file, &cfg, err, sizeof err) < 0 ||
+	    auth_load(&auth, cfg.tokens_file, err, sizeof err) < 0 ||
+	    build_hide_list(&cfg) < 0 ||
+	    languages_probe_versions(&langs, &cfg, err, sizeof err) < 0)
+		goto refuse;
+	lj = languages_to_json(&langs);
+	body = lj ? json_dumps(lj, JSON_COMPACT) : NULL;
+	json_decref(lj);
+	if (!body) {
+		snprintf(err, sizeof err, "out of memory");
+		goto refuse;
+	}
+	config_free(&svc->cfg);
+	languages_free(&svc->langs);
+	auth_free(&svc->auth);
+	free(svc->languages_body);
+	svc->cfg = cfg;
+	svc->langs = langs;
+	svc->auth = auth;
+	svc->languages_body = body;
+	log_msg(LOG_INFO, "reloaded %s: %zu languages%s; replacing the workers",
+		svc->cfg.path, svc->langs.n, svc->auth.enabled ? ", tokens on" : "");
+	return 0;
+refuse:
+	log_msg(LOG_ERR, "reload refused, the running config stays: %s", err);
+	languages_free(&langs);
+	auth_free(&auth);
+	config_free(&cfg);
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -351,6 +419,7 @@ int main(int argc, char **argv)
 		return 1;
 	svc.started = time(NULL);
 	svc.isolation_note = isolation;
+	svc.reload = reload;
 
 	if (svc.cfg.listen) {
 		fd = server_listen(svc.cfg.listen, 128, err, sizeof err);

@@ -18,6 +18,12 @@
  * master asks every worker to stop (SIGTERM: finish the request in hand,
  * then exit), waits for them up to the largest wall limit plus a margin,
  * kills what is left, removes leftover work directories and exits 0.
+ *
+ * SIGHUP reloads: the master reads and checks the config, languages and
+ * tokens again; a bad one is refused with a log line and nothing changes.
+ * A good one replaces the master's copy, and every worker is asked to
+ * finish what it holds and exit; each is replaced at once by a worker
+ * forked from the reloaded master.  No in-flight run is dropped.
  */
 #include "config.h"
 
@@ -51,6 +57,7 @@ struct worker {
 	pid_t pid;
 	int pidfd;
 	time_t started;
+	bool retiring; /* asked to finish and go after a reload */
 };
 
 static volatile sig_atomic_t worker_stop;
@@ -430,7 +437,17 @@ int server_run(struct service *svc, int listen_fd, unsigned nworkers)
 		}
 		if (rc > 0 && pfd[nworkers].revents) {
 			struct signalfd_siginfo si;
-			if (read(sfd, &si, sizeof si) == sizeof si && !stopping) {
+			if (read(sfd, &si, sizeof si) == sizeof si && !stopping &&
+			    si.ssi_signo == SIGHUP) {
+				/* New workers are forked from the reloaded
+				   master; the old ones finish what they hold. */
+				if (svc->reload && svc->reload(svc) == 0)
+					for (unsigned i = 0; i < nworkers; i++)
+						if (workers[i].pid) {
+							workers[i].retiring = true;
+							kill(workers[i].pid, SIGTERM);
+						}
+			} else if (!stopping && si.ssi_signo != SIGHUP) {
 				log_msg(LOG_INFO, "signal %u: stopping", si.ssi_signo);
 				stopping = true;
 				close(listen_fd);
@@ -443,12 +460,14 @@ int server_run(struct service *svc, int listen_fd, unsigned nworkers)
 			if (!workers[i].pid || !pfd[i].revents)
 				continue;
 			time_t born = workers[i].started;
-			reap_worker(svc, &workers[i], stopping);
+			bool retiring = workers[i].retiring;
+			reap_worker(svc, &workers[i], stopping || retiring);
+			workers[i].retiring = false;
 			if (stopping)
 				continue;
 			/* A worker that dies as soon as it starts would make
 			   this loop fork flat out: slow the restarts down. */
-			if (time(NULL) - born < 1) {
+			if (time(NULL) - born < 1 && !retiring) {
 				struct timespec pause = { 0, 200 * 1000000L };
 				nanosleep(&pause, NULL);
 			}
