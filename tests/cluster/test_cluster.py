@@ -11,8 +11,10 @@ nsenter --net only, so it keeps the host's mounts and cgroups.
 
 Checked: requests spread over all three hosts; with one host killed in the
 middle of 300 requests every request gets its correct result or a clear
-JSON error; and no run is executed twice (every front request id appears
-at most once in all the hosts' runboxd logs).
+JSON error; no run is executed twice (every front request id appears at
+most once in all the hosts' runboxd logs); the killed host, started again,
+rejoins; a host whose slots are all busy (503 busy: nothing ran) sheds its
+requests to the others.
 
 Prints Check's summary line; exits 1 on any failure.
 """
@@ -40,6 +42,7 @@ HOST_PORT = 8080
 CLONE_NEWNET = 0x40000000
 
 results = []
+T0 = time.monotonic()
 
 
 def check(name, ok, why=""):
@@ -47,7 +50,7 @@ def check(name, ok, why=""):
     if not ok:
         print("FAIL: %s: %s" % (name, why), flush=True)
     else:
-        print("ok: %s" % name, flush=True)
+        print("ok: %s (at %.1f s)" % (name, time.monotonic() - T0), flush=True)
 
 
 def sh(*argv):
@@ -92,6 +95,8 @@ class Host:
         cfg["host_id"] = "h%d" % k
         cfg["slots"] = 4
         cfg["queue"] = 8
+        # A busy host answers 503 quickly, so that the front sheds load.
+        cfg["queue_timeout_ms"] = 300
         cfg["sandbox"]["uid_base"] = 61000 + 100 * k
         cfg["sandbox"]["gid_base"] = 61000 + 100 * k
         cfg["http"] = {"rate_per_second": 10000, "rate_burst": 10000,
@@ -102,7 +107,7 @@ class Host:
         self.proc = None
 
     def start(self):
-        out = open(self.log, "w")
+        out = open(self.log, "a")
         self.proc = subprocess.Popen(
             ["nsenter", "--net=/run/netns/" + host_ns(self.k), "sh",
              os.path.join(SRC, "conf", "run.sh"), "--builddir", BUILD, "--srcdir", SRC,
@@ -112,6 +117,9 @@ class Host:
 
     def ready(self):
         return "runbox: serving" in open(self.log).read()
+
+    def ready_again(self):
+        return open(self.log).read().count("runbox: serving") >= 2
 
     def pids(self):
         """Every process of this host's session (run.sh, runboxd, nginx)."""
@@ -160,6 +168,37 @@ class Host:
             if m:
                 ids.append((m.group(1), int(m.group(2))))
         return ids
+
+
+def wait_for(pred, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return bool(pred())
+
+
+def direct_request(k, body):
+    """A request to host k itself, bypassing the front."""
+    c = http.client.HTTPConnection("10.213.%d.2" % k, HOST_PORT, timeout=30)
+    try:
+        c.request("POST", "/api/v1/run", body=json.dumps(body),
+                  headers={"Content-Type": "application/json"})
+        c.getresponse().read()
+    finally:
+        c.close()
+
+
+def health_busy(k):
+    c = http.client.HTTPConnection("10.213.%d.2" % k, HOST_PORT, timeout=5)
+    try:
+        c.request("GET", "/api/v1/health")
+        return json.loads(c.getresponse().read()).get("busy", 0)
+    except (OSError, ValueError):
+        return 0
+    finally:
+        c.close()
 
 
 def enter_front_namespace():
@@ -302,14 +341,57 @@ def main():
               all(a[1].get("x-runbox-host") in ("h1", "h3") for a in after if a[0] == 200),
               repr({a[1].get("x-runbox-host") for a in after}))
 
-        # 3. Exactly once: no request id ran on two hosts or twice on one.
+        # 3. The killed host comes back and gets requests again (after the
+        # front's fail_timeout of 5 s).
+        if getattr(hosts[1], "runtime", None) and \
+                os.path.basename(hosts[1].runtime).startswith("runbox-run."):
+            shutil.rmtree(hosts[1].runtime, ignore_errors=True)
+        hosts[1].start()
+        back = wait_for(hosts[1].ready_again, 30)
+        check("the killed host starts again", back)
+        rejoined = False
+        deadline = time.monotonic() + 20
+        while back and not rejoined and time.monotonic() < deadline:
+            st, hd, _ = request({"command": ["/bin/true"]})
+            rejoined = st == 200 and hd.get("x-runbox-host") == "h2"
+            if not rejoined:
+                time.sleep(0.1)
+        check("the host that came back rejoins", rejoined)
+
+        # 4. A busy host sheds load: fill h1's slots directly (not through
+        # the front), then every request through the front still succeeds.
+        hold = [threading.Thread(target=direct_request,
+                                 args=(1, {"command": ["/bin/sleep", "4"]}))
+                for _ in range(4)]
+        [t.start() for t in hold]
+        wait_for(lambda: health_busy(1) >= 4, 5)
+        shed = []
+
+        def shed_worker():
+            for _ in range(5):
+                st, hd, data = request({"command": ["/bin/echo", "x"]})
+                with lock:
+                    shed.append((st, hd.get("x-runbox-host")))
+
+        ts = [threading.Thread(target=shed_worker) for _ in range(6)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        [t.join() for t in hold]
+        check("with h1 busy, every request through the front succeeds",
+              all(st == 200 for st, _ in shed), repr([x for x in shed if x[0] != 200][:5]))
+        busy_answers = sum(1 for rid, st in hosts[0].run_ids() if st == 503)
+        check("h1 answered busy and the front moved those requests elsewhere",
+              busy_answers > 0 and all(h != "h1" for st, h in shed),
+              "h1 503s: %d, hosts: %r" % (busy_answers, sorted({h for _, h in shed})))
+
+        # 5. Exactly once: no request id ran on two hosts or twice on one.
         for h in hosts:
-            if h.k != 2:
-                h.stop()
+            h.stop()
         runs = {}
         for h in hosts:
             for rid, st in h.run_ids():
-                runs.setdefault(rid, []).append(("h%d" % h.k, st))
+                if st != 503:  # busy: the program did not run
+                    runs.setdefault(rid, []).append(("h%d" % h.k, st))
         twice = {rid: where for rid, where in runs.items() if len(where) > 1}
         check("no run was executed twice", not twice, repr(list(twice.items())[:3]))
         ids200 = [a[1].get("x-request-id") for a in answers if a[0] == 200]
