@@ -108,19 +108,22 @@ static void handle_run(struct service *svc, const struct http_request *req,
 		job_free(&job);
 		return;
 	}
-	int status = SBX_STATUS_COUNT; /* compile_error */
+	/* The request's final status, as the response's "status" says it. */
+	int status = METRICS_COMPILE_ERROR;
 	resp->run_status = "compile_error";
 	if (res.ran) {
 		status = (int)res.run.status;
 		resp->run_status = sbx_status_name(res.run.status);
 	} else if (res.tests) {
-		resp->run_status = "tests";
+		status = SBX_OK;
+		resp->run_status = "ok";
 		for (size_t i = 0; i < res.ntests; i++)
 			if (!res.tests[i].accepted && !res.tests[i].skipped) {
 				resp->run_status = response_verdict(&res.tests[i]);
+				status = res.tests[i].run.status == SBX_OK ?
+					METRICS_WRONG_ANSWER : (int)res.tests[i].run.status;
 				break;
 			}
-		status = SBX_OK;
 	}
 	if (res.cleanup_failed)
 		metrics_cleanup_failure(svc->metrics);

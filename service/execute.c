@@ -285,7 +285,7 @@ static int copy_build(struct workdir *from, struct workdir *to, uint64_t cap,
 		if (truncated)
 			snprintf(err, errlen, "%s is larger than %llu bytes", de->d_name,
 				 (unsigned long long)cap);
-		else if (workdir_write(to, de->d_name, data, len, st.st_mode & 0755,
+		else if (workdir_write(to, de->d_name, data, len, st.st_mode & 0777,
 				       err, errlen) == 0) {
 			free(data);
 			continue;

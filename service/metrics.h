@@ -20,7 +20,9 @@ void metrics_destroy(struct metrics *m);
 
 void metrics_request(struct metrics *m, int http_status);
 /* lang: index into the languages (or -1 for command); status: an
-   sbx_status, or SBX_STATUS_COUNT for compile_error. */
+   sbx_status, METRICS_COMPILE_ERROR or METRICS_WRONG_ANSWER. */
+#define METRICS_COMPILE_ERROR SBX_STATUS_COUNT
+#define METRICS_WRONG_ANSWER (SBX_STATUS_COUNT + 1)
 void metrics_run(struct metrics *m, int lang, int status, uint64_t wall_ms);
 void metrics_queue_wait(struct metrics *m, uint64_t ms);
 void metrics_waiting(struct metrics *m, int delta);

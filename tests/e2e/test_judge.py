@@ -1,0 +1,758 @@
+#!/usr/bin/python3
+"""
+test_judge.py - judge mode and collected files through the HTTP API,
+checked end to end against the real service (nginx + runboxd, started once
+by harness.Service; docs/API.md, "Judge mode" and "Collected files").
+
+What is checked: a C program compiled once for 10 tests; wrong answers
+under each comparison mode; the top-level status and the summary; a test
+that times out, with and without stop_on_failure; per-test stdin and args
+and their defaults; verdicts of tests without expected_stdout; limits
+applied per test; a fresh work directory per test; collected files (text,
+binary in base64, truncation, symlink, FIFO, directory, missing, hard
+links); validation errors of every new field.  The timing of 20 tests in
+one request against 20 separate requests is printed for the notes.
+
+A failure never stops the other checks.  Failures are printed in Check's
+form, and the last line is Check's summary:
+
+    test_judge.py:LINE:F:judge:check_name:0: reason
+    100%: Checks: 14, Failures: 0, Errors: 0
+
+Exit status: 0 when every check passed, 1 otherwise, 77 (skip) when the
+service cannot run here (not root, nginx or runboxd missing).  Names of
+checks given as arguments run only those.
+
+Environment (from the Makefile): top_srcdir, top_builddir, NGINX, PYTHON3.
+"""
+
+import base64
+import json
+import os
+import re
+import signal
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+# short(), fail(), check() and eq() are shared with the other suites.
+from harness import short, fail, check, eq  # noqa: E402,F401
+
+MiB = 1 << 20
+
+svc = None      # harness.Service
+JUDGE = None    # the config's judge settings, with the documented defaults
+CHECKS = []
+NOTES = []      # lines printed again at the end (the timing for the notes)
+
+
+def check_fn(fn):
+    CHECKS.append(fn)
+    return fn
+
+
+# ---- helpers ---------------------------------------------------------------
+
+def describe(body):
+    if not isinstance(body, dict):
+        return short(body)
+    s = "status %r, message %r" % (body.get("status"), body.get("message"))
+    if "summary" in body:
+        s += ", summary %r, verdicts %r" % (body.get("summary"), verdicts(body))
+    else:
+        s += ", stdout %s, stderr %s" % (short(body.get("stdout"), 200),
+                                         short(body.get("stderr"), 300))
+    comp = body.get("compile")
+    if isinstance(comp, dict) and comp.get("status") != "ok":
+        s += ", compile %r: %s" % (comp.get("status"), short(comp.get("stderr"), 300))
+    return s
+
+
+def run(req, timeout=90):
+    """POST the request; the 200 body (a dict), else a failure."""
+    status, _, body = svc.post_run(req, timeout=timeout)
+    if status != 200:
+        fail("request %s: expected HTTP 200, got %d %s"
+             % (short(req, 300), status, short(body)))
+    check(isinstance(body, dict), "the 200 body is not a JSON object: %s" % short(body))
+    return body
+
+
+def timed_run(req, timeout=90):
+    t0 = time.monotonic()
+    body = run(req, timeout)
+    return body, time.monotonic() - t0
+
+
+def verdicts(body):
+    return [t.get("verdict") if isinstance(t, dict) else t
+            for t in body.get("tests") or []]
+
+
+def expect_judge(body, status, verdict_list, summary, what="the request"):
+    """Top-level status, every test's verdict and the exact summary."""
+    check(isinstance(body.get("tests"), list),
+          "%s: no tests array in the answer: %s" % (what, describe(body)))
+    eq(verdicts(body), verdict_list, "%s: verdicts" % what)
+    eq(body.get("status"), status, "%s: top-level status" % what)
+    eq(body.get("summary"), dict(zip(("passed", "failed", "skipped"), summary)),
+       "%s: summary" % what)
+
+
+def b64(data):
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return base64.b64encode(data).decode("ascii")
+
+
+def metrics_runs(language):
+    """runbox_runs_total of one language, summed over its statuses."""
+    status, _, raw = svc.request("GET", "/metrics", timeout=30)
+    check(status == 200, "GET /metrics: HTTP %d" % status)
+    total = 0
+    rx = re.compile(r'^runbox_runs_total\{language="%s",status="[a-z_]+"\} (\d+)$'
+                    % re.escape(language))
+    for line in raw.decode("utf-8", "replace").splitlines():
+        m = rx.match(line)
+        if m:
+            total += int(m.group(1))
+    return total
+
+
+# ---- programs ----------------------------------------------------------------
+
+def heavy_c_source(functions=400):
+    """A + B, with ballast that makes gcc -O2 take the better part of a
+    second: external functions cannot be dropped, so each is compiled.
+    The ballast never runs: a test's run costs a few milliseconds."""
+    out = ["#include <stdio.h>\n"]
+    for i in range(functions):
+        out.append("unsigned long ballast_%d(unsigned long x)"
+                   "{for(int i=0;i<(int)(x&7);i++){x=x*%d+%d;x^=x>>%d;}return x;}\n"
+                   % (i, 2 * i + 3, i, i % 13 + 1))
+    out.append("int main(void){long a,b;if(scanf(\"%ld %ld\",&a,&b)!=2)return 2;"
+               "printf(\"%ld\\n\",a+b);return 0;}\n")
+    return "".join(out)
+
+
+SUM_C = ("#include <stdio.h>\n"
+         "int main(void){long a,b;if(scanf(\"%ld %ld\",&a,&b)!=2)return 2;"
+         "printf(\"%ld\\n\",a+b);return 0;}\n")
+
+SPIN_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static long cpu_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* argv[1]: CPU milliseconds to spin before printing "spun". */
+int main(int argc, char **argv)
+{
+	long ms = argc > 1 ? atol(argv[1]) : 0;
+	volatile unsigned long x = 0;
+
+	while (cpu_ms() < ms)
+		x++;
+	printf("spun %ld\n", ms);
+	return 0;
+}
+"""
+
+# argv[1] "write": leave scratch.txt behind.  Then report what this test's
+# work directory holds.
+WORKDIR_C = r"""
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	char data[64] = "";
+	FILE *f;
+
+	if (argc > 1 && !strcmp(argv[1], "write")) {
+		if (!(f = fopen("scratch.txt", "w")))
+			return 3;
+		fputs("written by a test\n", f);
+		fclose(f);
+	}
+	if ((f = fopen("data.txt", "r"))) {
+		if (!fgets(data, sizeof data, f))
+			data[0] = '\0';
+		fclose(f);
+	}
+	data[strcspn(data, "\n")] = '\0';
+	printf("scratch=%s data=%s main=%s main.c=%s\n",
+	       access("scratch.txt", F_OK) ? "no" : "yes", data,
+	       access("main", X_OK) ? "no" : "yes",
+	       access("main.c", R_OK) ? "no" : "yes");
+	return 0;
+}
+"""
+
+
+# ---- the checks ----------------------------------------------------------------
+# Each returns a one-line description of what was observed.
+
+@check_fn
+def compiled_once_for_ten_tests():
+    """A C program run against 10 tests is compiled once.
+
+    The compiler's work cannot be seen from inside the program, so the
+    proof is the cost: the source carries ballast that makes gcc -O2 take
+    the better part of a second (compile.usage.wall_time_ms in the same
+    answer says how long).  Compiling per test would cost at least 10 times
+    that; the whole request, measured here from the client, must take less
+    than half of it.  Besides: exactly one compile object (top-level, none
+    in a test), each test's CPU time a small fraction of the compile's, and
+    runbox_runs_total for c grows by exactly 1."""
+    tests = [{"stdin": "%d %d" % (i, 10 * i), "expected_stdout": "%d\n" % (11 * i)}
+             for i in range(10)]
+    before = metrics_runs("c")
+    body, elapsed = timed_run({"language": "c", "code": heavy_c_source(), "tests": tests})
+    after = metrics_runs("c")
+    expect_judge(body, "ok", ["accepted"] * 10, (10, 0, 0))
+    comp = body.get("compile")
+    check(isinstance(comp, dict), "no compile object: %s" % describe(body))
+    eq(comp.get("status"), "ok", "compile.status")
+    for i, t in enumerate(body["tests"]):
+        check("compile" not in t, "tests[%d] has a compile object of its own" % i)
+        eq(t.get("stdout"), "%d\n" % (11 * i), "tests[%d].stdout" % i)
+    cw = comp["usage"]["wall_time_ms"]
+    cc = comp["usage"]["cpu_time_ms"]
+    check(cc >= 100, "compile.usage.cpu_time_ms is %d: the ballast did not make the "
+          "compile step measurable" % cc)
+    worst = max(t["usage"]["cpu_time_ms"] for t in body["tests"])
+    check(worst * 4 < cc, "a test used %d ms CPU, the compile step %d ms: compile work "
+          "inside a test?" % (worst, cc))
+    check(elapsed * 1000 < 10 * cw / 2,
+          "10 tests took %.2f s in all, compiling once takes %d ms: 10 compiles would "
+          "take >= %.1f s and the request should take well under half of that"
+          % (elapsed, cw, 10 * cw / 1000))
+    eq(after - before, 1, "runbox_runs_total{language=\"c\"} growth for one request")
+    return ("compile %d ms wall / %d ms CPU once; 10 tests in %.2f s (10 compiles "
+            "would be >= %.1f s); busiest test %d ms CPU"
+            % (cw, cc, elapsed, 10 * cw / 1000, worst))
+
+
+@check_fn
+def compare_exact():
+    """exact: byte for byte; a trailing space, a missing or an extra newline
+    are wrong answers.  The first failing test gives the status."""
+    cases = [("3\n", "3\n", "accepted"), ("3 \n", "3\n", "wrong_answer"),
+             ("3", "3\n", "wrong_answer"), ("3\n\n", "3\n", "wrong_answer"),
+             ("", "", "accepted")]
+    body = run({"command": ["/bin/cat"], "compare": "exact",
+                "tests": [{"stdin": got, "expected_stdout": want}
+                          for got, want, _ in cases]})
+    expect_judge(body, "wrong_answer", [v for _, _, v in cases], (2, 3, 0))
+    check("test 2" in body.get("message", ""),
+          "message should name test 2, the first failure: %r" % body.get("message"))
+    return "verdicts %r, message %r" % (verdicts(body), body["message"])
+
+
+TRAILING_CASES = [
+    ("a  \nb\t\r\n\n\n", "a\nb", "accepted"),       # line-end blanks, blank lines
+    ("a\nb\n", "a\nb\n\n  \n", "accepted"),          # ...on either side
+    ("\n\n", "", "accepted"),
+    ("a b\n", "a  b\n", "wrong_answer"),             # inner whitespace counts
+    (" a\n", "a\n", "wrong_answer"),                 # so does leading
+    ("a\n\nb\n", "a\nb\n", "wrong_answer"),          # and an inner blank line
+    ("a\nb\nc\n", "a\nb\n", "wrong_answer"),         # and an extra line
+]
+
+
+@check_fn
+def compare_trailing_whitespace():
+    """trailing_whitespace, given explicitly: spaces, tabs and CR at line
+    ends and blank lines at the end are ignored; inner differences are
+    wrong answers."""
+    body = run({"command": ["/bin/cat"], "compare": "trailing_whitespace",
+                "tests": [{"stdin": got, "expected_stdout": want}
+                          for got, want, _ in TRAILING_CASES]})
+    expect_judge(body, "wrong_answer", [v for _, _, v in TRAILING_CASES], (3, 4, 0))
+    check("test 4" in body.get("message", ""),
+          "message should name test 4, the first failure: %r" % body.get("message"))
+    return "verdicts %r" % verdicts(body)
+
+
+@check_fn
+def compare_default_is_trailing_whitespace():
+    """Without compare, the same tests give the same verdicts."""
+    body = run({"command": ["/bin/cat"],
+                "tests": [{"stdin": got, "expected_stdout": want}
+                          for got, want, _ in TRAILING_CASES]})
+    expect_judge(body, "wrong_answer", [v for _, _, v in TRAILING_CASES], (3, 4, 0))
+    return "verdicts %r" % verdicts(body)
+
+
+@check_fn
+def compare_tokens():
+    """tokens: any whitespace between tokens is accepted; a different,
+    missing, extra or merged token is a wrong answer."""
+    cases = [("1   2\n3\n", "1 2 3", "accepted"),
+             ("\t1\n\n2 3  ", "1 2 3\n", "accepted"),
+             ("1 2 4", "1 2 3", "wrong_answer"),
+             ("1 2", "1 2 3", "wrong_answer"),
+             ("1 2 3 4", "1 2 3", "wrong_answer"),
+             ("12 3", "1 2 3", "wrong_answer"),
+             ("", " \n", "accepted")]
+    body = run({"command": ["/bin/cat"], "compare": "tokens",
+                "tests": [{"stdin": got, "expected_stdout": want}
+                          for got, want, _ in cases]})
+    expect_judge(body, "wrong_answer", [v for _, _, v in cases], (3, 4, 0))
+    return "verdicts %r" % verdicts(body)
+
+
+TIMEOUT_SH = 'case "$1" in sleep) sleep 10;; esac\necho "done $1"\n'
+
+
+def timeout_tests():
+    return [{"args": ["a"], "expected_stdout": "done a"}, {"args": ["sleep"]},
+            {"args": ["b"], "expected_stdout": "done b"},
+            {"args": ["c"], "expected_stdout": "done c"}]
+
+
+@check_fn
+def timeout_does_not_stop_the_others():
+    """Test 2 sleeps past wall_time_ms 1000: wall_time_exceeded for it
+    alone, the tests after it still run and pass; the request does not wait
+    for the 10 s sleep."""
+    body, elapsed = timed_run({"language": "sh", "code": TIMEOUT_SH,
+                               "limits": {"wall_time_ms": 1000},
+                               "tests": timeout_tests()})
+    expect_judge(body, "wall_time_exceeded",
+                 ["accepted", "wall_time_exceeded", "accepted", "accepted"], (3, 1, 0))
+    eq(body["tests"][2].get("stdout"), "done b\n", "tests[2].stdout")
+    w = body["tests"][1]["usage"]["wall_time_ms"]
+    check(900 <= w < 5000, "tests[1].usage.wall_time_ms %d, limit 1000" % w)
+    check(elapsed < 8, "the request took %.1f s" % elapsed)
+    check("test 2" in body.get("message", ""), "message: %r" % body.get("message"))
+    return "verdicts %r in %.2f s; the timed-out test ran %d ms" % (
+        verdicts(body), elapsed, w)
+
+
+@check_fn
+def stop_on_failure_skips_the_rest():
+    """The same tests with stop_on_failure: the two after the timeout are
+    skipped ({"verdict": "skipped", "status": "skipped", "message"} only)."""
+    body, elapsed = timed_run({"language": "sh", "code": TIMEOUT_SH,
+                               "limits": {"wall_time_ms": 1000},
+                               "stop_on_failure": True, "tests": timeout_tests()})
+    expect_judge(body, "wall_time_exceeded",
+                 ["accepted", "wall_time_exceeded", "skipped", "skipped"], (1, 1, 2))
+    for i in (2, 3):
+        t = body["tests"][i]
+        eq(t.get("status"), "skipped", "tests[%d].status" % i)
+        eq(sorted(t), ["message", "status", "verdict"], "tests[%d] fields" % i)
+    check(elapsed < 8, "the request took %.1f s" % elapsed)
+    # stop_on_failure false is the default behaviour.
+    body = run({"language": "sh", "code": TIMEOUT_SH, "limits": {"wall_time_ms": 1000},
+                "stop_on_failure": False, "tests": timeout_tests()})
+    expect_judge(body, "wall_time_exceeded",
+                 ["accepted", "wall_time_exceeded", "accepted", "accepted"], (3, 1, 0),
+                 "stop_on_failure false")
+    return "skipped after the timeout; %.2f s" % elapsed
+
+
+@check_fn
+def per_test_stdin_and_args():
+    """Each test's stdin and args reach the program; a test without them
+    gets the request's; an empty stdin or args list is used as given.  In
+    base64 mode tests[].stdin and expected_stdout are decoded and stdout
+    comes back encoded (an empty expected_stdout still compares)."""
+    body = run({"language": "sh", "code": 'echo "$#:$*:$(cat)"\n',
+                "stdin": "from-request", "args": ["A"],
+                "tests": [{},
+                          {"stdin": "in-1"},
+                          {"args": ["x y", "z"]},
+                          {"stdin": "", "args": []},
+                          {"stdin": "in-4", "args": ["q"]}]})
+    expect_judge(body, "ok", ["accepted"] * 5, (5, 0, 0))
+    eq([t["stdout"] for t in body["tests"]],
+       ["1:A:from-request\n", "1:A:in-1\n", "2:x y z:from-request\n", "0::\n",
+        "1:q:in-4\n"], "stdouts")
+
+    raw = bytes([0, 255, 10, 200])
+    body = run({"command": ["/bin/cat"], "encoding": "base64", "compare": "exact",
+                "tests": [{"stdin": b64(raw), "expected_stdout": b64(raw)},
+                          {"stdin": b64("x"), "expected_stdout": b64("y")},
+                          {"stdin": b64("x"), "expected_stdout": ""}]})
+    expect_judge(body, "wrong_answer", ["accepted", "wrong_answer", "wrong_answer"],
+                 (1, 2, 0), "base64")
+    eq(base64.b64decode(body["tests"][0]["stdout"]), raw, "base64 tests[0].stdout decoded")
+    return "defaults and overrides as documented; base64 round trip"
+
+
+@check_fn
+def verdict_without_expected_output():
+    """Without expected_stdout a test is accepted on exit 0 and otherwise
+    gets its run status (nonzero_exit, signaled); with expected_stdout a
+    nonzero exit is nonzero_exit even when the output matches."""
+    code = ('case "$1" in\n'
+            '  ok) echo fine;;\n'
+            '  fail) echo fine; exit 3;;\n'
+            '  segv) kill -SEGV $$;;\n'
+            'esac\n')
+    body = run({"language": "sh", "code": code,
+                "tests": [{"args": ["ok"]}, {"args": ["fail"]}, {"args": ["segv"]},
+                          {"args": ["fail"], "expected_stdout": "fine\n"},
+                          {"args": ["ok"], "expected_stdout": "fine"}]})
+    expect_judge(body, "nonzero_exit",
+                 ["accepted", "nonzero_exit", "signaled", "nonzero_exit", "accepted"],
+                 (2, 3, 0))
+    t = body["tests"]
+    eq(t[1].get("exit_code"), 3, "tests[1].exit_code")
+    eq(t[2].get("signal"), "SIGSEGV", "tests[2].signal")
+    eq(t[2].get("status"), "signaled", "tests[2].status")
+    check("test 2" in body.get("message", ""), "message: %r" % body.get("message"))
+    return "verdicts %r, message %r" % (verdicts(body), body["message"])
+
+
+@check_fn
+def limits_apply_per_test():
+    """cpu_time_ms 500 with four tests spinning 300 ms each: all accepted
+    (1.2 s in all: the limit is not cumulative); a fifth test spinning 2 s
+    is cpu_time_exceeded, alone."""
+    args = ["300", "300", "2000", "300", "300"]
+    body, elapsed = timed_run({"language": "c", "code": SPIN_C,
+                               "limits": {"cpu_time_ms": 500, "wall_time_ms": 5000},
+                               "tests": [{"args": [a], "expected_stdout": "spun %s" % a}
+                                         for a in args]})
+    expect_judge(body, "cpu_time_exceeded",
+                 ["accepted", "accepted", "cpu_time_exceeded", "accepted", "accepted"],
+                 (4, 1, 0))
+    cpu = [t["usage"]["cpu_time_ms"] for t in body["tests"]]
+    for i in (0, 1, 3, 4):
+        check(280 <= cpu[i] < 500, "tests[%d].usage.cpu_time_ms %d" % (i, cpu[i]))
+    check(cpu[2] >= 500, "the killed test used %d ms CPU" % cpu[2])
+    eq(body.get("limits", {}).get("cpu_time_ms"), 500, "limits.cpu_time_ms")
+    return "CPU per test %r ms, %.2f s in all" % (cpu, elapsed)
+
+
+@check_fn
+def fresh_work_directory_per_test():
+    """A file written by a test is gone in the next; the request's files,
+    the source and the compiled program are in every test's directory.
+    collect reads each test's own directory."""
+    modes = ["write", "check", "write", "check"]
+
+    def line(scratch):
+        return "scratch=%s data=hello main=yes main.c=yes" % scratch
+
+    body = run({"language": "c", "code": WORKDIR_C, "files": {"data.txt": "hello\n"},
+                "collect": ["scratch.txt", "data.txt"],
+                "tests": [{"args": [m], "expected_stdout": line("yes" if m == "write" else "no")}
+                          for m in modes]})
+    expect_judge(body, "ok", ["accepted"] * 4, (4, 0, 0))
+    for i, m in enumerate(modes):
+        files = body["tests"][i].get("files")
+        check(isinstance(files, dict), "tests[%d] has no files object" % i)
+        eq(files.get("data.txt"), {"content": "hello\n", "truncated": False},
+           "tests[%d].files[\"data.txt\"]" % i)
+        s = files.get("scratch.txt", {})
+        if m == "write":
+            eq(s, {"content": "written by a test\n", "truncated": False},
+               "tests[%d].files[\"scratch.txt\"]" % i)
+        else:
+            check("does not exist" in s.get("error", "") and "content" not in s,
+                  "tests[%d].files[\"scratch.txt\"]: %s" % (i, short(s)))
+    check("files" not in body, "judge mode: a top-level files object besides the tests'")
+    return "scratch.txt only where written; data.txt, main, main.c in all 4"
+
+
+@check_fn
+def request_files_writable_in_every_test():
+    """The request's files are written with mode 0666 (docs/API.md), so a
+    program may change them; in judge mode each test gets a fresh copy of
+    the same files, so the same program must behave the same, and no test
+    sees another's change."""
+    code = 'echo more >> data.txt && cat data.txt\n'
+    single = run({"language": "sh", "code": code, "files": {"data.txt": "hello\n"}})
+    eq((single.get("status"), single.get("stdout")), ("ok", "hello\nmore\n"),
+       "single run (status, stdout)")
+    body = run({"language": "sh", "code": code, "files": {"data.txt": "hello\n"},
+                "tests": [{"expected_stdout": "hello\nmore\n"}] * 2})
+    if verdicts(body) != ["accepted", "accepted"]:
+        fail("judge mode: appending to a request file: verdicts %r, stderr %r "
+             "(a single run of the same program succeeds)"
+             % (verdicts(body), [t.get("stderr") for t in body.get("tests") or []]))
+    expect_judge(body, "ok", ["accepted"] * 2, (2, 0, 0))
+    return "data.txt writable in each test, each from the original"
+
+
+COLLECT_PY = r'''
+import os
+with open("text.txt", "w", encoding="utf-8") as f:
+    f.write("h\u00e9llo w\u00f6rld \u2713\n")
+with open("big", "wb") as f:
+    f.write(bytes(32 + i % 95 for i in range(2 * MAX)))
+with open("exact", "wb") as f:
+    f.write(b"e" * MAX)
+os.symlink("/etc/shadow", "shadow")
+os.mkfifo("fifo")
+os.mkdir("dir")
+with open("orig.txt", "w") as f:
+    f.write("linked\n")
+os.link("orig.txt", "hard.txt")
+try:
+    os.link("/etc/passwd", "passwd")
+    print("linked /etc/passwd")
+except OSError as e:
+    print("link /etc/passwd:", e.strerror)
+'''
+
+
+def ascii_pattern(n):
+    """The first n bytes COLLECT_PY writes to "big": printable ASCII, so
+    that characters and bytes count alike in utf-8 mode."""
+    return bytes(32 + i % 95 for i in range(n))
+
+
+@check_fn
+def collected_files():
+    """After one run: a UTF-8 text file comes back as written; a file of 2x
+    judge.max_collect_bytes comes back as exactly max bytes, truncated; a
+    file of exactly max bytes is not truncated; a symlink to /etc/shadow,
+    a FIFO, a directory, files with two hard links and a missing file give
+    error entries (never content); the run itself is ok, and quickly (the
+    FIFO is never opened for reading)."""
+    cap = JUDGE["max_collect_bytes"]
+    names = ["text.txt", "big", "exact", "shadow", "fifo", "dir", "orig.txt",
+             "hard.txt", "passwd", "missing"]
+    body, elapsed = timed_run({"language": "python3",
+                               "code": "MAX = %d\n%s" % (cap, COLLECT_PY),
+                               "collect": names})
+    eq(body.get("status"), "ok", "status (%s)" % describe(body))
+    files = body.get("files")
+    check(isinstance(files, dict), "no files object: %s" % describe(body))
+    eq(sorted(files), sorted(names), "collected names")
+    eq(files["text.txt"], {"content": "h\u00e9llo w\u00f6rld \u2713\n", "truncated": False},
+       "files[\"text.txt\"]")
+    big = files["big"]
+    check(big.get("truncated") is True, "files[\"big\"].truncated: %r" % big.get("truncated"))
+    want = ascii_pattern(cap).decode("ascii")
+    content = big.get("content", "")
+    eq(len(content), len(want), "files[\"big\"] length in characters (cap %d bytes)" % cap)
+    check(content == want, "files[\"big\"].content differs from the first %d bytes" % cap)
+    ex = files["exact"]
+    eq((ex.get("truncated"), len(ex.get("content", ""))), (False, cap),
+       "files[\"exact\"] (truncated, length)")
+    expect_err = {"shadow": "link", "fifo": "not a regular file", "dir": "directory",
+                  "orig.txt": "hard link", "hard.txt": "hard link",
+                  "missing": "does not exist"}
+    for name, words in expect_err.items():
+        e = files[name]
+        check(set(e) == {"error"} and words in e["error"],
+              "files[%r]: expected only an error mentioning %r, got %s"
+              % (name, words, short(e)))
+    check(set(files["passwd"]) == {"error"},
+          "files[\"passwd\"] (a hard link to /etc/passwd, if the kernel allowed it): %s"
+          % short(files["passwd"]))
+    # The target's content never appears anywhere in the answer.
+    with open("/etc/shadow") as f:
+        secret = [l.strip() for l in f if l.strip()][0]
+    check(secret not in json.dumps(body), "/etc/shadow's first line is in the answer")
+    check(elapsed < 15, "the request took %.1f s (a FIFO opened for reading?)" % elapsed)
+    return "%s; errors: %s; %.2f s" % (body["stdout"].strip(), ", ".join(
+        "%s=%r" % (n, files[n]["error"][:40]) for n in ("shadow", "fifo", "dir")), elapsed)
+
+
+@check_fn
+def collected_binary_base64():
+    """In base64 mode a file holding all 256 byte values comes back exactly."""
+    code = 'open("all.bin", "wb").write(bytes(range(256)) * 3)\n'
+    body = run({"language": "python3", "code": b64(code), "encoding": "base64",
+                "collect": ["all.bin"]})
+    eq(body.get("status"), "ok", "status (%s)" % describe(body))
+    f = (body.get("files") or {}).get("all.bin", {})
+    eq(f.get("truncated"), False, "files[\"all.bin\"].truncated")
+    eq(base64.b64decode(f.get("content", "")), bytes(range(256)) * 3,
+       "files[\"all.bin\"] decoded")
+    return "768 bytes round-tripped"
+
+
+@check_fn
+def validation_errors():
+    """Every new field refused with 400 invalid_request and a message naming
+    it (and the maximum where there is one)."""
+    max_tests, max_files = JUDGE["max_tests"], JUDGE["max_collect_files"]
+    base = {"command": ["/bin/true"]}
+    cases = [
+        ("tests not an array", {"tests": {"stdin": ""}}, ["tests"]),
+        ("tests empty", {"tests": []}, ["tests"]),
+        ("tests: %d" % (max_tests + 1), {"tests": [{}] * (max_tests + 1)},
+         ["tests", str(max_tests)]),
+        ("a test not an object", {"tests": [{}, 7]}, ["tests[1]"]),
+        ("unknown field in a test", {"tests": [{"stdin": "", "bogus": 1}]},
+         ["tests[0]", "bogus"]),
+        ("tests[].stdin not a string", {"tests": [{"stdin": 1}]}, ["tests[0].stdin"]),
+        ("tests[].expected_stdout not a string", {"tests": [{}, {"expected_stdout": None}]},
+         ["tests[1].expected_stdout"]),
+        ("tests[].args not strings", {"tests": [{"args": [1]}]}, ["tests[0].args"]),
+        ("tests[].expected_stdout bad base64",
+         {"encoding": "base64", "tests": [{"expected_stdout": "%%%"}]},
+         ["tests[0].expected_stdout"]),
+        ("compare without tests", {"compare": "exact"}, ["compare"]),
+        ("bad compare", {"tests": [{}], "compare": "fuzzy"}, ["compare"]),
+        ("compare not a string", {"tests": [{}], "compare": 1}, ["compare"]),
+        ("stop_on_failure not boolean", {"tests": [{}], "stop_on_failure": "yes"},
+         ["stop_on_failure"]),
+        ("stop_on_failure without tests", {"stop_on_failure": True}, ["stop_on_failure"]),
+        ("collect not an array", {"collect": "out.txt"}, ["collect"]),
+        ("collect ../x", {"collect": ["../x"]}, ["collect", "../x"]),
+        ("collect a/b", {"collect": ["a/b"]}, ["collect", "a/b"]),
+        ("collect ..", {"collect": [".."]}, ["collect"]),
+        ("collect empty name", {"collect": [""]}, ["collect"]),
+        ("collect duplicate", {"collect": ["a", "b", "a"]}, ["collect", "a"]),
+        ("collect %d names" % (max_files + 1),
+         {"collect": ["f%d" % i for i in range(max_files + 1)]},
+         ["collect", str(max_files)]),
+    ]
+    bad = []
+    for what, extra, words in cases:
+        req = dict(base)
+        req.update(extra)
+        status, _, body = svc.post_run(req)
+        err = body.get("error", {}) if isinstance(body, dict) else {}
+        msg = err.get("message", "")
+        if status != 400 or err.get("code") != "invalid_request" or \
+                not all(w in msg for w in words):
+            bad.append("%s: expected 400 invalid_request naming %r, got %d %s"
+                       % (what, words, status, short(body, 200)))
+    check(not bad, "; ".join(bad))
+    return "%d requests refused, each naming its field" % len(cases)
+
+
+@check_fn
+def timing_one_request_vs_separate():
+    """For the notes: 20 tests of a C program in one request against 20
+    single-run requests of the same program (each compiling), one after
+    the other from one client.  Printed; the only assertion is a generous
+    sanity check that the single request is faster."""
+    n = 20
+    tests = [{"stdin": "%d %d" % (i, i * i), "expected_stdout": "%d\n" % (i + i * i)}
+             for i in range(n)]
+    run({"language": "c", "code": SUM_C, "stdin": "1 1"})  # warm the page cache
+    body, one = timed_run({"language": "c", "code": SUM_C, "tests": tests})
+    expect_judge(body, "ok", ["accepted"] * n, (n, 0, 0))
+    compile_ms = body["compile"]["usage"]["wall_time_ms"]
+    t0 = time.monotonic()
+    for t in tests:
+        b = run({"language": "c", "code": SUM_C, "stdin": t["stdin"]})
+        if b.get("status") != "ok" or b.get("stdout") != t["expected_stdout"]:
+            fail("separate request %s: %s" % (t["stdin"], describe(b)))
+    separate = time.monotonic() - t0
+    line = ("timing: %d tests of a C program: one request %.2f s, %d separate requests "
+            "%.2f s, ratio %.1fx (compile step %d ms)"
+            % (n, one, n, separate, separate / one, compile_ms))
+    print(line)
+    NOTES.append(line)
+    check(one < separate, "one request (%.2f s) was not faster than %d separate ones "
+          "(%.2f s)" % (one, n, separate))
+    return "one %.2f s vs separate %.2f s (%.1fx)" % (one, separate, separate / one)
+
+
+# ---- runner ----------------------------------------------------------------
+
+def where(tb, name):
+    line = mine = 0
+    for frame in traceback.extract_tb(tb):
+        if os.path.abspath(frame.filename) == os.path.abspath(__file__):
+            line = frame.lineno
+            if frame.name == name:
+                mine = frame.lineno
+    return mine or line
+
+
+def stop_leaves_nothing():
+    problems = svc.stop()
+    check(not problems, "stopping the service:\n    %s" % "\n    ".join(problems))
+    return "stopped cleanly"
+
+
+def judge_settings(path):
+    with open(path) as f:
+        cfg = json.load(f)
+    judge = {"max_tests": 64, "max_collect_files": 16, "max_collect_bytes": MiB}
+    judge.update(cfg.get("judge") or {})
+    return judge
+
+
+def main():
+    global svc, JUDGE
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    svc = harness.Service()
+    why = svc.missing()
+    if why:
+        print("test_judge.py: skipped: %s" % why)
+        return 77
+    JUDGE = judge_settings(svc.config)
+
+    wanted = set(sys.argv[1:])
+    unknown = wanted - set(fn.__name__ for fn in CHECKS)
+    if unknown:
+        print("test_judge.py: no such check: %s" % ", ".join(sorted(unknown)))
+        return 2
+    checks = [fn for fn in CHECKS if not wanted or fn.__name__ in wanted]
+    checks.append(stop_leaves_nothing)
+    failures = errors = 0
+    t_start = time.monotonic()
+    start_error = None
+    try:
+        try:
+            svc.start()
+            print("judge: service on port %d, judge settings %s" % (svc.port, JUDGE))
+        except Exception as e:  # noqa: BLE001 - every check reports it
+            start_error = "%s: %s" % (type(e).__name__, e)
+        sys.stdout.flush()
+        for fn in checks:
+            t0 = time.monotonic()
+            kind, msg, line, observed = None, "", 0, ""
+            if start_error:
+                kind, msg = "E", "the service did not start: " + start_error
+            else:
+                try:
+                    observed = fn() or ""
+                except AssertionError as e:
+                    kind, line, msg = "F", where(e.__traceback__, fn.__name__), str(e)
+                except Exception as e:  # noqa: BLE001 - an error, not a stop
+                    kind, line = "E", where(e.__traceback__, fn.__name__)
+                    msg = "%s: %s" % (type(e).__name__, e)
+            dt = time.monotonic() - t0
+            if kind == "F":
+                failures += 1
+            elif kind == "E":
+                errors += 1
+            if kind:
+                print("test_judge.py:%d:%s:judge:%s:0: %s" % (line, kind, fn.__name__, msg))
+            else:
+                print("judge: %-38s ok (%.2f s): %s" % (fn.__name__, dt, observed))
+            sys.stdout.flush()
+    finally:
+        if svc.proc is not None and svc.proc.poll() is None:
+            svc._abort()
+        if failures or errors:
+            print("judge: service log (last lines):\n" + svc.log_text(40))
+
+    n = len(checks)
+    passed = n - failures - errors
+    for line in NOTES:
+        print(line)
+    print("judge: %d checks in %.1f s" % (n, time.monotonic() - t_start))
+    print("%d%%: Checks: %d, Failures: %d, Errors: %d"
+          % (passed * 100 // n if n else 0, n, failures, errors))
+    return 1 if failures or errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
