@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/filter.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
@@ -425,9 +426,12 @@ _Noreturn void child_main(const struct child_plan *plan)
 		if (n != 1)
 			fail(&p, CHILD_STEP_USERNS, n < 0 ? errno : EPROTO);
 	}
+	/* Joined before the mounts: /sys must show this namespace. */
+	if (plan->netns_fd >= 0 && setns(plan->netns_fd, CLONE_NEWNET) < 0)
+		fail(&p, CHILD_STEP_SETNS_NET, errno);
 	if (plan->ns & SBX_NS_MNT && setup_mounts(plan, &step) < 0)
 		fail(&p, step, errno);
-	if (plan->ns & SBX_NS_NET && setup_loopback() < 0)
+	if (plan->ns & SBX_NS_NET && plan->netns_fd < 0 && setup_loopback() < 0)
 		fail(&p, CHILD_STEP_LOOPBACK, errno);
 	if (plan->ns & SBX_NS_UTS && sethostname("runbox", 6) < 0)
 		fail(&p, CHILD_STEP_HOSTNAME, errno);
@@ -442,4 +446,18 @@ _Noreturn void child_main(const struct child_plan *plan)
 		program(plan, &p, error_fd);
 	}
 	reaper(plan, (pid_t)pid);
+}
+
+/*
+ * sbx_netns_create()'s child: a fresh network namespace with loopback up,
+ * then wait until the parent has opened it (EOF on the pipe).
+ */
+_Noreturn void netns_holder_main(int wait_fd)
+{
+	char c;
+	if (setup_loopback() < 0)
+		_exit(1);
+	while (read(wait_fd, &c, 1) < 0 && errno == EINTR)
+		;
+	_exit(0);
 }

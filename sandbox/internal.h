@@ -41,6 +41,7 @@ struct sock_fprog;
 	X(MOUNT_WORKDIR, "keep the work directory visible") \
 	X(MOUNT_PROC, "mount /proc or /sys")               \
 	X(LOOPBACK, "bring up loopback")                   \
+	X(SETNS_NET, "join the slot's network namespace")  \
 	X(HOSTNAME, "sethostname")                         \
 	X(FORK, "fork the program")                        \
 	X(SETGROUPS, "setgroups")                          \
@@ -112,11 +113,14 @@ struct child_plan {
 	int userns_fd;          /* SBX_NS_USER: read end; a byte arrives when
 				   the parent has written the uid/gid maps */
 	int userns_ready_fd;    /* write end: "the maps may be written now" */
+	int netns_fd;           /* join it (setns) instead of CLONE_NEWNET; -1 */
 	uintptr_t arg_start, arg_end; /* this process's argv area (from
 					 /proc/self/stat), overwritten in the init */
 };
 
 const struct sock_fprog *seccomp_program(void);
+
+_Noreturn void netns_holder_main(int wait_fd);
 
 /* Runs in the child after clone; never returns. */
 _Noreturn void child_main(const struct child_plan *plan);

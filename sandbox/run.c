@@ -418,7 +418,7 @@ static int spawn(struct run *r)
 		args.flags |= CLONE_NEWPID;
 	if (ns & SBX_NS_MNT)
 		args.flags |= CLONE_NEWNS;
-	if (ns & SBX_NS_NET)
+	if (ns & SBX_NS_NET && r->spec->netns_fd_plus1 <= 0)
 		args.flags |= CLONE_NEWNET;
 	if (ns & SBX_NS_IPC)
 		args.flags |= CLONE_NEWIPC;
@@ -843,6 +843,48 @@ static int init_buf(struct sbx_buf *b)
 	return b->data ? 0 : -1;
 }
 
+int sbx_netns_create(char *err, size_t errlen)
+{
+	struct clone_args args = { .flags = CLONE_NEWNET, .exit_signal = 0 };
+	int sync[2], fd = -1, status;
+	char path[64];
+	sigset_t all, old;
+	long pid;
+
+	if (pipe2(sync, O_CLOEXEC) < 0) {
+		set_error(err, errlen, "sandbox: pipe2 failed: %s", strerrordesc_np(errno));
+		return -1;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = syscall(SYS_clone3, &args, sizeof args);
+	if (pid == 0) {
+		close(sync[1]);
+		netns_holder_main(sync[0]);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(sync[0]);
+	if (pid < 0) {
+		set_error(err, errlen, "sandbox: a network namespace: %s", strerrordesc_np(errno));
+		close(sync[1]);
+		return -1;
+	}
+	snprintf(path, sizeof path, "/proc/%ld/ns/net", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	int saved = errno;
+	close(sync[1]); /* the holder may go: the fd keeps the namespace */
+	while (wait4((pid_t)pid, &status, __WALL, NULL) < 0 && errno == EINTR)
+		;
+	if (fd < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		set_error(err, errlen, "sandbox: a network namespace: %s",
+			  fd < 0 ? strerrordesc_np(saved) : "loopback did not come up");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* Consume a SIGPIPE our own stdin writes raised, then unblock it. */
 static void restore_sigpipe(const sigset_t *pipe_set, const sigset_t *old,
 			    int was_pending)
@@ -946,6 +988,8 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		.seccomp = filter,
 		.arg_start = arg_area[0], .arg_end = arg_area[1],
 		.userns_fd = r.userns[0], .userns_ready_fd = r.usready[1],
+		.netns_fd = spec->namespaces & SBX_NS_NET && spec->netns_fd_plus1 > 0 ?
+			spec->netns_fd_plus1 - 1 : -1,
 	};
 	memcpy(r.plan.join_fds, r.join_fds, sizeof r.join_fds);
 	plan_rlimits(&r.plan, spec);

@@ -118,6 +118,15 @@ const char *sbx_seccomp_status(void);
 /* The refused system calls, NULL-terminated (for reports and tests). */
 extern const char *const sbx_seccomp_denied[];
 
+/*
+ * A network namespace with only loopback, up: made once per slot and joined
+ * by each of its runs, which saves the ~0.5 ms a new one costs per run.
+ * Nothing a program can do survives it in there: it has no capability to
+ * change the namespace, and its sockets die with it.  Returns an O_CLOEXEC
+ * fd, or -1 with a sentence.  Needs root (not for SBX_NS_USER runs).
+ */
+int sbx_netns_create(char *err, size_t errlen);
+
 struct sbx_spec {
 	char *const *argv;      /* argv[0] is executed directly; a name
 				   without '/' is searched in envp's PATH */
@@ -133,6 +142,9 @@ struct sbx_spec {
 	bool rlimit_as;         /* apply limits.memory_bytes as RLIMIT_AS when
 				   no cgroup memory controller is in force */
 	struct sbx_cgroup *cgroup; /* the slot's cgroup, or NULL */
+	int netns_fd_plus1;     /* with SBX_NS_NET: 1 + an fd from
+				   sbx_netns_create to join instead of making a
+				   new namespace; 0 (the default) = a new one */
 	unsigned namespaces;    /* SBX_NS_* */
 	char *const *hide;      /* with SBX_NS_MNT: directories covered by an
 				   empty read-only tmpfs (config, sockets, logs,

@@ -31,6 +31,7 @@ int slot_open(struct slot *slot, unsigned index, const struct config *cfg,
 
 	memset(slot, 0, sizeof *slot);
 	slot->root_fd = -1;
+	slot->netns_fd = -1;
 	slot->index = index;
 	slot->uid = cfg->uid_base + index;
 	slot->gid = cfg->gid_base + index;
@@ -71,6 +72,9 @@ void slot_close(struct slot *slot)
 	if (slot->root_fd >= 0)
 		close(slot->root_fd);
 	slot->root_fd = -1;
+	if (slot->netns_fd >= 0)
+		close(slot->netns_fd);
+	slot->netns_fd = -1;
 }
 
 int slot_clear(const struct slot *slot, char *err, size_t errlen)
@@ -210,6 +214,9 @@ static int run_step(char **argv, char **env, const char *cwd,
 		/* Network is off unless the admin allowed it for the language. */
 		if (lang && lang->network)
 			spec.namespaces &= ~SBX_NS_NET;
+		/* The slot's own loopback-only namespace, made once. */
+		if (spec.namespaces & SBX_NS_NET && slot->netns_fd >= 0)
+			spec.netns_fd_plus1 = slot->netns_fd + 1;
 	}
 	if (sbx_run(&spec, res, err, errlen) < 0)
 		return -1;

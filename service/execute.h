@@ -20,6 +20,7 @@ struct slot {
 	gid_t gid;
 	int root_fd;          /* the slot's work root, O_DIRECTORY */
 	struct sbx_cgroup *cgroup; /* NULL without cgroups */
+	int netns_fd;         /* the slot's network namespace, or -1 */
 	char root_path[1024];
 };
 

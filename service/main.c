@@ -199,6 +199,12 @@ static int setup_slots(struct service *svc)
 			svc->slots[i].uid = geteuid();
 			svc->slots[i].gid = getegid();
 		}
+		/* Joining a namespace per run costs a fraction of making one. */
+		if (svc->cfg.namespaces && !svc->cfg.userns && !svc->cfg.weaker &&
+		    (svc->slots[i].netns_fd = sbx_netns_create(err, sizeof err)) < 0) {
+			log_msg(LOG_ERR, "slot %u: %s", i, err);
+			return -1;
+		}
 		snprintf(name, sizeof name, "slot-%u", i);
 		if (mode != SBX_CGROUP_NONE &&
 		    sbx_cgroup_create(&svc->slots[i].cgroup, name, err, sizeof err) < 0) {

@@ -1467,6 +1467,81 @@ static TCase *tcase(Suite *s, const char *name, double timeout)
 	return tc;
 }
 
+/* ------------------------------------------------------------- namespaces */
+
+#define NS_UID 64998 /* used by nothing else on the host */
+
+/* Runs a shell script in all namespaces (joining netns_fd when >= 0). */
+static void run_ns(const char *script, int netns_fd, struct sbx_result *res)
+{
+	char *argv[] = { "/bin/sh", "-c", (char *)script, NULL };
+	static char *envp[] = { "PATH=/usr/bin:/bin", NULL };
+	struct sbx_spec spec;
+
+	spec_init(&spec, argv);
+	spec.envp = envp;
+	spec.cwd = "/";
+	spec.namespaces = SBX_NS_ALL;
+	spec.netns_fd_plus1 = netns_fd + 1;
+	spec.set_ids = true;
+	spec.uid = spec.gid = NS_UID;
+	spec.seccomp = true;
+	spec.limits.output_bytes = 1 << 16;
+	run(&spec, res);
+}
+
+/* The program's tree is alone in its PID namespace and dies with it. */
+START_TEST(test_pid_namespace)
+{
+	struct sbx_result res;
+	run_ns("echo $$; ls /proc | grep -c '^[0-9]'; (setsid sleep 30 &); hostname", -1, &res);
+	ck_assert_status(&res, SBX_OK);
+	int pid = 0, n = 0;
+	char host[64] = "";
+	ck_assert_int_eq(sscanf(res.out.data, "%d %d %63s", &pid, &n, host), 3);
+	ck_assert_int_eq(pid, 2); /* the init is 1 */
+	ck_assert_msg(n >= 3 && n <= 6, "%d processes visible", n);
+	ck_assert_str_eq(host, "runbox");
+	sbx_result_free(&res);
+	ck_assert_int_eq(count_live_uid(NS_UID), 0);
+}
+END_TEST
+
+/* A slot's network namespace, made once, is joined by each run: the same
+   namespace every time, with only loopback, and up. */
+START_TEST(test_joined_network_namespace)
+{
+	char err[256];
+	int fd = sbx_netns_create(err, sizeof err);
+	struct sbx_result a, b;
+
+	ck_assert_msg(fd >= 0, "%s", err);
+	run_ns("readlink /proc/self/ns/net; ls /sys/class/net; "
+	       "grep -c '^ *lo:' /proc/net/dev", fd, &a);
+	run_ns("readlink /proc/self/ns/net", fd, &b);
+	ck_assert_status(&a, SBX_OK);
+	ck_assert_status(&b, SBX_OK);
+	ck_assert_ptr_nonnull(strstr(a.out.data, "\nlo\n1\n"));
+	ck_assert_int_eq(strncmp(a.out.data, b.out.data, strcspn(b.out.data, "\n")), 0);
+	sbx_result_free(&a);
+	sbx_result_free(&b);
+	close(fd);
+}
+END_TEST
+
+/* seccomp refuses what opens the way out, with EPERM. */
+START_TEST(test_seccomp_refuses)
+{
+	struct sbx_result res;
+	run_ns("unshare -U true 2>&1; echo rc=$?", -1, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_msg(strstr(res.out.data, "Operation not permitted") &&
+		      strstr(res.out.data, "rc=1"), "got %s", res.out.data);
+	sbx_result_free(&res);
+	ck_assert_ptr_null(sbx_seccomp_status());
+}
+END_TEST
+
 static Suite *sandbox_suite(void)
 {
 	Suite *s = suite_create("sandbox");
@@ -1532,6 +1607,11 @@ static Suite *sandbox_suite(void)
 	tcase_add_test(tc, test_cpu_usage_sums);
 	tcase_add_test(tc, test_max_rss);
 	tcase_add_test(tc, test_usage_is_per_run);
+
+	tc = tcase(s, "namespaces", 30);
+	tcase_add_test(tc, test_pid_namespace);
+	tcase_add_test(tc, test_joined_network_namespace);
+	tcase_add_test(tc, test_seccomp_refuses);
 
 	tc = tcase(s, "leaks", 120);
 	tcase_add_test(tc, test_no_leaks);
