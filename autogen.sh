@@ -5,8 +5,8 @@ set -eu
 cd "$(dirname "$0")"
 
 packages="autoconf automake libtool pkg-config make gcc libc6-dev
-libfcgi-dev libjansson-dev libseccomp-dev check nginx curl wrk python3 procps iproute2
-chromium nodejs npm fonts-dejavu-core"
+libfcgi-dev libjansson-dev libseccomp-dev check nginx curl wrk python3 procps iproute2 bubblewrap python3-oslo.concurrency
+chromium nodejs npm fonts-dejavu-core libcurl4-openssl-dev"
 
 missing=""
 for p in $packages; do

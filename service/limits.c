@@ -9,8 +9,19 @@
 #include "service/jsonx.h"
 #include "service/limits.h"
 
+/* Below these the kernel refuses the setting (a memory limit under a
+   page, a stack smaller than a process needs to start). */
+static uint64_t limit_min(const char *name)
+{
+	if (!strcmp(name, "memory_bytes"))
+		return 1u << 20;
+	if (!strcmp(name, "stack_bytes"))
+		return 64u << 10;
+	return 1;
+}
+
 const struct limit_field limit_fields[] = {
-#define LIMIT_FIELD(name) { #name, offsetof(struct sbx_limits, name) },
+#define LIMIT_FIELD(name) { #name, offsetof(struct sbx_limits, name), 0 },
 	LIMIT_MAP(LIMIT_FIELD)
 #undef LIMIT_FIELD
 };
@@ -52,7 +63,7 @@ int limits_parse(json_t *obj, const char *path, bool complete,
 			continue;
 		}
 		uint64_t hi = max ? limit_get(max, f) : (uint64_t)INT64_MAX;
-		if (jx_uint(v, p, 1, hi, limit_ref(out, f), err, errlen) < 0)
+		if (jx_uint(v, p, limit_min(f->name), hi, limit_ref(out, f), err, errlen) < 0)
 			return -1;
 	}
 	return 0;

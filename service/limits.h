@@ -24,6 +24,7 @@
 struct limit_field {
 	const char *name;
 	size_t offset;
+	uint64_t min;   /* the smallest value that makes sense */
 };
 
 extern const struct limit_field limit_fields[];

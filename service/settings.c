@@ -169,9 +169,11 @@ static int parse_auth(json_t *v, struct config *cfg, char *err, size_t errlen)
 			}
 		}
 	} else {
-		cfg->open_paths = calloc(3, sizeof *cfg->open_paths);
+		/* /metrics is open too: nginx serves it to loopback only. */
+		cfg->open_paths = calloc(4, sizeof *cfg->open_paths);
 		if (!cfg->open_paths || !(cfg->open_paths[0] = strdup("/api/v1/languages")) ||
-		    !(cfg->open_paths[1] = strdup("/api/v1/health")))
+		    !(cfg->open_paths[1] = strdup("/api/v1/health")) ||
+		    !(cfg->open_paths[2] = strdup("/metrics")))
 			goto nomem;
 	}
 	return 0;

@@ -40,7 +40,7 @@ static const char *write_file(const char *name, const char *text)
 	return path;
 }
 
-#define LIMITS "{\"cpu_time_ms\":1000,\"wall_time_ms\":2000,\"memory_bytes\":1000000," \
+#define LIMITS "{\"cpu_time_ms\":1000,\"wall_time_ms\":2000,\"memory_bytes\":2000000," \
 	"\"stack_bytes\":1000000,\"processes\":8,\"open_files\":64," \
 	"\"file_size_bytes\":1000,\"output_bytes\":1000}"
 
@@ -108,7 +108,7 @@ START_TEST(test_config_errors)
 		"{\"work_root\":\"/tmp/w\",\"languages_file\":\"l.json\","
 		"\"sandbox\":{\"uid_base\":60000,\"gid_base\":60000},"
 		"\"default_limits\":" LIMITS ",\"max_limits\":{\"cpu_time_ms\":10,"
-		"\"wall_time_ms\":2000,\"memory_bytes\":1000000,\"stack_bytes\":1000000,"
+		"\"wall_time_ms\":2000,\"memory_bytes\":2000000,\"stack_bytes\":1000000,"
 		"\"processes\":8,\"open_files\":64,\"file_size_bytes\":1000,"
 		"\"output_bytes\":1000},\"environment\":{}}");
 	ck_assert_int_eq(config_load(&cfg, path, err, sizeof err), -1);

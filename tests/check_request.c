@@ -125,6 +125,8 @@ START_TEST(test_limits)
 		     "invalid_request", "limits.wall_time_ms must be between 1 and 20000");
 	expect_error("{\"command\":[\"/bin/true\"],\"limits\":{\"output_bytes\":1048577}}",
 		     400, "invalid_request", "limits.output_bytes must be between 1 and 1048576");
+	expect_error("{\"command\":[\"/bin/true\"],\"limits\":{\"memory_bytes\":4095}}", 400,
+		     "invalid_request", "limits.memory_bytes must be between 1048576 and");
 	expect_error("{\"command\":[\"/bin/true\"],\"limits\":{\"memory_bytes\":1.5}}", 400,
 		     "invalid_request", "limits.memory_bytes must be an integer");
 
