@@ -113,7 +113,8 @@ class Host:
              os.path.join(SRC, "conf", "run.sh"), "--builddir", BUILD, "--srcdir", SRC,
              "--addr", "10.213.%d.2" % self.k, "--port", str(HOST_PORT),
              "--config", self.config],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                         env={k: v for k, v in os.environ.items() if k != "NGINX"})
 
     def ready(self):
         return "runbox: serving" in open(self.log).read()
@@ -255,7 +256,8 @@ def main():
         front = subprocess.Popen(["nsenter", "--net=/run/netns/" + FRONT_NS, NGINX,
                                   "-c", os.path.join(top, "front.conf"), "-p", top,
                                   "-e", os.path.join(top, "front-error.log")],
-                                 start_new_session=True)
+                                 start_new_session=True,
+                         env={k: v for k, v in os.environ.items() if k != "NGINX"})
         enter_front_namespace()
         deadline = time.monotonic() + 10
         up = False
