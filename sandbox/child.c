@@ -8,6 +8,18 @@
  * program gets; a failing step writes {step, errno} to the close-on-exec
  * error pipe and exits 127.  End-of-file on that pipe tells the parent that
  * execve succeeded.
+ *
+ * Two shapes:
+ *  - without namespaces the clone's child is the program: session,
+ *    cgroups, stdio, then program(): signals, fds, rlimits, credentials,
+ *    parent-death signal, cwd, seccomp, execve;
+ *  - with a PID namespace the clone's child is that namespace's init
+ *    (pid 1): as root (or as uid 0 of its own user namespace, after the
+ *    parent wrote the maps) it joins or sets up the other namespaces and
+ *    the mounts, forks the program (pid 2, which goes through program()),
+ *    and becomes reaper(): it reaps every orphan and, when the program
+ *    exits, reports its wait status on a pipe and exits, which takes the
+ *    whole namespace down with it.
  */
 #include "config.h"
 
