@@ -637,8 +637,9 @@ def validation_errors():
 def timing_one_request_vs_separate():
     """For the notes: 20 tests of a C program in one request against 20
     single-run requests of the same program (each compiling), one after
-    the other from one client.  Printed; the only assertion is a generous
-    sanity check that the single request is faster."""
+    the other from one client.  Printed for the notes, not asserted: timing
+    goals belong in bench/, and under a loaded CI machine (sanitizers, other
+    suites) the two numbers are noise.  The answers themselves are checked."""
     n = 20
     tests = [{"stdin": "%d %d" % (i, i * i), "expected_stdout": "%d\n" % (i + i * i)}
              for i in range(n)]
@@ -657,8 +658,6 @@ def timing_one_request_vs_separate():
             % (n, one, n, separate, separate / one, compile_ms))
     print(line)
     NOTES.append(line)
-    check(one < separate, "one request (%.2f s) was not faster than %d separate ones "
-          "(%.2f s)" % (one, n, separate))
     return "one %.2f s vs separate %.2f s (%.1fx)" % (one, separate, separate / one)
 
 
