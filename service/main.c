@@ -168,7 +168,12 @@ static int setup_slots(struct service *svc)
 
 	/* One cgroup per slot, made once, beneath runboxd's own cgroup. */
 	snprintf(instance, sizeof instance, "runbox.%d", (int)getpid());
-	mode = sbx_cgroup_init(instance, what, sizeof what);
+	if (svc->cfg.cgroups) {
+		mode = sbx_cgroup_init(instance, what, sizeof what);
+	} else {
+		mode = SBX_CGROUP_NONE;
+		snprintf(what, sizeof what, "sandbox.cgroups is false");
+	}
 	if (mode == SBX_CGROUP_NONE)
 		log_msg(LOG_WARNING, "no cgroups (%s): limits fall back to rlimits, "
 			"memory_exceeded cannot be reported", what);

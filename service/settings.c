@@ -85,7 +85,7 @@ nomem:
 static int parse_sandbox(json_t *v, struct config *cfg, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "uid_base", "gid_base", "namespaces",
-					    "seccomp", "tmp_size",
+					    "seccomp", "tmp_size", "cgroups",
 					    "allow_weaker_isolation", NULL };
 	uint64_t u;
 	json_t *o;
@@ -102,7 +102,10 @@ static int parse_sandbox(json_t *v, struct config *cfg, char *err, size_t errlen
 		    4000000000u, &u, err, errlen) < 0)
 		return -1;
 	cfg->gid_base = (gid_t)u;
-	cfg->namespaces = cfg->seccomp = true;
+	cfg->namespaces = cfg->seccomp = cfg->cgroups = true;
+	if ((o = json_object_get(v, "cgroups")) &&
+	    jx_bool(o, "sandbox.cgroups", &cfg->cgroups, err, errlen) < 0)
+		return -1;
 	if ((o = json_object_get(v, "namespaces")) &&
 	    jx_bool(o, "sandbox.namespaces", &cfg->namespaces, err, errlen) < 0)
 		return -1;

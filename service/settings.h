@@ -31,6 +31,7 @@ struct config {
 	bool userns;           /* in force: not root, isolation from a user
 				  namespace per run */
 	bool seccomp;          /* NO_NEW_PRIVS + the seccomp filter */
+	bool cgroups;          /* a cgroup per slot when the host offers one */
 	char tmp_size[16];     /* private /tmp and /dev/shm, e.g. "64m" */
 	char **hide;           /* directories hidden from programs (derived:
 				  config, languages, socket, work root) */
