@@ -978,21 +978,6 @@ static int write_field(json_t *o, const char *field, int fd, struct buf *scratch
 /* Signal name (as the API gives it) to number; 0 if unknown. */
 static int signal_number(json_t *sig)
 {
-	static const struct {
-		const char *name;
-		int sig;
-	} names[] = {
-#define SIG(s) { #s, s }
-		SIG(SIGHUP), SIG(SIGINT), SIG(SIGQUIT), SIG(SIGILL),
-		SIG(SIGTRAP), SIG(SIGABRT), SIG(SIGBUS), SIG(SIGFPE),
-		SIG(SIGKILL), SIG(SIGUSR1), SIG(SIGSEGV), SIG(SIGUSR2),
-		SIG(SIGPIPE), SIG(SIGALRM), SIG(SIGTERM), SIG(SIGSTKFLT),
-		SIG(SIGCHLD), SIG(SIGCONT), SIG(SIGSTOP), SIG(SIGTSTP),
-		SIG(SIGTTIN), SIG(SIGTTOU), SIG(SIGURG), SIG(SIGXCPU),
-		SIG(SIGXFSZ), SIG(SIGVTALRM), SIG(SIGPROF), SIG(SIGWINCH),
-		SIG(SIGIO), SIG(SIGPWR), SIG(SIGSYS),
-#undef SIG
-	};
 	const char *s = json_string_value(sig);
 
 	if (json_is_integer(sig)) {
@@ -1001,9 +986,12 @@ static int signal_number(json_t *sig)
 	}
 	if (!s)
 		return 0;
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (!strcmp(s, names[i].name))
-			return names[i].sig;
+	/* glibc knows the names without "SIG": "SEGV" for SIGSEGV. */
+	for (int n = 1; n < SIGRTMIN; n++) {
+		const char *abbrev = sigabbrev_np(n);
+		if (abbrev && !strncmp(s, "SIG", 3) && !strcmp(s + 3, abbrev))
+			return n;
+	}
 	if (!strncmp(s, "SIGRTMIN", 8)) {
 		int n = 0;
 		if (s[8] == '+' && isdigit((unsigned char)s[9]))

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "sandbox/cgroup.h"
+#include "sandbox/internal.h"
 #include "sandbox/sandbox.h"
 
 enum { C_MEMORY, C_PIDS, C_CPUACCT, C_FREEZER, C_COUNT };
@@ -70,18 +71,6 @@ struct sbx_cgroup {
 
 
 
-static void set_err(char *err, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
 
 static uint64_t now_ms(void)
 {
@@ -262,7 +251,7 @@ static enum sbx_cgroup_mode init_v2(const char *instance, char *what, size_t len
 	own_fd = open(G.own_v2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (own_fd < 0 || read_at(own_fd, "cgroup.controllers", ctl, sizeof ctl) < 0 ||
 	    !strstr(ctl, "memory") || !strstr(ctl, "pids")) {
-		set_err(what, len, "cgroup v2 at %s does not delegate memory and pids",
+		sbx_set_error(what, len, "cgroup v2 at %s does not delegate memory and pids",
 			G.own_v2);
 		goto fail;
 	}
@@ -273,21 +262,21 @@ static enum sbx_cgroup_mode init_v2(const char *instance, char *what, size_t len
 	    (inst_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    (mkdirat(inst_fd, "supervisor", 0755) < 0 && errno != EEXIST) ||
 	    write_at(inst_fd, "supervisor/cgroup.procs", "0") < 0) {
-		set_err(what, len, "cgroup v2: cannot set up %s: %s", path, strerror(errno));
+		sbx_set_error(what, len, "cgroup v2: cannot set up %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	const char *enable = strstr(ctl, "cpu ") || strstr(ctl, "cpu\n") ?
 		"+memory +pids +cpu" : "+memory +pids";
 	if (write_at(own_fd, "cgroup.subtree_control", enable) < 0 ||
 	    write_at(inst_fd, "cgroup.subtree_control", enable) < 0) {
-		set_err(what, len, "cgroup v2: cannot enable controllers under %s: %s",
+		sbx_set_error(what, len, "cgroup v2: cannot enable controllers under %s: %s",
 			G.own_v2, strerror(errno));
 		goto fail;
 	}
 	snprintf(G.base[0], sizeof G.base[0], "%s", path);
 	close(own_fd);
 	close(inst_fd);
-	set_err(what, len, "cgroup v2 (memory, pids%s) under %s",
+	sbx_set_error(what, len, "cgroup v2 (memory, pids%s) under %s",
 		strstr(enable, "cpu") ? ", cpu" : "", path);
 	return SBX_CGROUP_V2;
 fail:
@@ -320,11 +309,11 @@ static enum sbx_cgroup_mode init_v1(const char *instance, char *what, size_t len
 		for (int c = 0; c < C_COUNT; c++)
 			if (G.have[c])
 				rmdir(G.base[c]);
-		set_err(what, len, "cgroup v1 lacks a usable memory, pids or cpuacct "
+		sbx_set_error(what, len, "cgroup v1 lacks a usable memory, pids or cpuacct "
 			"hierarchy (found: %s)", *list ? list : "none");
 		return SBX_CGROUP_NONE;
 	}
-	set_err(what, len, "cgroup v1 (%s)", list);
+	sbx_set_error(what, len, "cgroup v1 (%s)", list);
 	return SBX_CGROUP_V1;
 }
 
@@ -383,14 +372,14 @@ enum sbx_cgroup_mode sbx_cgroup_init(const char *instance, char *what, size_t le
 
 	memset(&G, 0, sizeof G);
 	if (strchr(instance, '/') || !*instance || instance[0] == '.') {
-		set_err(what, len, "bad cgroup instance name");
+		sbx_set_error(what, len, "bad cgroup instance name");
 		return SBX_CGROUP_NONE;
 	}
 	G.mode = init_v2(instance, why2, sizeof why2);
 	if (G.mode == SBX_CGROUP_NONE)
 		G.mode = init_v1(instance, what, len);
 	else
-		set_err(what, len, "%s", why2);
+		sbx_set_error(what, len, "%s", why2);
 	if (G.mode == SBX_CGROUP_NONE && *why2) {
 		size_t n = strlen(what);
 		snprintf(what + n, len - n, "; %s", why2);
@@ -430,15 +419,15 @@ int sbx_cgroup_create(struct sbx_cgroup **out, const char *name, char *err,
 
 	*out = NULL;
 	if (G.mode == SBX_CGROUP_NONE) {
-		set_err(err, errlen, "no cgroup hierarchy is in use");
+		sbx_set_error(err, errlen, "no cgroup hierarchy is in use");
 		return -1;
 	}
 	if (strchr(name, '/') || !*name || name[0] == '.') {
-		set_err(err, errlen, "bad cgroup name \"%s\"", name);
+		sbx_set_error(err, errlen, "bad cgroup name \"%s\"", name);
 		return -1;
 	}
 	if (!(cg = calloc(1, sizeof *cg))) {
-		set_err(err, errlen, "out of memory");
+		sbx_set_error(err, errlen, "out of memory");
 		return -1;
 	}
 	cg->mode = G.mode;
@@ -454,12 +443,12 @@ int sbx_cgroup_create(struct sbx_cgroup **out, const char *name, char *err,
 			continue;
 		snprintf(path, sizeof path, "%s/%s", G.base[c], name);
 		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-			set_err(err, errlen, "mkdir %s: %s", path, strerror(errno));
+			sbx_set_error(err, errlen, "mkdir %s: %s", path, strerror(errno));
 			goto fail;
 		}
 		cg->dir[c] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (cg->dir[c] < 0) {
-			set_err(err, errlen, "open %s: %s", path, strerror(errno));
+			sbx_set_error(err, errlen, "open %s: %s", path, strerror(errno));
 			goto fail;
 		}
 	}
@@ -479,13 +468,13 @@ int sbx_cgroup_create(struct sbx_cgroup **out, const char *name, char *err,
 			if (cg->dir[c] >= 0 &&
 			    (cg->f_join[c] = openat(cg->dir[c], "cgroup.procs",
 						    O_WRONLY | O_CLOEXEC)) < 0) {
-				set_err(err, errlen, "cgroup %s: %s/cgroup.procs: %s", name,
+				sbx_set_error(err, errlen, "cgroup %s: %s/cgroup.procs: %s", name,
 					ctrl_names[c], strerror(errno));
 				goto fail;
 			}
 		if (cg->f_limit < 0 || cg->f_usage < 0 || cg->f_maxusage < 0 ||
 		    cg->f_oom < 0 || cg->f_pidsmax < 0 || cg->f_procs < 0) {
-			set_err(err, errlen, "cgroup %s: memory or pids files: %s", name,
+			sbx_set_error(err, errlen, "cgroup %s: memory or pids files: %s", name,
 				strerror(errno));
 			goto fail;
 		}
@@ -497,7 +486,7 @@ int sbx_cgroup_create(struct sbx_cgroup **out, const char *name, char *err,
 		write_at(cg->dir[0], "memory.oom.group", "1");
 	}
 	if (cg->cpu_fd < 0) {
-		set_err(err, errlen, "cgroup %s: no CPU accounting: %s", name, strerror(errno));
+		sbx_set_error(err, errlen, "cgroup %s: no CPU accounting: %s", name, strerror(errno));
 		goto fail;
 	}
 	*out = cg;
@@ -660,7 +649,7 @@ int cg_prepare(struct sbx_cgroup *cg, const struct sbx_limits *limits,
 	*v2_dirfd = dir;
 	return 0;
 fail:
-	set_err(err, errlen, "cgroup %s: %s: %s", cg->name, step, strerror(errno));
+	sbx_set_error(err, errlen, "cgroup %s: %s: %s", cg->name, step, strerror(errno));
 	return -1;
 }
 
@@ -741,7 +730,7 @@ int cg_kill_all(struct sbx_cgroup *cg, char *err, size_t errlen)
 		nanosleep(&ts, NULL);
 	}
 	if (n != 0) {
-		set_err(err, errlen, "cgroup %s: %d processes still present after %d ms",
+		sbx_set_error(err, errlen, "cgroup %s: %d processes still present after %d ms",
 			cg->name, n, EMPTY_WAIT_MS);
 		return -1;
 	}

@@ -62,6 +62,10 @@ enum child_step {
 
 const char *child_step_name(int step);
 
+/* Fill a caller's error buffer (NULL or 0 length: nothing). */
+void sbx_set_error(char *errbuf, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* What travels over the error pipe when a setup step fails. */
 struct child_error {
 	int step;

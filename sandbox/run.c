@@ -108,18 +108,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!errbuf || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void close_fd(int *fd)
 {
@@ -852,7 +840,7 @@ int sbx_netns_create(char *err, size_t errlen)
 	long pid;
 
 	if (pipe2(sync, O_CLOEXEC) < 0) {
-		set_error(err, errlen, "sandbox: pipe2 failed: %s", strerrordesc_np(errno));
+		sbx_set_error(err, errlen, "sandbox: pipe2 failed: %s", strerrordesc_np(errno));
 		return -1;
 	}
 	sigfillset(&all);
@@ -865,7 +853,7 @@ int sbx_netns_create(char *err, size_t errlen)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(sync[0]);
 	if (pid < 0) {
-		set_error(err, errlen, "sandbox: a network namespace: %s", strerrordesc_np(errno));
+		sbx_set_error(err, errlen, "sandbox: a network namespace: %s", strerrordesc_np(errno));
 		close(sync[1]);
 		return -1;
 	}
@@ -876,7 +864,7 @@ int sbx_netns_create(char *err, size_t errlen)
 	while (wait4((pid_t)pid, &status, __WALL, NULL) < 0 && errno == EINTR)
 		;
 	if (fd < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		set_error(err, errlen, "sandbox: a network namespace: %s",
+		sbx_set_error(err, errlen, "sandbox: a network namespace: %s",
 			  fd < 0 ? strerrordesc_np(saved) : "loopback did not come up");
 		if (fd >= 0)
 			close(fd);
@@ -924,7 +912,7 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 
 	memset(res, 0, sizeof *res);
 	if (!spec || !spec->argv || !spec->argv[0] || !spec->argv[0][0]) {
-		set_error(errbuf, errlen, "sandbox: no program to run (empty argv)");
+		sbx_set_error(errbuf, errlen, "sandbox: no program to run (empty argv)");
 		return -1;
 	}
 	if (init_buf(&res->out) < 0 || init_buf(&res->err) < 0) {
@@ -961,7 +949,7 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		goto fail;
 	const struct sock_fprog *filter = NULL;
 	if (spec->seccomp && !(filter = seccomp_program())) {
-		set_error(errbuf, errlen, "sandbox: seccomp: %s", sbx_seccomp_status());
+		sbx_set_error(errbuf, errlen, "sandbox: seccomp: %s", sbx_seccomp_status());
 		run_cleanup(&r);
 		restore_sigpipe(&pipe_set, &old_mask, pipe_was_pending);
 		sbx_result_free(res);
@@ -1085,7 +1073,7 @@ fail:
 	restore_sigpipe(&pipe_set, &old_mask, pipe_was_pending);
 	errno = rc;
 fail_early:
-	set_error(errbuf, errlen, "sandbox: %s failed: %s", step,
+	sbx_set_error(errbuf, errlen, "sandbox: %s failed: %s", step,
 		  strerrordesc_np(errno) ? strerrordesc_np(errno) : "unknown error");
 	sbx_result_free(res);
 	return -1;

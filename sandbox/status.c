@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,6 +29,16 @@ static const char *const step_names[] = {
 	CHILD_STEP_MAP(CHILD_STEP_NAME)
 #undef CHILD_STEP_NAME
 };
+
+void sbx_set_error(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	if (!errbuf || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+}
 
 const char *child_step_name(int step)
 {
