@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +95,59 @@ void jx_strv_free(char **v)
 	for (char **p = v; *p; p++)
 		free(*p);
 	free(v);
+}
+
+static bool env_name_ok(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (!len || len > 128 || (s[0] >= '0' && s[0] <= '9'))
+		return false;
+	for (const char *c = s; *c; c++)
+		if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+		      (*c >= '0' && *c <= '9') || *c == '_'))
+			return false;
+	return true;
+}
+
+int jx_env(json_t *v, const char *path, size_t max, char ***out, char *err,
+	   size_t errlen)
+{
+	const char *name;
+	json_t *val;
+	size_t n = 0;
+
+	jx_strv_free(*out);
+	*out = NULL;
+	if (jx_object(v, path, err, errlen) < 0)
+		return -1;
+	if (json_object_size(v) > max)
+		return fail(err, errlen, "%s may hold at most %zu variables", path, max);
+	if (!(*out = calloc(json_object_size(v) + 1, sizeof **out)))
+		goto nomem;
+	json_object_foreach(v, name, val) {
+		const char *s = NULL;
+		size_t len = 0;
+		char p[300];
+		if (!env_name_ok(name))
+			return fail(err, errlen, "%s: \"%.128s\" is not a valid variable name "
+				    "(letters, digits and '_', not starting with a digit)",
+				    path, name);
+		jx_path(p, sizeof p, path, name);
+		if (jx_string(val, p, &s, &len, err, errlen) < 0)
+			return -1;
+		if (strlen(s) != len)
+			return fail(err, errlen, "%s must not contain NUL characters", p);
+		if (asprintf(&(*out)[n], "%s=%s", name, s) < 0) {
+			(*out)[n] = NULL;
+			goto nomem;
+		}
+		n++;
+	}
+	return 0;
+nomem:
+	errno = ENOMEM;
+	return fail(err, errlen, "out of memory");
 }
 
 size_t jx_strv_len(char *const *v)

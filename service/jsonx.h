@@ -26,6 +26,15 @@ int jx_bool(json_t *v, const char *path, bool *out, char *err, size_t errlen);
 int jx_strv(json_t *v, const char *path, bool allow_empty, char ***out,
 	    char *err, size_t errlen);
 void jx_strv_free(char **v);
+/*
+ * An object of environment variables: at most max of them, names of
+ * letters, digits and '_' not starting with a digit (at most 128 bytes),
+ * string values without NUL.  *out (freed first) becomes a NULL-terminated
+ * "NAME=value" vector, to free with jx_strv_free even after a failure.
+ * Out of memory: -1 with errno ENOMEM.
+ */
+int jx_env(json_t *v, const char *path, size_t max, char ***out, char *err,
+	   size_t errlen);
 size_t jx_strv_len(char *const *v);
 /* "a" + "b" -> "a.b"; "" + "b" -> "b" (into buf). */
 const char *jx_path(char *buf, size_t len, const char *parent, const char *key);

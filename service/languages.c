@@ -73,36 +73,6 @@ static int check_id(const char *id, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-static int parse_env(json_t *v, const char *path, char ***out, char *err,
-		     size_t errlen)
-{
-	const char *key;
-	json_t *val;
-	size_t n = 0;
-
-	if (jx_object(v, path, err, errlen) < 0)
-		return -1;
-	if (!(*out = calloc(json_object_size(v) + 1, sizeof **out)))
-		return -1;
-	json_object_foreach(v, key, val) {
-		const char *s;
-		char p[256];
-		if (jx_string(val, jx_path(p, sizeof p, path, key), &s, NULL,
-			      err, errlen) < 0)
-			return -1;
-		if (!*key || strchr(key, '=')) {
-			snprintf(err, errlen, "%s: not a valid variable name", p);
-			return -1;
-		}
-		if (asprintf(&(*out)[n], "%s=%s", key, s) < 0) {
-			(*out)[n] = NULL;
-			return -1;
-		}
-		n++;
-	}
-	return 0;
-}
-
 static int parse_language(json_t *o, const char *path, struct language *l,
 			  const struct config *cfg, char *err, size_t errlen)
 {
@@ -150,7 +120,7 @@ static int parse_language(json_t *o, const char *path, struct language *l,
 		return -1;
 	}
 	if ((v = json_object_get(o, "env")) &&
-	    parse_env(v, jx_path(p, sizeof p, path, "env"), &l->env, err, errlen) < 0)
+	    jx_env(v, jx_path(p, sizeof p, path, "env"), 256, &l->env, err, errlen) < 0)
 		return -1;
 	l->rlimit_as = true;
 	if ((v = json_object_get(o, "rlimit_as")) &&

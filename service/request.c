@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -99,49 +100,6 @@ static int parse_files(json_t *v, struct job *job, struct api_error *e)
 		job->nfiles++;
 		if (get_bytes(val, p, job->base64, &f->data, &f->len, e) < 0)
 			return -1;
-	}
-	return 0;
-}
-
-static int parse_env(json_t *v, struct job *job, struct api_error *e)
-{
-	const char *name;
-	json_t *val;
-	size_t n = 0;
-
-	if (jx_object(v, "env", e->message, sizeof e->message) < 0)
-		return bad(e);
-	if (json_object_size(v) > MAX_ENV)
-		return invalid(e, "invalid_request", "env may hold at most %d variables",
-			       MAX_ENV);
-	free(job->env);
-	if (!(job->env = calloc(json_object_size(v) + 1, sizeof *job->env)))
-		return internal(e);
-	json_object_foreach(v, name, val) {
-		const char *s;
-		size_t len;
-		char p[300];
-		bool ok = *name && strlen(name) <= 128 &&
-			  !(name[0] >= '0' && name[0] <= '9');
-		for (const char *c = name; ok && *c; c++)
-			ok = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
-			     (*c >= '0' && *c <= '9') || *c == '_';
-		snprintf(p, sizeof p, "env.%.128s", name);
-		if (!ok)
-			return invalid(e, "invalid_request",
-				       "env: \"%.128s\" is not a valid variable name "
-				       "(letters, digits and '_', not starting with a digit)",
-				       name);
-		if (jx_string(val, p, &s, &len, e->message, sizeof e->message) < 0)
-			return bad(e);
-		if (strlen(s) != len)
-			return invalid(e, "invalid_request",
-				       "%s must not contain NUL characters", p);
-		if (asprintf(&job->env[n], "%s=%s", name, s) < 0) {
-			job->env[n] = NULL;
-			return internal(e);
-		}
-		n++;
 	}
 	return 0;
 }
@@ -287,8 +245,9 @@ static int parse_fields(json_t *root, struct job *job, const struct config *cfg,
 		return -1;
 	if ((v = json_object_get(root, "files")) && parse_files(v, job, e) < 0)
 		return -1;
-	if ((v = json_object_get(root, "env")) && parse_env(v, job, e) < 0)
-		return -1;
+	if ((v = json_object_get(root, "env")) &&
+	    jx_env(v, "env", MAX_ENV, &job->env, e->message, sizeof e->message) < 0)
+		return errno == ENOMEM ? internal(e) : bad(e);
 
 	if ((v = json_object_get(root, "tests")) && parse_tests(v, job, cfg, e) < 0)
 		return -1;

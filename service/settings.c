@@ -34,54 +34,6 @@ static char *resolve(const char *config_path, const char *file)
 	return out;
 }
 
-static int env_name_ok(const char *s, size_t len)
-{
-	if (!len || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
-		return 0;
-	for (size_t i = 1; i < len; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-			return 0;
-	return 1;
-}
-
-static int parse_env(json_t *v, struct config *cfg, char *err, size_t errlen)
-{
-	const char *key;
-	json_t *val;
-	size_t n = 0;
-
-	if (jx_object(v, "environment", err, errlen) < 0)
-		return -1;
-	if (!(cfg->env = calloc(json_object_size(v) + 1, sizeof *cfg->env)))
-		goto nomem;
-	json_object_foreach(v, key, val) {
-		const char *s;
-		size_t len;
-		char p[256];
-		jx_path(p, sizeof p, "environment", key);
-		if (!env_name_ok(key, strlen(key))) {
-			snprintf(err, errlen, "%s: not a valid variable name", p);
-			return -1;
-		}
-		if (jx_string(val, p, &s, &len, err, errlen) < 0)
-			return -1;
-		if (strlen(s) != len) {
-			snprintf(err, errlen, "%s must not contain NUL characters", p);
-			return -1;
-		}
-		if (asprintf(&cfg->env[n], "%s=%s", key, s) < 0) {
-			cfg->env[n] = NULL;
-			goto nomem;
-		}
-		n++;
-	}
-	return 0;
-nomem:
-	snprintf(err, errlen, "out of memory");
-	return -1;
-}
-
 static int parse_sandbox(json_t *v, struct config *cfg, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "uid_base", "gid_base", "namespaces",
@@ -315,7 +267,8 @@ static int parse_root(json_t *root, struct config *cfg, char *err, size_t errlen
 	if (limits_parse(json_object_get(root, "default_limits"), "default_limits",
 			 true, &cfg->max_limits, &cfg->default_limits, err, errlen) < 0)
 		return -1;
-	if (parse_env(json_object_get(root, "environment"), cfg, err, errlen) < 0)
+	if (jx_env(json_object_get(root, "environment"), "environment", 256, &cfg->env,
+		   err, errlen) < 0)
 		return -1;
 
 	if ((v = json_object_get(root, "log_format"))) {
