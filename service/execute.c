@@ -77,20 +77,33 @@ void slot_close(struct slot *slot)
 	slot->netns_fd = -1;
 }
 
+/* Read a directory we hold an fd to, from its start, without losing the fd. */
+static DIR *dir_stream(int dirfd)
+{
+	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!d) {
+		int saved = errno;
+		if (fd >= 0)
+			close(fd);
+		errno = saved;
+		return NULL;
+	}
+	rewinddir(d);
+	return d;
+}
+
 int slot_clear(const struct slot *slot, char *err, size_t errlen)
 {
-	int fd = fcntl(slot->root_fd, F_DUPFD_CLOEXEC, 3);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = dir_stream(slot->root_fd);
 	struct dirent *de;
 	int rc = 0;
 
 	if (!d) {
-		if (fd >= 0)
-			close(fd);
 		snprintf(err, errlen, "%s: %s", slot->root_path, strerror(errno));
 		return -1;
 	}
-	rewinddir(d);
 	while ((de = readdir(d))) {
 		struct workdir wd = { .root_fd = slot->root_fd, .fd = -1 };
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
@@ -264,18 +277,14 @@ static int collect_files(const struct job *job, const struct config *cfg,
 static int copy_build(struct workdir *from, struct workdir *to, uint64_t cap,
 		      char *err, size_t errlen)
 {
-	int fd = fcntl(from->fd, F_DUPFD_CLOEXEC, 3);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = dir_stream(from->fd);
 	struct dirent *de;
 	int rc = 0;
 
 	if (!d) {
-		if (fd >= 0)
-			close(fd);
 		snprintf(err, errlen, "reading the build directory: %s", strerror(errno));
 		return -1;
 	}
-	rewinddir(d);
 	while (rc == 0 && (de = readdir(d))) {
 		struct stat st;
 		char *data;

@@ -221,6 +221,26 @@ static int setup_slots(struct service *svc)
 }
 
 /*
+ * Find each language's version (in the sandbox) and render the body of
+ * GET /api/v1/languages once: at start and at every reload.  NULL with err.
+ */
+static char *languages_body(struct languages *langs, const struct config *cfg,
+			    char *err, size_t errlen)
+{
+	json_t *lj;
+	char *body;
+
+	if (languages_probe_versions(langs, cfg, err, errlen) < 0)
+		return NULL;
+	lj = languages_to_json(langs);
+	body = lj ? json_dumps(lj, JSON_COMPACT) : NULL;
+	json_decref(lj);
+	if (!body)
+		snprintf(err, errlen, "out of memory");
+	return body;
+}
+
+/*
  * SIGHUP: read config, languages and tokens again.  Everything is checked
  * before anything changes; what needs a restart (socket, work root, slots,
  * queue, uids) must stay the same.  The command line's --listen and
@@ -233,7 +253,6 @@ static int reload(struct service *svc)
 	struct auth auth = { 0 };
 	char err[1024];
 	char *body = NULL;
-	json_t *lj;
 
 	if (config_load(&cfg, svc->cfg.path, err, sizeof err) < 0) {
 		log_msg(LOG_ERR, "reload refused, the running config stays: %s", err);
@@ -260,15 +279,8 @@ static int reload(struct service *svc)
 	if (languages_load(&langs, cfg.languages_file, &cfg, err, sizeof err) < 0 ||
 	    auth_load(&auth, cfg.tokens_file, err, sizeof err) < 0 ||
 	    build_hide_list(&cfg) < 0 ||
-	    languages_probe_versions(&langs, &cfg, err, sizeof err) < 0)
+	    !(body = languages_body(&langs, &cfg, err, sizeof err)))
 		goto refuse;
-	lj = languages_to_json(&langs);
-	body = lj ? json_dumps(lj, JSON_COMPACT) : NULL;
-	json_decref(lj);
-	if (!body) {
-		snprintf(err, sizeof err, "out of memory");
-		goto refuse;
-	}
 	config_free(&svc->cfg);
 	languages_free(&svc->langs);
 	auth_free(&svc->auth);
@@ -414,14 +426,11 @@ int main(int argc, char **argv)
 			"uid %u without namespaces (sandbox.allow_weaker_isolation)",
 			(unsigned)geteuid());
 	}
-	if (languages_probe_versions(&svc.langs, &svc.cfg, err, sizeof err) < 0) {
+	if (!(svc.languages_body = languages_body(&svc.langs, &svc.cfg, err, sizeof err))) {
 		log_msg(LOG_ERR, "%s", err);
 		return 1;
 	}
-	json_t *langs = languages_to_json(&svc.langs);
-	svc.languages_body = langs ? json_dumps(langs, JSON_COMPACT) : NULL;
-	json_decref(langs);
-	if (!svc.languages_body || !(svc.pool = pool_create(svc.cfg.slots)) ||
+	if (!(svc.pool = pool_create(svc.cfg.slots)) ||
 	    !(svc.metrics = metrics_create())) {
 		log_msg(LOG_ERR, "cannot set up: %s", strerror(errno));
 		return 1;
