@@ -81,17 +81,6 @@ static uint64_t now_ms(void)
 
 /* ---- small file helpers (cgroupfs files are short) ------------------ */
 
-static int write_at(int dirfd, const char *file, const char *text)
-{
-	int fd = openat(dirfd, file, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = write(fd, text, strlen(text));
-	int saved = errno;
-	close(fd);
-	errno = saved;
-	return n == (ssize_t)strlen(text) ? 0 : -1;
-}
 
 static ssize_t read_fd(int fd, char *buf, size_t len)
 {
@@ -261,14 +250,14 @@ static enum sbx_cgroup_mode init_v2(const char *instance, char *what, size_t len
 	if ((mkdir(path, 0755) < 0 && errno != EEXIST) ||
 	    (inst_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    (mkdirat(inst_fd, "supervisor", 0755) < 0 && errno != EEXIST) ||
-	    write_at(inst_fd, "supervisor/cgroup.procs", "0") < 0) {
+	    sbx_write_file(inst_fd, "supervisor/cgroup.procs", "0") < 0) {
 		sbx_set_error(what, len, "cgroup v2: cannot set up %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	const char *enable = strstr(ctl, "cpu ") || strstr(ctl, "cpu\n") ?
 		"+memory +pids +cpu" : "+memory +pids";
-	if (write_at(own_fd, "cgroup.subtree_control", enable) < 0 ||
-	    write_at(inst_fd, "cgroup.subtree_control", enable) < 0) {
+	if (sbx_write_file(own_fd, "cgroup.subtree_control", enable) < 0 ||
+	    sbx_write_file(inst_fd, "cgroup.subtree_control", enable) < 0) {
 		sbx_set_error(what, len, "cgroup v2: cannot enable controllers under %s: %s",
 			G.own_v2, strerror(errno));
 		goto fail;
@@ -479,11 +468,11 @@ int sbx_cgroup_create(struct sbx_cgroup **out, const char *name, char *err,
 			goto fail;
 		}
 		/* No swap: memsw (when swap accounting exists) follows memory. */
-		write_at(cg->dir[C_MEMORY], "memory.swappiness", "0");
+		sbx_write_file(cg->dir[C_MEMORY], "memory.swappiness", "0");
 	} else {
 		cg->cpu_fd = openat(cg->dir[0], "cpu.stat", O_RDONLY | O_CLOEXEC);
-		write_at(cg->dir[0], "memory.swap.max", "0");
-		write_at(cg->dir[0], "memory.oom.group", "1");
+		sbx_write_file(cg->dir[0], "memory.swap.max", "0");
+		sbx_write_file(cg->dir[0], "memory.oom.group", "1");
 	}
 	if (cg->cpu_fd < 0) {
 		sbx_set_error(err, errlen, "cgroup %s: no CPU accounting: %s", name, strerror(errno));
@@ -596,7 +585,7 @@ int cg_prepare(struct sbx_cgroup *cg, const struct sbx_limits *limits,
 		   peak: drop it while the cgroup is empty.  That costs about
 		   0.3 ms, so a residue under 1 MiB is left to count. */
 		if (read_u64_fd(cg->f_usage, &usage) == 0 && usage > (1u << 20))
-			write_at(cg->dir[C_MEMORY], "memory.force_empty", "0");
+			sbx_write_file(cg->dir[C_MEMORY], "memory.force_empty", "0");
 		step = "memory.max_usage_in_bytes";
 		if (write_fd(cg->f_maxusage, "0") < 0)
 			goto fail;
@@ -625,7 +614,7 @@ int cg_prepare(struct sbx_cgroup *cg, const struct sbx_limits *limits,
 		snprintf(v, sizeof v, "%" PRIu64, limits->memory_bytes);
 	else
 		snprintf(v, sizeof v, "max");
-	if (write_at(dir, "memory.max", v) < 0)
+	if (sbx_write_file(dir, "memory.max", v) < 0)
 		goto fail;
 	/* memory.peak is reset per open file by a write (Linux 6.12). */
 	if (cg->peak_fd >= 0)
@@ -641,7 +630,7 @@ int cg_prepare(struct sbx_cgroup *cg, const struct sbx_limits *limits,
 		snprintf(v, sizeof v, "%" PRIu64, limits->processes);
 	else
 		snprintf(v, sizeof v, "max");
-	if (write_at(dir, "pids.max", v) < 0)
+	if (sbx_write_file(dir, "pids.max", v) < 0)
 		goto fail;
 	step = "cpu.stat";
 	if (read_cpu_v2(cg, &base->cpu_ns, &base->user_ns, &base->sys_ns) < 0)
@@ -713,16 +702,16 @@ int cg_kill_all(struct sbx_cgroup *cg, char *err, size_t errlen)
 
 	if (n == 0)
 		return 0; /* the common case: nothing left */
-	if (cg->mode == SBX_CGROUP_V2 && write_at(dir, "cgroup.kill", "1") == 0) {
+	if (cg->mode == SBX_CGROUP_V2 && sbx_write_file(dir, "cgroup.kill", "1") == 0) {
 		/* the kernel kills every member, forks racing with it included */
 	} else if (cg->mode == SBX_CGROUP_V1 && cg->dir[C_FREEZER] >= 0) {
 		/* Frozen processes cannot fork: kill them all, then thaw so the
 		   kill takes effect. */
 		int fz = cg->dir[C_FREEZER];
-		if (write_at(fz, "freezer.state", "FROZEN") == 0)
+		if (sbx_write_file(fz, "freezer.state", "FROZEN") == 0)
 			wait_frozen(fz, "freezer.state", "FROZEN", until);
 		for_each_pid(fz, -1, kill_pid);
-		write_at(fz, "freezer.state", "THAWED");
+		sbx_write_file(fz, "freezer.state", "THAWED");
 	}
 	/* Until empty: kill whatever is (still or newly) listed. */
 	while ((n = for_each_pid(dir, fd, kill_pid)) > 0 && now_ms() < until) {

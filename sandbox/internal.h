@@ -62,6 +62,10 @@ enum child_step {
 
 const char *child_step_name(int step);
 
+/* Write text to dirfd/path (a /proc or cgroupfs file) in one write:
+   0, or -1 with errno. */
+int sbx_write_file(int dirfd, const char *path, const char *text);
+
 /* Fill a caller's error buffer (NULL or 0 length: nothing). */
 void sbx_set_error(char *errbuf, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -296,14 +296,7 @@ static int write_file_at_pid(pid_t pid, const char *name, const char *text)
 {
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = write(fd, text, strlen(text));
-	int saved = errno;
-	close(fd);
-	errno = saved;
-	return n == (ssize_t)strlen(text) ? 0 : -1;
+	return sbx_write_file(AT_FDCWD, path, text);
 }
 
 static int write_id_maps(pid_t pid)

@@ -3,7 +3,10 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +32,18 @@ static const char *const step_names[] = {
 	CHILD_STEP_MAP(CHILD_STEP_NAME)
 #undef CHILD_STEP_NAME
 };
+
+int sbx_write_file(int dirfd, const char *path, const char *text)
+{
+	int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, text, strlen(text));
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
 
 void sbx_set_error(char *errbuf, size_t errlen, const char *fmt, ...)
 {
