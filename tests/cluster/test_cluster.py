@@ -41,6 +41,9 @@ FRONT_PORT = 8088
 HOST_PORT = 8080
 CLONE_NEWNET = 0x40000000
 
+sys.path.insert(0, os.path.join(SRC, "tests", "e2e"))
+from harness import wait_until as wait_for  # noqa: E402
+
 results = []
 T0 = time.monotonic()
 
@@ -169,15 +172,6 @@ class Host:
             if m:
                 ids.append((m.group(1), int(m.group(2))))
         return ids
-
-
-def wait_for(pred, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return bool(pred())
 
 
 def direct_request(k, body):

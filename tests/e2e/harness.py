@@ -25,7 +25,9 @@ import socket
 import subprocess
 import tempfile
 import threading
+import sys
 import time
+import traceback
 
 
 class HarnessError(Exception):
@@ -535,3 +537,80 @@ def find_by_cmdline(pattern, table=None):
     table = table if table is not None else processes()
     rx = re.compile(pattern)
     return sorted(p for p in table if rx.search(" ".join(proc_cmdline(p))))
+
+
+# ---- running checks and reporting in Check's format -------------------------
+
+class Report:
+    """Runs a suite's checks one at a time against one service: each failure
+    printed as file:line:F|E:suite:name:0: message (the line of the check
+    that failed), each success as one line, and at the end Check's summary
+    line.  A failing check never stops the others."""
+
+    def __init__(self, suite, test_file, svc):
+        self.suite, self.file, self.svc = suite, os.path.abspath(test_file), svc
+        self.n = self.failures = self.errors = self.skipped = 0
+        self.t_start = time.monotonic()
+
+    def _where(self, tb, name):
+        line = mine = 0
+        for frame in traceback.extract_tb(tb):
+            if os.path.abspath(frame.filename) == self.file:
+                line = frame.lineno
+                if frame.name == name:
+                    mine = frame.lineno
+        return mine or line
+
+    def skip(self, fn, why):
+        self.n += 1
+        self.skipped += 1
+        print("SKIP: %s: %s" % (fn.__name__, why), flush=True)
+
+    def run(self, fn, start_error=None, after=None):
+        """Run fn (unless the service did not start); after() returns
+        problems left behind (processes, files) that fail the check too."""
+        self.n += 1
+        t0 = time.monotonic()
+        kind, msgs, line, observed = None, [], 0, ""
+        if start_error:
+            kind, msgs = "E", ["the service did not start: " + start_error]
+        else:
+            try:
+                observed = fn() or ""
+            except AssertionError as e:
+                kind, line = "F", self._where(e.__traceback__, fn.__name__)
+                msgs.append(str(e))
+            except Exception as e:  # noqa: BLE001 - an error, not a stop
+                kind, line = "E", self._where(e.__traceback__, fn.__name__)
+                msgs.append("%s: %s" % (type(e).__name__, e))
+            problems = after() if after else None
+            if problems:
+                kind = kind or "F"
+                msgs.append("aftercare: " + "; ".join(problems))
+        if kind == "F":
+            self.failures += 1
+        elif kind == "E":
+            self.errors += 1
+        if kind:
+            print("%s:%d:%s:%s:%s:0: %s" % (os.path.basename(self.file), line, kind,
+                                            self.suite, fn.__name__, " | ".join(msgs)))
+        else:
+            print("%s: %-38s ok (%.2f s): %s" % (self.suite, fn.__name__,
+                                                 time.monotonic() - t0, observed))
+        sys.stdout.flush()
+
+    def finish(self, log_lines=40):
+        """Stop a service left running, show its log after a failure, print
+        the summary; the exit status."""
+        if self.svc.proc is not None and self.svc.proc.poll() is None:
+            self.svc._abort()
+        if self.failures or self.errors:
+            print("%s: service log (last lines):\n%s" % (self.suite,
+                                                        self.svc.log_text(log_lines)))
+        passed = self.n - self.failures - self.errors - self.skipped
+        print("%s: %d checks (%d skipped) in %.1f s" % (
+            self.suite, self.n, self.skipped, time.monotonic() - self.t_start))
+        print("%d%%: Checks: %d, Failures: %d, Errors: %d"
+              % (passed * 100 // self.n if self.n else 0, self.n, self.failures,
+                 self.errors))
+        return 1 if self.failures or self.errors else 0

@@ -27,7 +27,6 @@ import re
 import signal
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -436,16 +435,6 @@ def thread_bomb():
 
 # ---- runner ----------------------------------------------------------------
 
-def where(tb, name):
-    line = mine = 0
-    for frame in traceback.extract_tb(tb):
-        if os.path.abspath(frame.filename) == os.path.abspath(__file__):
-            line = frame.lineno
-            if frame.name == name:
-                mine = frame.lineno
-    return mine or line
-
-
 def stop_leaves_nothing():
     problems = svc.stop()
     check(not problems, "stopping the service:\n    %s" % "\n    ".join(problems))
@@ -475,8 +464,7 @@ def main():
         return 2
     checks = [fn for fn in CHECKS if not wanted or fn.__name__ in wanted]
     checks.append(stop_leaves_nothing)
-    failures = errors = skipped = 0
-    t_start = time.monotonic()
+    report = harness.Report("accounting", __file__, svc)
     start_error = None
     no_cgroup = None
     try:
@@ -493,52 +481,14 @@ def main():
             start_error = "%s: %s" % (type(e).__name__, e)
         sys.stdout.flush()
         for fn in checks:
-            t0 = time.monotonic()
-            kind, msgs, line, observed = None, [], 0, ""
-            if start_error:
-                kind, msgs = "E", ["the service did not start: " + start_error]
-            elif fn.needs_cgroup and no_cgroup:
-                skipped += 1
-                print("SKIP: %s: %s" % (fn.__name__, no_cgroup))
+            if not start_error and getattr(fn, "needs_cgroup", False) and no_cgroup:
+                report.skip(fn, no_cgroup)
                 continue
-            else:
-                try:
-                    observed = fn() or ""
-                except AssertionError as e:
-                    kind, line = "F", where(e.__traceback__, fn.__name__)
-                    msgs.append(str(e))
-                except Exception as e:  # noqa: BLE001 - an error, not a stop
-                    kind, line = "E", where(e.__traceback__, fn.__name__)
-                    msgs.append("%s: %s" % (type(e).__name__, e))
-                if fn is not stop_leaves_nothing:
-                    after = aftercare()
-                    if after:
-                        kind = kind or "F"
-                        msgs.append("aftercare: " + "; ".join(after))
-            dt = time.monotonic() - t0
-            if kind:
-                if kind == "F":
-                    failures += 1
-                else:
-                    errors += 1
-                print("test_accounting.py:%d:%s:accounting:%s:0: %s"
-                      % (line, kind, fn.__name__, " | ".join(msgs)))
-            else:
-                print("accounting: %-34s ok (%.2f s): %s" % (fn.__name__, dt, observed))
-            sys.stdout.flush()
+            report.run(fn, start_error,
+                       after=None if fn is stop_leaves_nothing else aftercare)
     finally:
-        if svc.proc is not None and svc.proc.poll() is None:
-            svc._abort()
-        if failures or errors:
-            print("accounting: service log (last lines):\n" + svc.log_text(40))
-
-    n = len(checks)
-    passed = n - failures - errors - skipped
-    print("accounting: %d checks (%d skipped) in %.1f s"
-          % (n, skipped, time.monotonic() - t_start))
-    print("%d%%: Checks: %d, Failures: %d, Errors: %d"
-          % (passed * 100 // n if n else 0, n, failures, errors))
-    return 1 if failures or errors else 0
+        status = report.finish()
+    return status
 
 
 if __name__ == "__main__":

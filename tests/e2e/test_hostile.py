@@ -31,7 +31,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -977,16 +976,6 @@ def stdin_never_read():
 
 # ---- runner ----------------------------------------------------------------
 
-def where(tb, name):
-    line = mine = 0
-    for frame in traceback.extract_tb(tb):
-        if os.path.abspath(frame.filename) == os.path.abspath(__file__):
-            line = frame.lineno
-            if frame.name == name:
-                mine = frame.lineno
-    return mine or line
-
-
 def final_checks():
     """The work root is clean and the service stops leaving nothing."""
     problems = []
@@ -1019,9 +1008,8 @@ def main():
         print("test_hostile.py: no such case: %s" % ", ".join(sorted(unknown)))
         return 2
     checks = [fn for fn in CASES if not wanted or fn.__name__ in wanted] + [final_checks]
-    failures = errors = 0
-    t_start = time.monotonic()
     start_error = None
+    report = harness.Report("hostile", __file__, svc)
     try:
         try:
             svc.start()
@@ -1030,48 +1018,10 @@ def main():
             start_error = "%s: %s" % (type(e).__name__, e)
         sys.stdout.flush()
         for fn in checks:
-            t0 = time.monotonic()
-            kind, msgs, line, observed = None, [], 0, ""
-            if start_error:
-                kind, msgs = "E", ["the service did not start: " + start_error]
-            else:
-                try:
-                    observed = fn() or ""
-                except AssertionError as e:
-                    kind, line = "F", where(e.__traceback__, fn.__name__)
-                    msgs.append(str(e))
-                except Exception as e:  # noqa: BLE001 - an error, not a stop
-                    kind, line = "E", where(e.__traceback__, fn.__name__)
-                    msgs.append("%s: %s" % (type(e).__name__, e))
-                if fn is not final_checks:
-                    after = aftercare()
-                    if after:
-                        kind = kind or "F"
-                        msgs.append("aftercare: " + "; ".join(after))
-            dt = time.monotonic() - t0
-            if kind:
-                if kind == "F":
-                    failures += 1
-                else:
-                    errors += 1
-                print("test_hostile.py:%d:%s:hostile:%s:0: %s"
-                      % (line, kind, fn.__name__, " | ".join(msgs)))
-            else:
-                print("hostile: %-32s ok (%.2f s): %s" % (fn.__name__, dt, observed))
-            sys.stdout.flush()
+            report.run(fn, start_error, after=None if fn is final_checks else aftercare)
     finally:
-        if svc.proc is not None and svc.proc.poll() is None:
-            svc._abort()
-        if failures or errors:
-            print("hostile: service log (last lines):\n" + svc.log_text(
-                int(os.environ.get("HOSTILE_LOG_LINES", "40"))))
-
-    n = len(checks)
-    passed = n - failures - errors
-    print("hostile: %d checks in %.1f s" % (n, time.monotonic() - t_start))
-    print("%d%%: Checks: %d, Failures: %d, Errors: %d"
-          % (passed * 100 // n if n else 0, n, failures, errors))
-    return 1 if failures or errors else 0
+        status = report.finish(int(os.environ.get("HOSTILE_LOG_LINES", "40")))
+    return status
 
 
 if __name__ == "__main__":

@@ -33,7 +33,6 @@ import re
 import signal
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -663,16 +662,6 @@ def timing_one_request_vs_separate():
 
 # ---- runner ----------------------------------------------------------------
 
-def where(tb, name):
-    line = mine = 0
-    for frame in traceback.extract_tb(tb):
-        if os.path.abspath(frame.filename) == os.path.abspath(__file__):
-            line = frame.lineno
-            if frame.name == name:
-                mine = frame.lineno
-    return mine or line
-
-
 def stop_leaves_nothing():
     problems = svc.stop()
     check(not problems, "stopping the service:\n    %s" % "\n    ".join(problems))
@@ -704,8 +693,7 @@ def main():
         return 2
     checks = [fn for fn in CHECKS if not wanted or fn.__name__ in wanted]
     checks.append(stop_leaves_nothing)
-    failures = errors = 0
-    t_start = time.monotonic()
+    report = harness.Report("judge", __file__, svc)
     start_error = None
     try:
         try:
@@ -715,42 +703,12 @@ def main():
             start_error = "%s: %s" % (type(e).__name__, e)
         sys.stdout.flush()
         for fn in checks:
-            t0 = time.monotonic()
-            kind, msg, line, observed = None, "", 0, ""
-            if start_error:
-                kind, msg = "E", "the service did not start: " + start_error
-            else:
-                try:
-                    observed = fn() or ""
-                except AssertionError as e:
-                    kind, line, msg = "F", where(e.__traceback__, fn.__name__), str(e)
-                except Exception as e:  # noqa: BLE001 - an error, not a stop
-                    kind, line = "E", where(e.__traceback__, fn.__name__)
-                    msg = "%s: %s" % (type(e).__name__, e)
-            dt = time.monotonic() - t0
-            if kind == "F":
-                failures += 1
-            elif kind == "E":
-                errors += 1
-            if kind:
-                print("test_judge.py:%d:%s:judge:%s:0: %s" % (line, kind, fn.__name__, msg))
-            else:
-                print("judge: %-38s ok (%.2f s): %s" % (fn.__name__, dt, observed))
-            sys.stdout.flush()
+            report.run(fn, start_error)
     finally:
-        if svc.proc is not None and svc.proc.poll() is None:
-            svc._abort()
-        if failures or errors:
-            print("judge: service log (last lines):\n" + svc.log_text(40))
-
-    n = len(checks)
-    passed = n - failures - errors
-    for line in NOTES:
-        print(line)
-    print("judge: %d checks in %.1f s" % (n, time.monotonic() - t_start))
-    print("%d%%: Checks: %d, Failures: %d, Errors: %d"
-          % (passed * 100 // n if n else 0, n, failures, errors))
-    return 1 if failures or errors else 0
+        for line in NOTES:
+            print(line)
+        status = report.finish()
+    return status
 
 
 if __name__ == "__main__":
