@@ -110,9 +110,12 @@ void sbx_cgroup_destroy(struct sbx_cgroup *cg);
 
 /*
  * The seccomp filter (built once per process, on first use): the calls in
- * the table below return EPERM; a foreign system call ABI (x32, i386 on
- * x86_64) kills the process with SIGSYS.  Returns NULL when the filter is in
- * force, else why not.
+ * the table below return EPERM, and so do clone() with a CLONE_NEW* flag,
+ * socket(AF_VSOCK) and personality() other than PER_LINUX/PER_LINUX32;
+ * clone3() and (on x86_64) every call newer than the filter return ENOSYS;
+ * a foreign system call ABI (x32, i386 on x86_64) kills the process with
+ * SIGSYS.  Returns NULL when the filter is in force, else why not (a denied
+ * name libseccomp cannot resolve is such a reason, never skipped).
  */
 const char *sbx_seccomp_status(void);
 /* The refused system calls, NULL-terminated (for reports and tests). */

@@ -1542,6 +1542,34 @@ START_TEST(test_seccomp_refuses)
 }
 END_TEST
 
+/*
+ * No namespace of its own through clone() either (a user namespace would
+ * hand the program every capability inside it); clone3 is ENOSYS, and
+ * Python's fork (which glibc routes through clone after that) still works.
+ */
+START_TEST(test_seccomp_clone_namespaces)
+{
+	struct sbx_result res;
+	run_ns("/usr/bin/python3 -c '"
+	       "import ctypes, os\n"
+	       "libc = ctypes.CDLL(None, use_errno=True)\n"
+	       "for flags in (0x10000000, 0x40000000, 0x20000, 0x20000000):\n"
+	       "    rc = libc.syscall(56, flags | 17, 0, 0, 0, 0)\n"
+	       "    if rc == 0: os._exit(0)\n"
+	       "    print(hex(flags), rc, ctypes.get_errno())\n"
+	       "print(\"clone3\", libc.syscall(435, 0, 0), ctypes.get_errno())\n"
+	       "pid = os.fork()\n"
+	       "if pid == 0: os._exit(7)\n"
+	       "print(\"fork\", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n"
+	       "'", -1, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_str_eq(res.out.data,
+			 "0x10000000 -1 1\n0x40000000 -1 1\n0x20000 -1 1\n"
+			 "0x20000000 -1 1\nclone3 -1 38\nfork 7\n");
+	sbx_result_free(&res);
+}
+END_TEST
+
 static Suite *sandbox_suite(void)
 {
 	Suite *s = suite_create("sandbox");
@@ -1612,6 +1640,7 @@ static Suite *sandbox_suite(void)
 	tcase_add_test(tc, test_pid_namespace);
 	tcase_add_test(tc, test_joined_network_namespace);
 	tcase_add_test(tc, test_seccomp_refuses);
+	tcase_add_test(tc, test_seccomp_clone_namespaces);
 
 	tc = tcase(s, "leaks", 120);
 	tcase_add_test(tc, test_no_leaks);

@@ -896,6 +896,133 @@ def seccomp_i386_abi_killed():
     return "signaled SIGSYS"
 
 
+# Every way to a namespace of its own, and the other fail-open spots of a
+# deny list; each line is "<what>|<strerror or ok>".
+NAMESPACE_PROBE = r"""#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/personality.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static void show(const char *what, long rc, int err)
+{ printf("%s|%s\n", what, rc < 0 ? strerror(err) : "ok"); }
+/* A child that got through exits at once; the parent reaps it. */
+static void child(const char *what, long rc)
+{ int err = errno; if (rc == 0) _exit(0); if (rc > 0) waitpid((pid_t)rc, 0, 0);
+  show(what, rc > 0 ? 0 : rc, err); }
+int main(void) {
+  static const struct { const char *name; unsigned long flag; } ns[] = {
+    {"user", CLONE_NEWUSER}, {"net", CLONE_NEWNET}, {"mnt", CLONE_NEWNS},
+    {"pid", CLONE_NEWPID}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
+    {"cgroup", CLONE_NEWCGROUP}};
+  char what[64];
+  child("clone user+net", syscall(SYS_clone, CLONE_NEWUSER|CLONE_NEWNET|SIGCHLD, 0, 0, 0, 0));
+  for (unsigned i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+    snprintf(what, sizeof what, "clone %s", ns[i].name);
+    child(what, syscall(SYS_clone, ns[i].flag|SIGCHLD, 0, 0, 0, 0));
+  }
+  struct clone_args ca = { .flags = CLONE_NEWUSER, .exit_signal = SIGCHLD };
+  child("clone3 user", syscall(SYS_clone3, &ca, sizeof ca));
+  struct clone_args plain = { .exit_signal = SIGCHLD };
+  child("clone3 plain", syscall(SYS_clone3, &plain, sizeof plain));
+  long rc;
+  rc = syscall(457, 0, 0, 0, 0); show("statmount", rc, errno);
+  rc = syscall(458, 0, 0, 0, 0); show("listmount", rc, errno);
+  rc = syscall(467, 0, 0, 0, 0, 0); show("open_tree_attr", rc, errno);
+  rc = syscall(447, 0); show("memfd_secret", rc, errno);
+  rc = syscall(SYS_modify_ldt, 0, 0, 0); show("modify_ldt", rc, errno);
+  rc = personality(ADDR_NO_RANDOMIZE); show("personality no-aslr", rc, errno);
+  rc = personality(READ_IMPLIES_EXEC); show("personality exec", rc, errno);
+  rc = personality(0xffffffff); show("personality query", rc, errno);
+  rc = socket(40 /* AF_VSOCK */, SOCK_STREAM, 0); show("vsock", rc, errno);
+  rc = syscall(470); show("nr 470", rc, errno);
+  rc = syscall(100000); show("nr 100000", rc, errno);
+  return 0;
+}
+"""
+
+EPERM_TEXT, ENOSYS_TEXT = "Operation not permitted", "Function not implemented"
+
+
+@case
+def seccomp_no_namespace_of_its_own():
+    """clone() with any CLONE_NEW* flag -> EPERM, clone3 -> ENOSYS (its
+    flags cannot be filtered); statmount, listmount, open_tree_attr,
+    memfd_secret, modify_ldt, personality() that switches ASLR off or makes
+    data executable, AF_VSOCK -> EPERM; system calls newer than the
+    filter -> ENOSYS; the personality query still works."""
+    body = run(c_prog(NAMESPACE_PROBE))
+    expect(body, "ok")
+    got = dict(ln.split("|", 1) for ln in body["stdout"].splitlines())
+    want = {"clone user+net": EPERM_TEXT}
+    for ns in ("user", "net", "mnt", "pid", "ipc", "uts", "cgroup"):
+        want["clone " + ns] = EPERM_TEXT
+    want.update({"clone3 user": ENOSYS_TEXT, "clone3 plain": ENOSYS_TEXT,
+                 "statmount": EPERM_TEXT, "listmount": EPERM_TEXT,
+                 "open_tree_attr": EPERM_TEXT, "memfd_secret": EPERM_TEXT,
+                 "modify_ldt": EPERM_TEXT, "personality no-aslr": EPERM_TEXT,
+                 "personality exec": EPERM_TEXT, "personality query": "ok",
+                 "vsock": EPERM_TEXT, "nr 470": ENOSYS_TEXT,
+                 "nr 100000": ENOSYS_TEXT})
+    eq(got, want, "what the probe was allowed")
+    return "ok: %d namespace and fail-open probes refused" % (len(want) - 1)
+
+
+THREADS_PROBE_C = r"""#define _GNU_SOURCE
+#include <pthread.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+extern char **environ;
+static void *work(void *arg) { *(int *)arg *= 2; return NULL; }
+int main(void) {
+  int v[4] = {1, 2, 3, 4}; pthread_t t[4];
+  for (int i = 0; i < 4; i++) if (pthread_create(&t[i], NULL, work, &v[i])) return 1;
+  for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+  printf("threads %d\n", v[0] + v[1] + v[2] + v[3]);
+  int st; pid_t p = fork(); if (p == 0) _exit(3);
+  waitpid(p, &st, 0); printf("fork %d\n", WEXITSTATUS(st));
+  p = vfork(); if (p == 0) _exit(4);
+  waitpid(p, &st, 0); printf("vfork %d\n", WEXITSTATUS(st));
+  char *argv[] = {"/bin/sh", "-c", "exit 5", NULL};
+  if (posix_spawn(&p, "/bin/sh", NULL, NULL, argv, environ)) return 2;
+  waitpid(p, &st, 0); printf("posix_spawn %d\n", WEXITSTATUS(st));
+  return 0;
+}
+"""
+
+THREADS_PROBE_PY = r"""
+import subprocess, threading
+out = []
+ts = [threading.Thread(target=out.append, args=(i,)) for i in range(8)]
+for t in ts: t.start()
+for t in ts: t.join()
+print("threads", sum(out))
+print("subprocess", subprocess.run(["/bin/sh", "-c", "exit 6"]).returncode)
+"""
+
+
+@case
+def threads_and_forks_still_work():
+    """With clone3 refused, glibc falls back to clone(): C pthreads,
+    fork, vfork and posix_spawn, python threading and subprocess all
+    work."""
+    body = run(c_prog(THREADS_PROBE_C))
+    expect(body, "ok", "C threads and forks")
+    eq(body["stdout"], "threads 20\nfork 3\nvfork 4\nposix_spawn 5\n", "C probe")
+    body = run(py_prog(THREADS_PROBE_PY))
+    expect(body, "ok", "python threads")
+    eq(body["stdout"], "threads 28\nsubprocess 6\n", "python probe")
+    return "ok: pthreads, fork, vfork, posix_spawn, threading, subprocess"
+
+
 @case
 def proc_shows_only_the_run():
     """A fresh /proc: only a handful of pids (the init, the shell, ls,
