@@ -33,19 +33,21 @@ const char *http_reason(int status)
 	}
 }
 
+/* The body is kept as a value: the server writes it out as it renders it,
+   so no whole copy of a large answer is ever held as text. */
 static void set_json(struct http_response *resp, int status, json_t *body)
 {
 	resp->status = status;
-	resp->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	json_decref(body);
-	if (!resp->body) {
-		/* Out of memory while rendering: a fixed body still goes out. */
+	json_decref(resp->json);
+	resp->json = body;
+	if (!body) {
+		/* Out of memory while building it: a fixed body still goes out. */
 		static const char fallback[] =
 			"{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
 		resp->status = 500;
 		resp->body = strdup(fallback);
+		resp->body_len = resp->body ? strlen(resp->body) : 0;
 	}
-	resp->body_len = resp->body ? strlen(resp->body) : 0;
 }
 
 static void set_error(struct http_response *resp, int status, const char *code,
@@ -73,6 +75,32 @@ static void handle_run(struct service *svc, const struct http_request *req,
 	if (job_parse(&job, req->body, req->body_len, &svc->cfg, &svc->langs, &e) < 0) {
 		metrics_reject(svc->metrics, REJECT_INVALID);
 		set_error(resp, e.http, e.code, e.message);
+		return;
+	}
+	uint64_t worst = response_worst_bytes(&job, &svc->cfg);
+	if (worst > svc->cfg.max_response_bytes) {
+		char *m = err;
+		size_t left = sizeof err;
+		int n = snprintf(m, left, "the answer could reach %llu bytes (every output at "
+				 "its cap, escaped), more than http.max_response_bytes (%llu): "
+				 "lower limits.output_bytes (%llu)",
+				 (unsigned long long)worst,
+				 (unsigned long long)svc->cfg.max_response_bytes,
+				 (unsigned long long)job.limits.output_bytes);
+		if (job.tests && n > 0 && (size_t)n < left)
+			n += snprintf(m + n, left - (size_t)n, ", send fewer tests (%zu)",
+				      job.ntests);
+		if (job.collect && n > 0 && (size_t)n < left) {
+			size_t files = 0;
+			while (job.collect[files])
+				files++;
+			snprintf(m + n, left - (size_t)n, ", collect fewer files (%zu, "
+				 "up to %llu bytes each)", files,
+				 (unsigned long long)svc->cfg.max_collect_bytes);
+		}
+		metrics_reject(svc->metrics, REJECT_INVALID);
+		set_error(resp, 400, "invalid_request", err);
+		job_free(&job);
 		return;
 	}
 	struct timespec w0, w1;
@@ -263,4 +291,6 @@ void http_response_free(struct http_response *resp)
 {
 	free(resp->body);
 	resp->body = NULL;
+	json_decref(resp->json);
+	resp->json = NULL;
 }

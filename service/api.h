@@ -5,6 +5,7 @@
 #ifndef RUNBOX_API_H
 #define RUNBOX_API_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -43,8 +44,9 @@ struct http_request {
 
 struct http_response {
 	int status;
-	char *body;              /* malloc'd JSON */
-	size_t body_len;
+	json_t *json;            /* the body as a value, rendered while sent */
+	char *body;              /* or a malloc'd body as it is */
+	size_t body_len;         /* of body; of json once the server sized it */
 	const char *content_type; /* NULL: application/json */
 	const char *allow;       /* Allow header for 405 */
 	bool www_authenticate;   /* 401: say which scheme */

@@ -6,6 +6,7 @@ service_librunbox_la_SOURCES = \
 	service/utf8.c service/utf8.h \
 	service/workdir.c service/workdir.h \
 	service/jsonx.c service/jsonx.h \
+	service/jsonmem.c service/jsonmem.h \
 	service/limits.c service/limits.h \
 	service/settings.c service/settings.h \
 	service/languages.c service/languages.h \

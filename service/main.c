@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "service/jsonmem.h"
 #include "service/api.h"
 #include "service/log.h"
 #include "service/server.h"
@@ -233,7 +234,7 @@ static char *languages_body(struct languages *langs, const struct config *cfg,
 	if (languages_probe_versions(langs, cfg, err, errlen) < 0)
 		return NULL;
 	lj = languages_to_json(langs);
-	body = lj ? json_dumps(lj, JSON_COMPACT) : NULL;
+	body = lj ? jsonmem_dumps(lj, JSON_COMPACT) : NULL;
 	json_decref(lj);
 	if (!body)
 		snprintf(err, errlen, "out of memory");
@@ -326,6 +327,7 @@ int main(int argc, char **argv)
 	char err[1024];
 	int c, fd;
 
+	jsonmem_install();
 	while ((c = getopt_long(argc, argv, "c:l:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "service/jsonmem.h"
 #include "service/b64.h"
 #include "service/jsonx.h"
 #include "service/limits.h"
@@ -296,9 +297,25 @@ int job_parse(struct job *job, const char *body, size_t len,
 		job_free(job);
 		return internal(e);
 	}
-	/* Any JSON value parses; a scalar is then refused as "not an object". */
+	/* Any JSON value parses; a scalar is then refused as "not an object".
+	   The parse may use parse_memory_factor bytes per body byte (plus
+	   1 MiB): a long string costs ~3, a body of tiny values far more. */
+	size_t budget = (size_t)cfg->parse_memory_factor * len + (1u << 20);
+	jsonmem_budget_begin(budget);
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL |
 			  JSON_DECODE_ANY, &jerr);
+	bool over = jsonmem_budget_end();
+	if (!root && over) {
+		e->http = 413;
+		e->code = "payload_too_large";
+		snprintf(e->message, sizeof e->message,
+			 "the body holds too many values: parsing it would take more "
+			 "than %zu bytes of memory (http.parse_memory_factor %llu per "
+			 "body byte, plus 1 MiB); send fewer, larger values", budget,
+			 (unsigned long long)cfg->parse_memory_factor);
+		job_free(job);
+		return -1;
+	}
 	if (!root) {
 		invalid(e, "invalid_json", "the body is not valid JSON: %s (at line %d, column %d)",
 			jerr.text, jerr.line, jerr.column);

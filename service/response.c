@@ -200,3 +200,31 @@ json_t *response_run(const struct job *job, const struct job_result *res)
 	}
 	return o;
 }
+
+/* Everything of one step but its outputs and files (status, message,
+   usage, limits, verdict, keys), generously: messages are < 512 bytes. */
+#define STEP_OVERHEAD 4096u
+/* The top of the answer (status, message, summary) and a file's keys. */
+#define TOP_OVERHEAD 4096u
+#define FILE_OVERHEAD 256u
+
+/* One output of at most n bytes, quoted: base64, or all escapes. */
+static uint64_t worst_string(uint64_t n, bool base64)
+{
+	return (base64 ? (n + 2) / 3 * 4 : n * 6) + 2;
+}
+
+uint64_t response_worst_bytes(const struct job *job, const struct config *cfg)
+{
+	uint64_t run = STEP_OVERHEAD + 2 * worst_string(job->limits.output_bytes, job->base64);
+	uint64_t total = TOP_OVERHEAD;
+
+	for (char **c = job->collect; c && *c; c++)
+		run += FILE_OVERHEAD + worst_string(strlen(*c), false) +
+		       worst_string(cfg->max_collect_bytes, job->base64);
+	total += (job->tests ? job->ntests : 1) * run;
+	if (job->lang && job->lang->compile)
+		total += STEP_OVERHEAD +
+			 2 * worst_string(job->lang->compile_limits.output_bytes, job->base64);
+	return total;
+}

@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "sandbox/sandbox.h"
 #include "service/execute.h"
@@ -13,6 +14,13 @@
 
 /* The body of a 200 answer to POST /api/v1/run; NULL on ENOMEM. */
 json_t *response_run(const struct job *job, const struct job_result *res);
+/*
+ * The largest answer this job can get, whatever its programs write: every
+ * output at its cap, and every byte of it a six-byte \u00XX escape (or
+ * base64).  Known before the run, so a request that could pass
+ * http.max_response_bytes is refused up front.
+ */
+uint64_t response_worst_bytes(const struct job *job, const struct config *cfg);
 /* accepted | wrong_answer | skipped | the run's status */
 const char *response_verdict(const struct test_outcome *t);
 /* {"error": {"code": ..., "message": ...}} */

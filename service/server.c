@@ -29,6 +29,7 @@
 
 #include <errno.h>
 #include <fcgiapp.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -208,6 +209,27 @@ static void new_request_id(char *out, size_t len)
 	out[n] = '\0';
 }
 
+static int count_bytes(const char *buf, size_t n, void *arg)
+{
+	(void)buf;
+	*(size_t *)arg += n;
+	return 0;
+}
+
+static int put_bytes(const char *buf, size_t n, void *arg)
+{
+	FCGX_Stream *out = arg;
+
+	while (n) {
+		int chunk = n > (1u << 30) ? 1 << 30 : (int)n;
+		if (FCGX_PutStr(buf, chunk, out) != chunk)
+			return -1;
+		buf += chunk;
+		n -= (size_t)chunk;
+	}
+	return 0;
+}
+
 static void serve_one(struct service *svc, FCGX_Request *r)
 {
 	struct http_request req = { 0 };
@@ -244,6 +266,12 @@ static void serve_one(struct service *svc, FCGX_Request *r)
 		api_handle(svc, &req, &resp);
 	}
 
+	/* A JSON body is rendered twice, never held as text: once to count
+	   its bytes for Content-Length, once into libfcgi's stream. */
+	if (resp.json) {
+		resp.body_len = 0;
+		json_dump_callback(resp.json, count_bytes, &resp.body_len, JSON_COMPACT);
+	}
 	/* libfcgi's own printf knows few conversions: format here. */
 	char head[512];
 	int hlen = snprintf(head, sizeof head,
@@ -261,8 +289,13 @@ static void serve_one(struct service *svc, FCGX_Request *r)
 				 "Retry-After: %u\r\n", resp.retry_after);
 	hlen += snprintf(head + hlen, sizeof head - (size_t)hlen, "\r\n");
 	FCGX_PutStr(head, hlen, r->out);
-	if (strcmp(req.method, "HEAD") != 0 && resp.body)
-		FCGX_PutStr(resp.body, (int)resp.body_len, r->out);
+	if (strcmp(req.method, "HEAD") != 0 && resp.json) {
+		if (json_dump_callback(resp.json, put_bytes, r->out, JSON_COMPACT) < 0)
+			log_msg(LOG_WARNING, "request %s: the answer could not be sent in "
+				"full (the client is gone)", rid);
+	} else if (strcmp(req.method, "HEAD") != 0 && resp.body) {
+		put_bytes(resp.body, resp.body_len, r->out);
+	}
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	metrics_request(svc->metrics, resp.status);
@@ -292,6 +325,10 @@ _Noreturn static void worker_main(struct service *svc, int listen_fd)
 	if (getppid() == 1)
 		_exit(0);
 
+	/* A fixed mmap threshold: glibc would otherwise raise it after the
+	   first large free, and later large buffers (bodies, outputs) would
+	   stay in the heap after the request that needed them. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_msg(LOG_ERR, "worker: FastCGI initialisation failed");
 		_exit(1);
@@ -307,6 +344,9 @@ _Noreturn static void worker_main(struct service *svc, int listen_fd)
 		}
 		serve_one(svc, &r);
 		FCGX_Finish_r(&r);
+		/* What a large request took goes back to the system now, not
+		   at the worker's end: idle workers stay small. */
+		malloc_trim(0);
 	}
 	FCGX_Free(&r, 1);
 	_exit(0);

@@ -166,16 +166,20 @@ static int parse_judge(json_t *v, struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-/* Limits nginx enforces in front of runboxd (rendered into its config). */
+/* The HTTP side: limits nginx enforces in front of runboxd (rendered into
+   its config) and the bounds runboxd itself puts on a body and an answer. */
 static int parse_http(json_t *v, struct config *cfg, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "rate_per_second", "rate_burst",
-					    "connections_per_client", NULL };
+					    "connections_per_client", "max_response_bytes",
+					    "parse_memory_factor", NULL };
 	json_t *o;
 
 	cfg->rate_per_s = 50;
 	cfg->rate_burst = 100;
 	cfg->conns_per_client = 64;
+	cfg->max_response_bytes = 64u << 20;
+	cfg->parse_memory_factor = 8;
 	if (!v)
 		return 0;
 	if (jx_object(v, "http", err, errlen) < 0 ||
@@ -189,6 +193,14 @@ static int parse_http(json_t *v, struct config *cfg, char *err, size_t errlen)
 		return -1;
 	if ((o = json_object_get(v, "connections_per_client")) &&
 	    jx_uint(o, "http.connections_per_client", 1, 65535, &cfg->conns_per_client,
+		    err, errlen) < 0)
+		return -1;
+	if ((o = json_object_get(v, "max_response_bytes")) &&
+	    jx_uint(o, "http.max_response_bytes", 65536, 1ull << 30,
+		    &cfg->max_response_bytes, err, errlen) < 0)
+		return -1;
+	if ((o = json_object_get(v, "parse_memory_factor")) &&
+	    jx_uint(o, "http.parse_memory_factor", 4, 64, &cfg->parse_memory_factor,
 		    err, errlen) < 0)
 		return -1;
 	return 0;
@@ -237,7 +249,7 @@ static int parse_root(json_t *root, struct config *cfg, char *err, size_t errlen
 	    jx_uint(v, "queue_timeout_ms", 0, 600000, &cfg->queue_timeout_ms,
 		    err, errlen) < 0)
 		return -1;
-	cfg->max_body_bytes = 1 << 20;
+	cfg->max_body_bytes = 16u << 20;
 	if ((v = json_object_get(root, "max_body_bytes")) &&
 	    jx_uint(v, "max_body_bytes", 1024, 1u << 30, &cfg->max_body_bytes,
 		    err, errlen) < 0)

@@ -45,6 +45,9 @@ struct config {
 	uint64_t rate_per_s;   /* nginx: requests per second per client */
 	uint64_t rate_burst;   /* nginx: burst above that */
 	uint64_t conns_per_client; /* nginx: connections per client */
+	uint64_t max_response_bytes; /* the largest answer a request may get,
+					checked against its worst case first */
+	uint64_t parse_memory_factor; /* parse budget: bytes per body byte */
 	uint64_t max_tests;    /* test cases per request */
 	uint64_t max_collect_files;
 	uint64_t max_collect_bytes; /* per collected file */

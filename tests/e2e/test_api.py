@@ -800,10 +800,10 @@ def padded_body(total):
 
 @test
 def test_payload_too_large():
-    big, _ = padded_body(2 * 1024 * 1024)
+    big, _ = padded_body(2 * CFG["max_body_bytes"])
     status, hdrs, body, raw = svc.request_json("POST", "/api/v1/run", big)
     check_error_body(status, hdrs, body, 413, "payload_too_large",
-                     [str(CFG["max_body_bytes"])], "a 2 MiB body")
+                     [str(CFG["max_body_bytes"])], "a body twice max_body_bytes")
     over, _ = padded_body(CFG["max_body_bytes"] + 1)
     status, hdrs, body, raw = svc.request_json("POST", "/api/v1/run", over)
     check_error_body(status, hdrs, body, 413, "payload_too_large", [],

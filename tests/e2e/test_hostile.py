@@ -1023,6 +1023,123 @@ def threads_and_forks_still_work():
     return "ok: pthreads, fork, vfork, posix_spawn, threading, subprocess"
 
 
+# ---- the memory a request may cost the service ------------------------------
+
+FLOOD_BOTH = ("import os\nb = b'\\x01' * (1 << 20)\n"
+              "os.write(1, b); os.write(2, b)\n")
+
+
+def worker_peaks():
+    """{pid: VmHWM in bytes} of every runboxd worker."""
+    peaks = {}
+    for pid in svc.worker_pids():
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peaks[pid] = int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return peaks
+
+
+def sanitized_build():
+    """True when runboxd carries ASan (its shadow memory and quarantine
+    count in its resident set)."""
+    with open(svc.runboxd, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
+# The bound the note states for a worker, whatever the request; an ASan
+# build keeps freed memory in quarantine and maps shadow memory.
+WORKER_PEAK_BOUND = 256 << 20
+WORKER_PEAK_BOUND_ASAN = 768 << 20
+
+
+@case
+def answer_budget_refuses_worst_case():
+    """Judge mode, 8 tests x (1 MiB of byte 0x01 on stdout and stderr):
+    escaped, that answer could be 96 MiB, past http.max_response_bytes
+    (64 MiB) -> 400 naming tests and output_bytes, before anything runs."""
+    req = py_prog(FLOOD_BOTH, limits={"output_bytes": 1 << 20},
+                  tests=[{"stdin": ""}] * 8)
+    check(len(json.dumps(req)) < 1024, "the request is small")
+    status, _, body = svc.post_run(req)
+    eq(status, 400, "status of an answer that could pass the budget")
+    err = body.get("error", {}) if isinstance(body, dict) else {}
+    eq(err.get("code"), "invalid_request", "error code")
+    msg = err.get("message", "")
+    for word in ("http.max_response_bytes", "output_bytes", "tests (8)"):
+        check(word in msg, "the message names %s: %r" % (word, msg))
+    return "400: " + msg
+
+
+@case
+def largest_answer_is_exact_and_bounded():
+    """The largest judge answer the budget allows (5 tests, each 1 MiB of
+    0x01 on both streams: ~60 MB of JSON) arrives whole and exact, and
+    stays within http.max_response_bytes."""
+    req = py_prog(FLOOD_BOTH, limits={"output_bytes": 1 << 20},
+                  tests=[{"stdin": ""}] * 5)
+    status, hdrs, data = svc.request("POST", "/api/v1/run", json.dumps(req),
+                                     timeout=120)
+    eq(status, 200, "status")
+    check(len(data) <= CFG["http"]["max_response_bytes"],
+          "answer of %d bytes passes the budget" % len(data))
+    eq(int(hdrs.get("content-length", -1)), len(data), "Content-Length")
+    body = json.loads(data)
+    eq(len(body["tests"]), 5, "tests in the answer")
+    for t in body["tests"]:
+        eq(t["stdout"], "\x01" * (1 << 20), "stdout of a test")
+        eq(t["stderr"], "\x01" * (1 << 20), "stderr of a test")
+    return "200: %d bytes of JSON, every output exact" % len(data)
+
+
+@case
+def body_of_tiny_values_refused():
+    """A body at max_body_bytes made of empty objects ({"args":[{},{},...]})
+    would take ~75 bytes of memory per byte to parse: the parse budget
+    refuses it (413) instead of growing the worker."""
+    limit = CFG["max_body_bytes"]
+    n = (limit - 20) // 3
+    body = '{"args":[' + ",".join(["{}"] * n) + "]}"
+    check(len(body) <= limit, "the body fits max_body_bytes")
+    status, _, parsed, _ = svc.request_json("POST", "/api/v1/run", body, timeout=120)
+    eq(status, 413, "status of a body too costly to parse")
+    eq(parsed["error"]["code"], "payload_too_large", "error code")
+    check("parse_memory_factor" in parsed["error"]["message"],
+          "the message names the budget: %r" % parsed["error"]["message"])
+    return "413: " + parsed["error"]["message"]
+
+
+@case
+def largest_stdin_runs():
+    """A body just under max_body_bytes (16 MiB) of stdin is accepted and
+    the program reads all of it."""
+    limit = CFG["max_body_bytes"]
+    size = limit - 4096
+    req = py_prog("import sys\nprint(len(sys.stdin.buffer.read()))\n",
+                  stdin="x" * size)
+    body = run(req, timeout=120)
+    expect(body, "ok")
+    eq(body["stdout"], "%d\n" % size, "bytes the program read")
+    return "ok: %d bytes of stdin read" % size
+
+
+@case
+def worker_memory_bounded():
+    """After the largest requests above (and everything before them), no
+    worker ever held more than the stated bound (VmHWM)."""
+    peaks = worker_peaks()
+    check(peaks, "no runboxd worker found")
+    bound = WORKER_PEAK_BOUND_ASAN if sanitized_build() else WORKER_PEAK_BOUND
+    worst = max(peaks.values())
+    check(worst <= bound, "a worker peaked at %d MiB (bound %d MiB): %s"
+          % (worst >> 20, bound >> 20, peaks))
+    return "ok: worker peaks %s MiB (bound %d MiB)" % (
+        sorted(v >> 20 for v in peaks.values()), bound >> 20)
+
+
 @case
 def proc_shows_only_the_run():
     """A fresh /proc: only a handful of pids (the init, the shell, ls,

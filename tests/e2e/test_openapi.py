@@ -156,7 +156,9 @@ def main():
         check_answer("GET /metrics", svc, "GET", "/metrics")
         check_answer("GET /api/v1/nope (404)", svc, "GET", "/api/v1/nope")
         check_answer("POST /api/v1/health (405)", svc, "POST", "/api/v1/health", {})
-        status, _, _ = svc.request("POST", run, b"{" + b" " * (2 << 20) + b"}")
+        with open(svc.config) as f:
+            max_body = json.load(f)["max_body_bytes"]
+        status, _, _ = svc.request("POST", run, b"{" + b" " * (max_body + 1) + b"}")
         results.append(("413 answer", status == 413, "got %d" % status))
     except harness.HarnessError as e:
         results.append(("service", False, str(e)))
