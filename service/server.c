@@ -28,6 +28,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fcgiapp.h>
 #include <malloc.h>
 #include <netdb.h>
@@ -149,7 +150,6 @@ static void on_worker_signal(int sig)
 {
 	(void)sig;
 	worker_stop = 1;
-	FCGX_ShutdownPending();
 }
 
 static const char *param(FCGX_Request *r, const char *name)
@@ -308,19 +308,31 @@ static void serve_one(struct service *svc, FCGX_Request *r)
 	free(body);
 }
 
+/*
+ * A worker stops only between requests.  SIGTERM and SIGINT stay blocked
+ * except inside ppoll() on the listening socket, so a reload or a stop
+ * never interrupts libfcgi's reads and writes of a request in hand (a cut
+ * body, a truncated answer).  Several idle workers wake for one
+ * connection: the socket is non-blocking, and the losers' accept() fails
+ * with EAGAIN and they go back to waiting.
+ */
 _Noreturn static void worker_main(struct service *svc, int listen_fd)
 {
 	struct sigaction sa = { .sa_handler = on_worker_signal };
-	sigset_t none;
+	sigset_t stop, waiting;
 	FCGX_Request r;
+	int fl;
 
-	/* No SA_RESTART: SIGTERM interrupts accept() so the worker can stop. */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigprocmask(SIG_SETMASK, &stop, &waiting);
+	sigdelset(&waiting, SIGTERM);
+	sigdelset(&waiting, SIGINT);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
 		_exit(0);
@@ -329,17 +341,27 @@ _Noreturn static void worker_main(struct service *svc, int listen_fd)
 	   first large free, and later large buffers (bodies, outputs) would
 	   stay in the heap after the request that needed them. */
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+	if ((fl = fcntl(listen_fd, F_GETFL)) < 0 ||
+	    fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    FCGX_Init() != 0 || FCGX_InitRequest(&r, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_msg(LOG_ERR, "worker: FastCGI initialisation failed");
 		_exit(1);
 	}
 	while (!worker_stop) {
-		if (FCGX_Accept_r(&r) < 0) {
-			if (worker_stop)
-				break;
+		struct pollfd p = { .fd = listen_fd, .events = POLLIN };
+		int rc = ppoll(&p, 1, NULL, &waiting);
+		if (worker_stop)
+			break;
+		if (rc < 0) {
 			if (errno == EINTR)
 				continue;
-			log_msg(LOG_ERR, "worker: accept failed: %s", strerror(errno));
+			log_msg(LOG_ERR, "worker: poll failed: %s", strerror(errno));
+			break;
+		}
+		if ((rc = FCGX_Accept_r(&r)) < 0) {
+			if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR)
+				continue; /* another worker took it */
+			log_msg(LOG_ERR, "worker: accept failed: %s", strerror(-rc));
 			break;
 		}
 		serve_one(svc, &r);

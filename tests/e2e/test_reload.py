@@ -27,6 +27,66 @@ def default_cpu(svc):
     return body["limits"]["default"]["cpu_time_ms"] if status == 200 else None
 
 
+def reloads_under_traffic(svc, master, cfg):
+    """Repeated SIGHUPs while workers read 1 MiB bodies and write ~6 MB
+    answers: a worker stops only between requests, so not one body is cut
+    (invalid_json) and not one answer is truncated."""
+    cfg["slots"] -= 1  # back to what is in force, so the reloads succeed
+    with open(svc.config, "w") as f:
+        json.dump(cfg, f)
+    big_in = {"command": ["/usr/bin/wc", "-c"], "stdin": "x" * (1 << 20)}
+    # Three tests, each 1 MiB on stdout and on stderr: a ~6 MB answer.
+    big_out = {"command": ["/bin/sh", "-c",
+                           "head -c 1048576 /dev/zero | tr '\\0' a; "
+                           "head -c 1048576 /dev/zero | tr '\\0' b >&2"],
+               "limits": {"output_bytes": 1 << 20},
+               "tests": [{"stdin": ""}] * 3}
+    errors, counts = [], {"in": 0, "out": 0}
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def client(kind):
+        while not done.is_set():
+            try:
+                if kind == "in":
+                    status, _, body = svc.post_run(big_in, timeout=60)
+                    good = status == 200 and body.get("stdout") == "%d\n" % (1 << 20)
+                else:
+                    status, _, body = svc.post_run(big_out, timeout=60)
+                    good = (status == 200 and len(body.get("tests", [])) == 3 and all(
+                        t.get("stdout") == "a" * (1 << 20) and
+                        t.get("stderr") == "b" * (1 << 20) for t in body["tests"]))
+            except Exception as e:  # a reset or a cut answer
+                status, body, good = None, repr(e), False
+            with lock:
+                counts[kind] += 1
+                if not good:
+                    errors.append("%s: %r %s" % (kind, status, harness.short(body, 200)))
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in ("in", "in", "out", "out")]
+    for t in threads:
+        t.start()
+    reloads = 0
+    try:
+        for _ in range(6):
+            # Each reload only once some requests are in flight.
+            target = sum(counts.values()) + 4
+            harness.wait_until(lambda: sum(counts.values()) >= target, 30)
+            os.kill(master, signal.SIGHUP)
+            reloads += 1
+        harness.wait_until(lambda: sum(counts.values()) >= target + 8, 30)
+    finally:
+        done.set()
+        for t in threads:
+            t.join(120)
+    record("%d reloads under large bodies and answers: no request hurt" % reloads,
+           not errors and counts["in"] > 0 and counts["out"] > 0,
+           "%d of %d requests failed: %s" % (len(errors), sum(counts.values()),
+                                             "; ".join(errors[:5])))
+    print("reloads: %d requests in, %d out, across %d reloads"
+          % (counts["in"], counts["out"], reloads))
+
+
 def main():
     svc = harness.Service(overrides={"http": {"rate_per_second": 10000, "rate_burst": 10000}})
     why = svc.missing()
@@ -84,6 +144,7 @@ def main():
         record("a change that needs a restart is refused",
                harness.wait_until(lambda: "change only with a restart" in svc.log_text(200), 10),
                svc.log_text(5))
+        reloads_under_traffic(svc, master, cfg)
     except harness.HarnessError as e:
         record("service", False, str(e))
     finally:
