@@ -163,13 +163,12 @@ static int build_hide_list(struct config *cfg)
 
 static int setup_slots(struct service *svc)
 {
-	char err[512], instance[64], what[400];
+	char err[512], what[400];
 	enum sbx_cgroup_mode mode;
 
 	/* One cgroup per slot, made once, beneath runboxd's own cgroup. */
-	snprintf(instance, sizeof instance, "runbox.%d", (int)getpid());
 	if (svc->cfg.cgroups) {
-		mode = sbx_cgroup_init(instance, what, sizeof what);
+		mode = sbx_cgroup_init("runbox", what, sizeof what);
 	} else {
 		mode = SBX_CGROUP_NONE;
 		snprintf(what, sizeof what, "sandbox.cgroups is false");
