@@ -7,6 +7,7 @@ service_librunbox_la_SOURCES = \
 	service/workdir.c service/workdir.h \
 	service/jsonx.c service/jsonx.h \
 	service/limits.c service/limits.h \
+	service/idclaim.c service/idclaim.h \
 	service/settings.c service/settings.h \
 	service/languages.c service/languages.h \
 	service/request.c service/request.h \

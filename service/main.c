@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "service/api.h"
+#include "service/idclaim.h"
 #include "service/log.h"
 #include "service/server.h"
 
@@ -317,6 +318,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct service svc;
+	static struct id_claim ids = { .dir_fd = -1 };
 	const char *config = NULL, *listen_addr = NULL, *work_root = NULL;
 	const char *template = NULL, *port = "8080", *runtime = ".", *www = ".";
 	const char *addr = "127.0.0.1";
@@ -425,6 +427,14 @@ int main(int argc, char **argv)
 			"uid %u without namespaces (sandbox.allow_weaker_isolation)",
 			(unsigned)geteuid());
 	}
+	/* Root gives each slot its own uid and gid: take them on this host
+	   before the first program runs. */
+	if (!svc.cfg.weaker && !svc.cfg.userns &&
+	    ids_claim(&ids, svc.cfg.uid_base, svc.cfg.gid_base, svc.cfg.slots,
+		      svc.cfg.path, err, sizeof err) < 0) {
+		log_msg(LOG_ERR, "refusing to start: %s", err);
+		return 1;
+	}
 	if (!(svc.languages_body = languages_body(&svc.langs, &svc.cfg, err, sizeof err))) {
 		log_msg(LOG_ERR, "%s", err);
 		return 1;
@@ -460,6 +470,7 @@ int main(int argc, char **argv)
 	sbx_cgroup_fini();
 	if (svc.cfg.listen && (svc.cfg.listen[0] == '/' || svc.cfg.listen[0] == '.'))
 		unlink(svc.cfg.listen);
+	ids_release(&ids);
 	pool_destroy(svc.pool);
 	metrics_destroy(svc.metrics);
 	auth_free(&svc.auth);
