@@ -548,7 +548,7 @@ static int per_run(int n, const char *oslo_script)
 	int nrows = 0;
 	bool root = geteuid() == 0;
 	struct sbx_cgroup *cg = NULL;
-	char what[512] = "not root", err[256], instance[64];
+	char what[512] = "not root", err[256];
 	struct site site = { 0 };
 
 	if (site_make(&site) < 0) {
@@ -557,8 +557,7 @@ static int per_run(int n, const char *oslo_script)
 	}
 	const char *cwd = site.dirs[3];
 	if (root) {
-		snprintf(instance, sizeof instance, "runbox-bench.%d", (int)getpid());
-		if (sbx_cgroup_init(instance, what, sizeof what) != SBX_CGROUP_NONE &&
+		if (sbx_cgroup_init("runbox-bench", what, sizeof what) != SBX_CGROUP_NONE &&
 		    sbx_cgroup_create(&cg, "bench", err, sizeof err) < 0) {
 			snprintf(what, sizeof what, "%s", err);
 			cg = NULL;
@@ -818,7 +817,7 @@ static int throughput(double seconds, int workers, bool sandboxed, char *const *
 	struct sbx_cgroup *cgs[MAX_WORKERS] = { NULL };
 	struct sbx_spec specs[MAX_WORKERS];
 	struct site site = { 0 };
-	char what[512] = "", err[256], instance[64], fail[256] = "";
+	char what[512] = "", err[256], fail[256] = "";
 	pid_t pids[MAX_WORKERS];
 	int go[2];
 
@@ -831,8 +830,7 @@ static int throughput(double seconds, int workers, bool sandboxed, char *const *
 			perror("bench: temporary directory");
 			return 1;
 		}
-		snprintf(instance, sizeof instance, "runbox-bench.%d", (int)getpid());
-		bool have_cg = sbx_cgroup_init(instance, what, sizeof what) != SBX_CGROUP_NONE;
+		bool have_cg = sbx_cgroup_init("runbox-bench", what, sizeof what) != SBX_CGROUP_NONE;
 		for (int w = 0; w < workers; w++) {
 			char name[16];
 			snprintf(name, sizeof name, "w%d", w);

@@ -60,15 +60,23 @@ alive() {
 }
 
 "$runboxd" --config "$config" --check-config >/dev/null
+# The socket is mode 0660, group nginx's.  nginx started as root runs its
+# workers as nobody unless told; they must read www/ and reach the socket in
+# this run's private directory: as root, with the config's socket_group.
+# Not root, nginx cannot change users: it runs as us, with our group.
+if [ "$(id -u)" = 0 ]; then
+	group=$(echo @SOCKET_GROUP@ | "$runboxd" --config "$config" --render /dev/stdin)
+else
+	group=$(id -g)
+fi
 {
-	# nginx started as root runs its workers as nobody unless told; they
-	# must read www/ and reach the socket in this run's private directory.
-	[ "$(id -u)" = 0 ] && echo "user root;"
+	[ "$(id -u)" = 0 ] && echo "user root $group;"
 	"$runboxd" --config "$config" --listen "$socket" --render "$srcdir/conf/nginx.conf.in" \
 		--addr "$addr" --port "$port" --runtime "$runtime" --www "$srcdir/www"
 } >"$runtime/nginx.conf"
 
-"$runboxd" --config "$config" --listen "$socket" --work-root "$runtime/work" &
+"$runboxd" --config "$config" --listen "$socket" --socket-group "$group" \
+	--work-root "$runtime/work" &
 rpid=$!
 i=0
 while [ ! -S "$socket" ]; do

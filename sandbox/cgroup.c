@@ -18,6 +18,18 @@
  * writes "0" to each cgroup.procs), or is cloned straight into it (v2:
  * CLONE_INTO_CGROUP).
  *
+ * Instances.  Several instances may share one cgroup (tests, a benchmark,
+ * runboxd in containers that share the host's cgroup tree but not its PID
+ * namespace).  <instance> is "<prefix>.<pid namespace inode>.<pid>", unique
+ * on the host, and its directory is held with flock() on the directory
+ * itself from before its first slot exists until the instance ends.  The
+ * lock lives where the cgroups live, so every instance that can see our
+ * cgroups sees our lock, whatever its PID namespace; it goes with the
+ * holder's last process, so a dead instance's lock is free.  At start, a
+ * sibling "<prefix>.<n>.<n>" whose lock we can take is provably dead and
+ * its empty cgroups go; anything else (held, or not named so: an older
+ * runboxd took no lock) is left alone.
+ *
  * Per run: set memory and pids limits, reset the memory peak, take a
  * baseline of the OOM-kill count and CPU counters; afterwards the run's
  * share is the difference.  Emptying: cgroup.kill (v2), else freeze, kill
@@ -36,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,7 +67,11 @@ static struct {
 	char base[C_COUNT][PATH_MAX]; /* v1: per controller; v2: base[0] */
 	bool have[C_COUNT];
 	char own_v2[PATH_MAX];        /* v2: the cgroup we started in */
+	char name[128];               /* <prefix>.<pid namespace inode>.<pid> */
+	int lock[C_COUNT];            /* instance directories, flock()ed */
 } G;
+
+#define LOCK_WAIT_MS 2000 /* longest wait for a sweeper to let go of ours */
 
 struct sbx_cgroup {
 	enum sbx_cgroup_mode mode;
@@ -145,7 +162,8 @@ static int keyed_at(int dirfd, const char *file, const char *key, uint64_t *v)
 
 /* ---- detection ------------------------------------------------------- */
 
-static void remove_stale(const char *base, const char *instance);
+static void remove_stale(const char *parent);
+static int hold_instance(const char *path);
 
 /* Our own path in the hierarchy holding ctrl ("" for v2's 0:: line). */
 static int own_path(const char *ctrl, char *out, size_t len)
@@ -246,8 +264,8 @@ static enum sbx_cgroup_mode init_v2(const char *instance, char *what, size_t len
 	}
 	if (join_path(path, sizeof path, G.own_v2, instance, "") < 0)
 		goto fail;
-	remove_stale(path, instance);
-	if ((mkdir(path, 0755) < 0 && errno != EEXIST) ||
+	remove_stale(G.own_v2);
+	if ((G.lock[0] = hold_instance(path)) < 0 ||
 	    (inst_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    (mkdirat(inst_fd, "supervisor", 0755) < 0 && errno != EEXIST) ||
 	    sbx_write_file(inst_fd, "supervisor/cgroup.procs", "0") < 0) {
@@ -273,22 +291,32 @@ fail:
 		close(own_fd);
 	if (inst_fd >= 0)
 		close(inst_fd);
+	if (G.lock[0] >= 0) {
+		/* Leave it as found: nothing of ours stays behind. */
+		char sup[PATH_MAX + 16];
+		snprintf(sup, sizeof sup, "%s/supervisor", path);
+		rmdir(sup);
+		rmdir(path);
+		close(G.lock[0]);
+		G.lock[0] = -1;
+	}
 	return SBX_CGROUP_NONE;
 }
 
 static enum sbx_cgroup_mode init_v1(const char *instance, char *what, size_t len)
 {
-	char mp[PATH_MAX], own[PATH_MAX];
+	char mp[PATH_MAX], own[PATH_MAX], parent[PATH_MAX];
 	char list[128] = "";
 
 	for (int c = 0; c < C_COUNT; c++) {
 		G.have[c] = false;
 		if (mount_point(ctrl_names[c], mp, sizeof mp) < 0 ||
 		    own_path(ctrl_names[c], own, sizeof own) < 0 ||
+		    join_path(parent, sizeof parent, mp, own, "") < 0 ||
 		    join_path(G.base[c], sizeof G.base[c], mp, own, instance) < 0)
 			continue;
-		remove_stale(G.base[c], instance);
-		if (mkdir(G.base[c], 0755) < 0 && errno != EEXIST)
+		remove_stale(parent);
+		if ((G.lock[c] = hold_instance(G.base[c])) < 0)
 			continue;
 		G.have[c] = true;
 		snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
@@ -296,8 +324,11 @@ static enum sbx_cgroup_mode init_v1(const char *instance, char *what, size_t len
 	}
 	if (!G.have[C_MEMORY] || !G.have[C_PIDS] || !G.have[C_CPUACCT]) {
 		for (int c = 0; c < C_COUNT; c++)
-			if (G.have[c])
+			if (G.have[c]) {
 				rmdir(G.base[c]);
+				close(G.lock[c]);
+				G.lock[c] = -1;
+			}
 		sbx_set_error(what, len, "cgroup v1 lacks a usable memory, pids or cpuacct "
 			"hierarchy (found: %s)", *list ? list : "none");
 		return SBX_CGROUP_NONE;
@@ -306,67 +337,117 @@ static enum sbx_cgroup_mode init_v1(const char *instance, char *what, size_t len
 	return SBX_CGROUP_V1;
 }
 
-/*
- * An instance named "<name>.<pid>" whose process is gone (killed before it
- * could clean up) leaves empty cgroups behind: remove them.  rmdir refuses
- * a cgroup that still has processes, so nothing alive is touched.
- */
-static void remove_stale(const char *base, const char *instance)
+/* Is name "<prefix>.<digits>.<digits>", an instance made by this code? */
+static bool instance_name(const char *name, const char *prefix)
 {
-	char parent[PATH_MAX], prefix[128];
-	const char *dot = strrchr(instance, '.');
+	size_t n = strlen(prefix);
+	const char *a = name + n + 1, *b;
+
+	if (strncmp(name, prefix, n) || name[n] != '.')
+		return false;
+	b = a + strspn(a, "0123456789");
+	if (b == a || *b != '.')
+		return false;
+	return b[1] && strspn(b + 1, "0123456789") == strlen(b + 1);
+}
+
+/*
+ * Make the instance directory at path and hold it: an fd with flock() on
+ * it, or -1.  A sweeper may hold the lock for a moment, and may remove the
+ * directory between our mkdir and our flock: then make it again.  Where
+ * flock() does not work at all the directory is used unheld (nobody else
+ * can take its lock either, so nobody sweeps it).
+ */
+static int hold_instance(const char *path)
+{
+	uint64_t until = now_ms() + LOCK_WAIT_MS;
+
+	for (;;) {
+		struct stat a, b;
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -1;
+		int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENOENT && now_ms() < until)
+				continue; /* swept right after our mkdir */
+			return -1;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+			close(fd);
+			if (now_ms() >= until)
+				return -1;
+			struct timespec ts = { 0, 1000000 };
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		/* Still the directory at path (not one swept meanwhile)? */
+		if (fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+		    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+			return fd;
+		close(fd);
+		if (now_ms() >= until)
+			return -1;
+	}
+}
+
+/*
+ * Remove the cgroups of dead instances beneath parent: siblings named like
+ * ours whose lock we can take (see "Instances" above).  rmdir refuses a
+ * cgroup that still has processes, so nothing running is touched either.
+ */
+static void remove_stale(const char *parent)
+{
+	char prefix[128];
 	DIR *d;
 	struct dirent *de;
 
-	if (!dot || strspn(dot + 1, "0123456789") != strlen(dot + 1) ||
-	    (size_t)(dot - instance) + 2 > sizeof prefix)
-		return;
-	snprintf(prefix, sizeof prefix, "%.*s.", (int)(dot - instance), instance);
-	snprintf(parent, sizeof parent, "%s", base);
-	char *slash = strrchr(parent, '/');
-	if (!slash)
-		return;
-	*slash = '\0';
+	snprintf(prefix, sizeof prefix, "%.*s", (int)strcspn(G.name, "."), G.name);
 	if (!(d = opendir(parent)))
 		return;
 	while ((de = readdir(d))) {
-		const char *num = de->d_name + strlen(prefix);
-		if (strncmp(de->d_name, prefix, strlen(prefix)) || !*num ||
-		    strspn(num, "0123456789") != strlen(num) || !strcmp(de->d_name, instance))
+		if (!instance_name(de->d_name, prefix) || !strcmp(de->d_name, G.name))
 			continue;
-		pid_t pid = (pid_t)atol(num);
-		if (kill(pid, 0) == 0 || errno != ESRCH)
+		int fd = openat(dirfd(d), de->d_name,
+				O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
 			continue;
-		char dir[PATH_MAX + 256];
-		snprintf(dir, sizeof dir, "%s/%s", parent, de->d_name);
-		DIR *sub = opendir(dir);
-		struct dirent *se;
-		while (sub && (se = readdir(sub))) {
-			char child[PATH_MAX + 512];
-			if (se->d_type != DT_DIR || se->d_name[0] == '.')
-				continue;
-			snprintf(child, sizeof child, "%s/%s", dir, se->d_name);
-			rmdir(child);
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			close(fd); /* held: its instance lives */
+			continue;
 		}
+		DIR *sub = fdopendir(dup(fd));
+		struct dirent *se;
+		while (sub && (se = readdir(sub)))
+			if (se->d_type == DT_DIR && se->d_name[0] != '.')
+				unlinkat(fd, se->d_name, AT_REMOVEDIR);
 		if (sub)
 			closedir(sub);
-		rmdir(dir);
+		unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
+		close(fd);
 	}
 	closedir(d);
 }
 
-enum sbx_cgroup_mode sbx_cgroup_init(const char *instance, char *what, size_t len)
+enum sbx_cgroup_mode sbx_cgroup_init(const char *prefix, char *what, size_t len)
 {
 	char why2[256] = "";
+	struct stat ns;
 
 	memset(&G, 0, sizeof G);
-	if (strchr(instance, '/') || !*instance || instance[0] == '.') {
-		sbx_set_error(what, len, "bad cgroup instance name");
+	for (int c = 0; c < C_COUNT; c++)
+		G.lock[c] = -1;
+	if (!*prefix || strchr(prefix, '/') || strchr(prefix, '.') ||
+	    strlen(prefix) > 64) {
+		sbx_set_error(what, len, "bad cgroup instance prefix \"%s\"", prefix);
 		return SBX_CGROUP_NONE;
 	}
-	G.mode = init_v2(instance, why2, sizeof why2);
+	/* A pid alone is not unique beside other PID namespaces. */
+	snprintf(G.name, sizeof G.name, "%s.%llu.%d", prefix,
+		 stat("/proc/self/ns/pid", &ns) == 0 ? (unsigned long long)ns.st_ino : 0ULL,
+		 (int)getpid());
+	G.mode = init_v2(G.name, why2, sizeof why2);
 	if (G.mode == SBX_CGROUP_NONE)
-		G.mode = init_v1(instance, what, len);
+		G.mode = init_v1(G.name, what, len);
 	else
 		sbx_set_error(what, len, "%s", why2);
 	if (G.mode == SBX_CGROUP_NONE && *why2) {
@@ -395,6 +476,12 @@ void sbx_cgroup_fini(void)
 		rmdir(path);
 		rmdir(G.base[0]);
 	}
+	/* Let go only once the directories are gone. */
+	for (int c = 0; c < C_COUNT; c++)
+		if (G.lock[c] >= 0) {
+			close(G.lock[c]);
+			G.lock[c] = -1;
+		}
 	G.mode = SBX_CGROUP_NONE;
 }
 

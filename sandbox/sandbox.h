@@ -78,12 +78,15 @@ enum sbx_cgroup_mode { SBX_CGROUP_NONE, SBX_CGROUP_V1, SBX_CGROUP_V2 };
 /*
  * Find what this process may use, beneath the cgroup it runs in (never at a
  * hierarchy's root, never moving a process out of its own subtree), and
- * make the instance's parent cgroup, named `instance` (e.g. "runbox.1234").
+ * make the instance's parent cgroup, named "<prefix>.<pid namespace
+ * inode>.<pid>" (e.g. "runbox.4026531836.1234") and held with flock() for
+ * as long as this process or a child lives; dead instances' cgroups of the
+ * same prefix beside it are removed.
  * Fills `what` with a description for health reports ("cgroup v1: memory,
  * pids, cpuacct, freezer" or why none).  Call once per process, before any
  * thread or worker is started.
  */
-enum sbx_cgroup_mode sbx_cgroup_init(const char *instance, char *what, size_t len);
+enum sbx_cgroup_mode sbx_cgroup_init(const char *prefix, char *what, size_t len);
 /* Remove the instance's (empty) parent cgroup again. */
 void sbx_cgroup_fini(void);
 /* The slot's cgroup "<instance>/<name>": 0, or -1 with a sentence. */

@@ -141,9 +141,8 @@ int main(int argc, char **argv)
 	spec.stdin_data = in;
 
 	if (use_cgroup) {
-		char instance[64], what[512];
-		snprintf(instance, sizeof instance, "sbx-run.%d", (int)getpid());
-		if (sbx_cgroup_init(instance, what, sizeof what) == SBX_CGROUP_NONE ||
+		char what[512];
+		if (sbx_cgroup_init("sbx-run", what, sizeof what) == SBX_CGROUP_NONE ||
 		    sbx_cgroup_create(&spec.cgroup, "run", err, sizeof err) < 0) {
 			fprintf(stderr, "sbx-run: no cgroup: %s\n", what);
 			sbx_cgroup_fini();

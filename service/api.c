@@ -8,12 +8,14 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "service/api.h"
 #include "service/limits.h"
+#include "service/log.h"
 #include "service/request.h"
 #include "service/response.h"
 
@@ -118,8 +120,8 @@ static void handle_run(struct service *svc, const struct http_request *req,
 			set_error(resp, 503, "busy",
 				  "every execution slot is busy; retry later");
 		} else {
+			log_msg(LOG_ERR, "cannot take an execution slot: %s", strerror(errno));
 			set_error(resp, 500, "internal", "cannot take an execution slot");
-			fprintf(stderr, "runboxd: pool_acquire failed: %m\n");
 		}
 		job_free(&job);
 		return;
@@ -131,7 +133,7 @@ static void handle_run(struct service *svc, const struct http_request *req,
 	clock_gettime(CLOCK_MONOTONIC, &w0);
 	if (rc < 0) {
 		metrics_cleanup_failure(svc->metrics);
-		fprintf(stderr, "runboxd: slot %u: %s\n", index, err);
+		log_msg(LOG_ERR, "slot %u: %s", index, err);
 		set_error(resp, 500, "internal", "the service failed to run the program");
 		job_free(&job);
 		return;

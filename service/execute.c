@@ -15,6 +15,7 @@
 
 #include "service/execute.h"
 #include "service/jsonx.h"
+#include "service/log.h"
 #include "service/workdir.h"
 
 /*
@@ -234,8 +235,8 @@ static int run_step(char **argv, char **env, const char *cwd,
 	if (sbx_run(&spec, res, err, errlen) < 0)
 		return -1;
 	if (res->leftovers)
-		fprintf(stderr, "runboxd: SLOT %u: PROCESSES OF A RUN SURVIVED THE FINAL KILL "
-			"(uid %u); the slot's cgroup is not empty\n", slot->index,
+		log_msg(LOG_CRIT, "SLOT %u: PROCESSES OF A RUN SURVIVED THE FINAL KILL "
+			"(uid %u); the slot's cgroup is not empty", slot->index,
 			(unsigned)slot->uid);
 	return 0;
 }
@@ -365,8 +366,7 @@ static void remove_dir(struct workdir *wd, const struct slot *slot,
 	if (workdir_remove(wd, why, sizeof why) < 0) {
 		res->cleanup_failed = true;
 		/* The result stands; the leftover is reported loudly. */
-		fprintf(stderr, "runboxd: slot %u: removing work directory: %s\n",
-			slot->index, why);
+		log_msg(LOG_ERR, "slot %u: removing work directory: %s", slot->index, why);
 		workdir_cleanup(wd);
 	}
 }

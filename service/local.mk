@@ -8,6 +8,7 @@ service_librunbox_la_SOURCES = \
 	service/jsonx.c service/jsonx.h \
 	service/jsonmem.c service/jsonmem.h \
 	service/limits.c service/limits.h \
+	service/idclaim.c service/idclaim.h \
 	service/settings.c service/settings.h \
 	service/languages.c service/languages.h \
 	service/request.c service/request.h \

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "service/log.h"
+#include "service/utf8.h"
 
 static bool to_syslog;
 static bool json_lines;
@@ -22,22 +23,75 @@ void log_open(bool use_syslog, bool json)
 		openlog("runboxd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
+static void stamp(char *out, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	char day[32];
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, len, "%s.%03ldZ", day, ts.tv_nsec / 1000000);
+}
+
+/* text as the inside of a JSON string: quotes, backslashes and control
+   characters escaped; bytes of invalid UTF-8 become '?'. */
+static void json_text(char *out, size_t len, const char *in)
+{
+	bool utf8 = utf8_valid(in, strlen(in));
+	size_t j = 0;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)in; *p && j + 7 < len; p++) {
+		if (*p == '"' || *p == '\\') {
+			out[j++] = '\\';
+			out[j++] = (char)*p;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			j += (size_t)snprintf(out + j, len - j, "\\u%04x", *p);
+		} else {
+			out[j++] = *p >= 0x80 && !utf8 ? '?' : (char)*p;
+		}
+	}
+	if (*p) /* cut short: never in the middle of a character */
+		while (j > 0 && ((unsigned char)out[j - 1] & 0x80)) {
+			bool lead = ((unsigned char)out[j - 1] & 0xc0) == 0xc0;
+			j--;
+			if (lead)
+				break;
+		}
+	out[j] = '\0';
+}
+
 static void emit(int prio, const char *line)
 {
+	static const char *const levels[] = { "emerg", "alert", "crit", "err",
+					       "warning", "notice", "info", "debug" };
+	char when[48], buf[2048];
+	int n;
+
+	if (json_lines) {
+		/* A document per line, like the request lines. */
+		char text[1600];
+		json_text(text, sizeof text, line);
+		stamp(when, sizeof when);
+		n = snprintf(buf, sizeof buf, "{\"time\":\"%s\",\"pid\":%d,\"level\":\"%s\","
+			     "\"message\":\"%s\"}", when, (int)getpid(),
+			     levels[LOG_PRI(prio)], text);
+		if (to_syslog)
+			syslog(prio, "%s", buf);
+		else if (n > 0 && (size_t)n < sizeof buf - 1) {
+			buf[n++] = '\n';
+			(void)!write(STDERR_FILENO, buf, (size_t)n);
+		}
+		return;
+	}
 	if (to_syslog) {
 		syslog(prio, "%s", line);
 		return;
 	}
-	struct timespec ts;
-	struct tm tm;
-	char stamp[32];
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+	stamp(when, sizeof when);
 	/* One write per line so lines of concurrent workers do not mix. */
-	char buf[2048];
-	int n = snprintf(buf, sizeof buf, "%s.%03ldZ runboxd[%d]: %s\n", stamp,
-			 ts.tv_nsec / 1000000, (int)getpid(), line);
+	n = snprintf(buf, sizeof buf, "%s runboxd[%d]: %s\n", when, (int)getpid(), line);
 	if (n > 0)
 		(void)!write(STDERR_FILENO, buf,
 			     (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);

@@ -1,11 +1,11 @@
 /*
  * runboxd - the runbox FastCGI responder.
  *
- *   runboxd --config FILE [--listen ADDR] [--work-root DIR]
+ *   runboxd --config FILE [--listen ADDR] [--socket-group GROUP] [--work-root DIR]
  *   runboxd --config FILE --check-config
  *   runboxd --config FILE --render TEMPLATE [--port N] [--runtime DIR] [--www DIR]
  *
- * --render prints TEMPLATE with @PORT@, @RUNTIME@, @WWW@, @SOCKET@,
+ * --render prints TEMPLATE with @PORT@, @RUNTIME@, @WWW@, @SOCKET@, @SOCKET_GROUP@,
  * @MAX_BODY@, @READ_TIMEOUT@, @RATE@, @BURST@, @CONNS@ and @ADDR@ replaced from the
  * config, so that the nginx configuration never disagrees with runboxd's.
  */
@@ -24,19 +24,22 @@
 
 #include "service/jsonmem.h"
 #include "service/api.h"
+#include "service/idclaim.h"
 #include "service/log.h"
 #include "service/server.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: runboxd --config FILE [--listen ADDR] [--work-root DIR]\n"
+		"usage: runboxd --config FILE [--listen ADDR] [--socket-group GROUP]\n"
+		"                              [--work-root DIR]\n"
 		"       runboxd --config FILE --check-config\n"
 		"       runboxd --config FILE --add-token[=LABEL]\n"
 		"       runboxd --config FILE --render TEMPLATE [--addr IP] [--port N] [--runtime DIR]\n"
 		"               [--www DIR]\n"
 		"ADDR is /path/to.sock or host:port; without one (and none in the config),\n"
-		"runboxd serves the listening socket on fd 0 (spawn-fcgi).\n");
+		"runboxd serves the listening socket on fd 0 (spawn-fcgi).  GROUP (nginx's,\n"
+		"config socket_group) owns a unix socket, mode 0660.\n");
 }
 
 static int render(const struct config *cfg, const char *template, const char *addr,
@@ -61,10 +64,10 @@ static int render(const struct config *cfg, const char *template, const char *ad
 	snprintf(burst, sizeof burst, "%llu", (unsigned long long)cfg->rate_burst);
 	snprintf(conns, sizeof conns, "%llu", (unsigned long long)cfg->conns_per_client);
 	while (fgets(line, sizeof line, f)) {
-		const char *keys[] = { "@PORT@", "@RUNTIME@", "@WWW@", "@SOCKET@",
-				       "@MAX_BODY@", "@READ_TIMEOUT@", "@RATE@",
-				       "@BURST@", "@CONNS@", "@ADDR@" };
-		const char *vals[] = { port, runtime, www,
+		const char *keys[] = { "@PORT@", "@RUNTIME@", "@WWW@", "@SOCKET_GROUP@",
+				       "@SOCKET@", "@MAX_BODY@", "@READ_TIMEOUT@",
+				       "@RATE@", "@BURST@", "@CONNS@", "@ADDR@" };
+		const char *vals[] = { port, runtime, www, cfg->socket_group,
 				       cfg->listen ? cfg->listen : "", num, timeout,
 				       rate, burst, conns, addr };
 		const size_t nkeys = sizeof keys / sizeof keys[0];
@@ -164,13 +167,12 @@ static int build_hide_list(struct config *cfg)
 
 static int setup_slots(struct service *svc)
 {
-	char err[512], instance[64], what[400];
+	char err[512], what[400];
 	enum sbx_cgroup_mode mode;
 
 	/* One cgroup per slot, made once, beneath runboxd's own cgroup. */
-	snprintf(instance, sizeof instance, "runbox.%d", (int)getpid());
 	if (svc->cfg.cgroups) {
-		mode = sbx_cgroup_init(instance, what, sizeof what);
+		mode = sbx_cgroup_init("runbox", what, sizeof what);
 	} else {
 		mode = SBX_CGROUP_NONE;
 		snprintf(what, sizeof what, "sandbox.cgroups is false");
@@ -262,12 +264,14 @@ static int reload(struct service *svc)
 	free(cfg.listen);
 	free(cfg.work_root);
 	cfg.listen = svc->cfg.listen ? strdup(svc->cfg.listen) : NULL;
+	free(cfg.socket_group);
+	cfg.socket_group = strdup(svc->cfg.socket_group);
 	cfg.work_root = strdup(svc->cfg.work_root);
 	cfg.weaker = svc->cfg.weaker;
 	cfg.userns = svc->cfg.userns;
 	if (cfg.weaker || cfg.userns)
 		cfg.namespaces = svc->cfg.namespaces;
-	if (!cfg.work_root || (svc->cfg.listen && !cfg.listen)) {
+	if (!cfg.work_root || !cfg.socket_group || (svc->cfg.listen && !cfg.listen)) {
 		snprintf(err, sizeof err, "out of memory");
 		goto refuse;
 	}
@@ -306,6 +310,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "socket-group", required_argument, NULL, 'g' },
 		{ "work-root", required_argument, NULL, 'w' },
 		{ "check-config", no_argument, NULL, 'k' },
 		{ "render", required_argument, NULL, 'r' },
@@ -319,7 +324,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct service svc;
-	const char *config = NULL, *listen_addr = NULL, *work_root = NULL;
+	static struct id_claim ids = { .dir_fd = -1 };
+	const char *config = NULL, *listen_addr = NULL, *work_root = NULL, *group = NULL;
 	const char *template = NULL, *port = "8080", *runtime = ".", *www = ".";
 	const char *addr = "127.0.0.1";
 	bool check = false, add_token = false;
@@ -332,6 +338,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'c': config = optarg; break;
 		case 'l': listen_addr = optarg; break;
+		case 'g': group = optarg; break;
 		case 'w': work_root = optarg; break;
 		case 'k': check = true; break;
 		case 'r': template = optarg; break;
@@ -357,11 +364,15 @@ int main(int argc, char **argv)
 		free(svc.cfg.listen);
 		svc.cfg.listen = strdup(listen_addr);
 	}
+	if (group) {
+		free(svc.cfg.socket_group);
+		svc.cfg.socket_group = strdup(group);
+	}
 	if (work_root) {
 		free(svc.cfg.work_root);
 		svc.cfg.work_root = strdup(work_root);
 	}
-	if ((listen_addr && !svc.cfg.listen) || !svc.cfg.work_root) {
+	if ((listen_addr && !svc.cfg.listen) || !svc.cfg.work_root || !svc.cfg.socket_group) {
 		fprintf(stderr, "runboxd: out of memory\n");
 		return 1;
 	}
@@ -428,6 +439,14 @@ int main(int argc, char **argv)
 			"uid %u without namespaces (sandbox.allow_weaker_isolation)",
 			(unsigned)geteuid());
 	}
+	/* Root gives each slot its own uid and gid: take them on this host
+	   before the first program runs. */
+	if (!svc.cfg.weaker && !svc.cfg.userns &&
+	    ids_claim(&ids, svc.cfg.uid_base, svc.cfg.gid_base, svc.cfg.slots,
+		      svc.cfg.path, err, sizeof err) < 0) {
+		log_msg(LOG_ERR, "refusing to start: %s", err);
+		return 1;
+	}
 	if (!(svc.languages_body = languages_body(&svc.langs, &svc.cfg, err, sizeof err))) {
 		log_msg(LOG_ERR, "%s", err);
 		return 1;
@@ -444,7 +463,7 @@ int main(int argc, char **argv)
 	svc.reload = reload;
 
 	if (svc.cfg.listen) {
-		fd = server_listen(svc.cfg.listen, 128, err, sizeof err);
+		fd = server_listen(svc.cfg.listen, svc.cfg.socket_group, 128, err, sizeof err);
 		if (fd < 0) {
 			log_msg(LOG_ERR, "%s", err);
 			return 1;
@@ -463,6 +482,7 @@ int main(int argc, char **argv)
 	sbx_cgroup_fini();
 	if (svc.cfg.listen && (svc.cfg.listen[0] == '/' || svc.cfg.listen[0] == '.'))
 		unlink(svc.cfg.listen);
+	ids_release(&ids);
 	pool_destroy(svc.pool);
 	metrics_destroy(svc.metrics);
 	auth_free(&svc.auth);

@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fcgiapp.h>
+#include <grp.h>
 #include <malloc.h>
 #include <netdb.h>
 #include <poll.h>
@@ -73,11 +74,43 @@ int server_inherited_socket(void)
 	return getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 && v;
 }
 
-static int listen_unix(const char *path, int backlog, char *err, size_t errlen)
+/* A group name or number: its gid, or -1 with err. */
+static int group_id(const char *group, gid_t *gid, char *err, size_t errlen)
+{
+	struct group gr, *found = NULL;
+	char buf[4096], *end;
+	int rc = getgrnam_r(group, &gr, buf, sizeof buf, &found);
+
+	if (rc == 0 && found) {
+		*gid = found->gr_gid;
+		return 0;
+	}
+	unsigned long n = strtoul(group, &end, 10);
+	if (*group >= '0' && *group <= '9' && !*end && n < (gid_t)-1) {
+		*gid = (gid_t)n;
+		return 0;
+	}
+	snprintf(err, errlen, "socket_group \"%s\" (nginx's group, which may connect to "
+		 "the socket): %s", group, rc ? strerror(rc) : "no such group");
+	return -1;
+}
+
+/*
+ * The socket is nginx's way in, not everyone's: a local user connecting
+ * to it directly would pass by nginx's rate limits and its /metrics rule.
+ * So it is 0660 with nginx's group; umask keeps it closed from bind() on.
+ */
+static int listen_unix(const char *path, const char *group, int backlog, char *err,
+		       size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
-	int fd;
+	gid_t gid;
+	mode_t mask;
+	int fd, rc;
+
+	if (group_id(group, &gid, err, errlen) < 0)
+		return -1;
 
 	if (strlen(path) >= sizeof sa.sun_path) {
 		snprintf(err, errlen, "listen: socket path too long: %s", path);
@@ -93,9 +126,13 @@ static int listen_unix(const char *path, int backlog, char *err, size_t errlen)
 		unlink(path);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-	    chmod(path, 0666) < 0 || listen(fd, backlog) < 0) {
-		snprintf(err, errlen, "listen on %s: %s", path, strerror(errno));
+	mask = umask(0177);
+	rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sa, sizeof sa);
+	umask(mask);
+	if (rc < 0 || fchownat(AT_FDCWD, path, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    chmod(path, 0660) < 0 || listen(fd, backlog) < 0) {
+		snprintf(err, errlen, "listen on %s (group %s): %s", path, group,
+			 strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -137,10 +174,11 @@ static int listen_tcp(const char *addr, int backlog, char *err, size_t errlen)
 	return fd;
 }
 
-int server_listen(const char *addr, int backlog, char *err, size_t errlen)
+int server_listen(const char *addr, const char *group, int backlog, char *err,
+		  size_t errlen)
 {
 	if (addr[0] == '/' || addr[0] == '.')
-		return listen_unix(addr, backlog, err, errlen);
+		return listen_unix(addr, group, backlog, err, errlen);
 	return listen_tcp(addr, backlog, err, errlen);
 }
 

@@ -7,8 +7,10 @@
 
 #include "service/api.h"
 
-/* Open the listening socket named by addr ("/path.sock" or "host:port"). */
-int server_listen(const char *addr, int backlog, char *err, size_t errlen);
+/* Open the listening socket named by addr ("/path.sock" or "host:port");
+   a unix socket gets mode 0660 and group `group` (a name or number). */
+int server_listen(const char *addr, const char *group, int backlog, char *err,
+		  size_t errlen);
 /* True when fd 0 is a listening socket (started by spawn-fcgi). */
 int server_inherited_socket(void);
 /* Run the master until SIGTERM/SIGINT; returns the exit status. */

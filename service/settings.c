@@ -209,7 +209,7 @@ static int parse_http(json_t *v, struct config *cfg, char *err, size_t errlen)
 static int parse_root(json_t *root, struct config *cfg, char *err, size_t errlen)
 {
 	static const char *const keys[] = {
-		"listen", "slots", "queue", "queue_timeout_ms", "max_body_bytes",
+		"listen", "socket_group", "slots", "queue", "queue_timeout_ms", "max_body_bytes",
 		"work_root", "languages_file", "sandbox", "default_limits",
 		"max_limits", "environment", "log", "log_format", "auth", "http",
 		"judge", "host_id", NULL,
@@ -232,6 +232,17 @@ static int parse_root(json_t *root, struct config *cfg, char *err, size_t errlen
 		if (!(cfg->listen = strdup(s)))
 			goto nomem;
 	}
+	/* The group Debian's nginx runs as. */
+	s = "www-data";
+	if ((v = json_object_get(root, "socket_group")) &&
+	    jx_string(v, "socket_group", &s, NULL, err, errlen) < 0)
+		return -1;
+	if (!*s || strchr(s, ':') || strchr(s, '/')) {
+		snprintf(err, errlen, "socket_group must be a group name or number");
+		return -1;
+	}
+	if (!(cfg->socket_group = strdup(s)))
+		goto nomem;
 	cfg->slots = 16;
 	if ((v = json_object_get(root, "slots"))) {
 		if (jx_uint(v, "slots", 1, CONFIG_MAX_SLOTS, &u, err, errlen) < 0)
@@ -360,6 +371,7 @@ void config_free(struct config *cfg)
 {
 	free(cfg->path);
 	free(cfg->listen);
+	free(cfg->socket_group);
 	free(cfg->work_root);
 	free(cfg->languages_file);
 	jx_strv_free(cfg->env);

@@ -16,6 +16,7 @@
 struct config {
 	char *path;            /* the file it was read from */
 	char *listen;          /* "/path/to.sock", "127.0.0.1:9000" or NULL */
+	char *socket_group;    /* a unix socket's group: nginx's (mode 0660) */
 	unsigned slots;        /* runs at once */
 	unsigned queue;        /* requests that may wait for a slot */
 	uint64_t queue_timeout_ms; /* how long they wait before 503 busy */

@@ -75,6 +75,7 @@ START_TEST(test_shipped)
 	ck_assert_msg(config_load(&cfg, SRCDIR "/conf/runboxd.json", err, sizeof err) == 0,
 		      "%s", err);
 	ck_assert_uint_eq(cfg.slots, 16);
+	ck_assert_str_eq(cfg.socket_group, "www-data");
 	ck_assert_ptr_nonnull(strstr(cfg.languages_file, "/conf/languages.json"));
 	ck_assert_msg(languages_load(&langs, cfg.languages_file, &cfg, err, sizeof err) == 0,
 		      "%s", err);
@@ -100,6 +101,8 @@ START_TEST(test_config_errors)
 	expect_config_error("\"slots\":0", "slots must be between 1 and 256");
 	expect_config_error("\"slots\":\"4\"", "slots must be an integer");
 	expect_config_error("\"log\":\"file\"", "log must be");
+	expect_config_error("\"socket_group\":\"\"", "socket_group must be a group name");
+	expect_config_error("\"socket_group\":33", "socket_group must be a string");
 	expect_config_error("\"sandbox\":{\"uid_base\":0,\"gid_base\":1}",
 			    "duplicate");
 	/* default_limits above max_limits */

@@ -13,6 +13,8 @@ after it; the stop is a test too (nothing may be left behind):
     plain     the shipped config (rate limits raised): metrics, request
               ids, the CLI
     rate      http.rate_per_second 2, http.rate_burst 2
+    instances no service of the group's own: each test starts the services
+              it needs (several runboxd on one host, the log in JSON)
     install   no service: make install DESTDIR=..., then the installed
               runboxd on a unix socket, spoken to in FastCGI directly
 
@@ -30,6 +32,7 @@ PYTHON3 (from the Makefile).  Only the standard library.
 """
 
 import base64
+import grp
 import hashlib
 import json
 import os
@@ -743,6 +746,276 @@ def cli_rate_limited_is_api_error():
           "exit %d, stderr %s" % (rc, short(err)))
 
 
+# ---- the FastCGI socket -------------------------------------------------------
+
+@test("plain")
+def socket_is_0660_with_nginx_group():
+    sock = os.path.join(svc.runtime, "runboxd.sock")
+    st = os.stat(sock)
+    eq(oct(st.st_mode & 0o7777), oct(0o660), "mode of %s" % sock)
+    with open(svc.config) as f:
+        group = json.load(f).get("socket_group", "www-data")
+    eq(st.st_gid, grp.getgrnam(group).gr_gid, "group of %s (socket_group %r)" % (sock, group))
+    # nginx's workers (the children of its master) run with that group.
+    table = harness.processes()
+    masters = [p for p in svc.nginx_pids() if table[p][2] not in svc.nginx_pids()]
+    workers = [p for m in masters for p in harness.children(m, table)]
+    check(workers, "no nginx worker found (nginx: %s)" % svc.nginx_pids())
+    for w in workers:
+        with open("/proc/%d/status" % w) as f:
+            gid = int([line for line in f if line.startswith("Gid:")][0].split()[1])
+        eq(gid, st.st_gid, "gid of nginx worker %d" % w)
+    # And they connect: a run through nginx works.
+    run_ok({"language": "sh", "code": "echo through nginx"})
+    # Anyone else cannot: nobody, given the way to the socket.
+    os.chmod(svc.runtime, 0o755)
+    try:
+        p = subprocess.run(
+            ["/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+             "/usr/bin/python3", "-c",
+             "import socket, sys\n"
+             "s = socket.socket(socket.AF_UNIX)\n"
+             "try:\n"
+             "    s.connect(sys.argv[1]); print('connected')\n"
+             "except OSError as e:\n"
+             "    print(e.strerror)\n", sock],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+    finally:
+        os.chmod(svc.runtime, 0o711)
+    eq(p.stdout.decode().strip(), "Permission denied", "uid 65534 connecting to %s" % sock)
+
+
+# ---- several instances on one host -------------------------------------------
+
+def stop_all(*services):
+    problems = []
+    for s in services:
+        if s is not None and s.proc is not None:
+            problems += ["%s: %s" % (s.port, p) for p in s.stop()]
+    return problems
+
+
+def run_uid(s):
+    status, _, body = s.post_run({"language": "sh", "code": "id -u"})
+    check(status == 200 and body.get("status") == "ok",
+          "id -u on port %s: %s %s" % (s.port, status, short(body)))
+    return int(body["stdout"])
+
+
+@test("instances")
+def second_instance_with_the_same_uids_is_refused():
+    first = second = third = sleeper = None
+    try:
+        first = harness.Service().start()
+        master = first.master_pid()
+        second = harness.Service()
+        try:
+            second.start()
+            fail("a second runboxd with sandbox.uid_base 60000 started beside pid %d" % master)
+        except harness.HarnessError:
+            pass
+        log = second.log_text(40)
+        refusal = [line for line in log.splitlines() if "refusing to start" in line]
+        check(refusal, "no refusal in the second instance's log:\n%s" % log)
+        for word in ("uid 60000", "pid %d" % master, "sandbox.uid_base",
+                     "sandbox.gid_base", "/run/lock/runbox/uid-60000.lock"):
+            check(word in refusal[0], "the refusal does not say %r: %s" % (word, refusal[0]))
+        # Other ids: both serve, each with its own.
+        third = harness.Service(overrides={"sandbox": {"uid_base": 61500,
+                                                       "gid_base": 61500}}).start()
+        a, c = run_uid(first), run_uid(third)
+        check(60000 <= a < 60016, "first instance ran as uid %d" % a)
+        check(61500 <= c < 61516, "other instance ran as uid %d" % c)
+        eq(first.proc.poll(), None, "the first instance is still running")
+        problems = stop_all(third)
+        third = None
+        check(not problems, "stopping the other instance: %s" % problems)
+        # A process already running as a slot uid (an older runboxd's run,
+        # which took no lock): refused too, naming it.
+        sleeper = subprocess.Popen(["/usr/bin/setpriv", "--reuid", "61503", "--regid", "61503",
+                                    "--clear-groups", "/bin/sleep", "60"])
+        harness.wait_until(lambda: harness.proc_uid(sleeper.pid) == 61503, 5.0)
+        fourth = harness.Service(overrides={"sandbox": {"uid_base": 61500,
+                                                        "gid_base": 61500}})
+        try:
+            fourth.start()
+            fourth.stop()
+            fail("runboxd started while process %d runs as uid 61503" % sleeper.pid)
+        except harness.HarnessError:
+            pass
+        finally:
+            fourth._abort()
+        log = fourth.log_text(40)
+        check("uid 61503" in log and "process %d" % sleeper.pid in log,
+              "the refusal does not name uid 61503 and process %d:\n%s" % (sleeper.pid, log))
+    finally:
+        if sleeper is not None:
+            sleeper.kill()
+            sleeper.wait()
+        for s in (second,):
+            if s is not None:
+                s._abort()
+        problems = stop_all(first, third)
+    check(not problems, "left behind: %s" % problems)
+
+
+def cgroup_parents():
+    """Where runboxd started from this process makes its instance cgroups
+    (the logic of sandbox/cgroup.c): [own v2 cgroup] when it delegates
+    memory and pids, else the own cgroup of each v1 hierarchy used."""
+    own, mounts = {}, {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            for c in (ctrls.split(",") if ctrls else [""]):
+                own[c] = path
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, right = line.split(" - ", 1)
+            fstype, _, opts = (right.split() + ["", ""])[:3]
+            mp = left.split()[4]
+            if fstype == "cgroup2":
+                mounts.setdefault("", mp)
+            elif fstype == "cgroup":
+                for c in opts.split(","):
+                    mounts.setdefault(c, mp)
+
+    def join(mp, path):
+        return os.path.normpath(mp + "/" + path)
+    if "" in mounts and "" in own:
+        d = join(mounts[""], own[""])
+        try:
+            with open(os.path.join(d, "cgroup.controllers")) as f:
+                ctl = f.read().split()
+            if "memory" in ctl and "pids" in ctl:
+                return [d]
+        except OSError:
+            pass
+    return [join(mounts[c], own[c]) for c in ("memory", "pids", "cpuacct", "freezer")
+            if c in mounts and c in own]
+
+
+def unused_pid():
+    pid = 4000000
+    while os.path.exists("/proc/%d" % pid):
+        pid -= 1
+    return pid
+
+
+HOLDER = r"""
+import fcntl, os, sys
+ns = os.stat("/proc/self/ns/pid").st_ino
+names = ["runbox.%d.%d" % (ns, os.getpid()), sys.argv[1]]
+fds = []
+for parent in sys.argv[2:]:
+    for name in names:
+        d = os.path.join(parent, name)
+        os.mkdir(d)
+        os.mkdir(os.path.join(d, "slot-0"))
+        fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fds.append(fd)
+print(" ".join(names), flush=True)
+sys.stdin.read()
+"""
+
+
+@test("instances")
+def dead_instances_cgroups_swept_live_ones_kept():
+    parents = cgroup_parents()
+    check(parents, "no cgroup hierarchy to test in")
+    dead = "runbox.%d.%d" % (os.stat("/proc/self/ns/pid").st_ino, unused_pid())
+    # An older runboxd's name: its pid is not one this namespace has.
+    unseen = "runbox.%d" % unused_pid()
+    made = []
+    holder = s = None
+    try:
+        for parent in parents:
+            d = os.path.join(parent, dead)
+            os.mkdir(d)
+            made.append(d)
+            os.mkdir(os.path.join(d, "slot-0"))
+            made.append(os.path.join(d, "slot-0"))
+        # Instances alive in a PID namespace of their own (pid 1 there),
+        # holding their directories as runboxd does.
+        holder = subprocess.Popen(["/usr/bin/unshare", "--pid", "--fork", "--kill-child",
+                                   "/usr/bin/python3", "-c", HOLDER, unseen] + parents,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        live = holder.stdout.readline().decode().split()
+        check(len(live) == 2, "the lock holder did not start (said %r)" % live)
+        for parent in parents:
+            for name in live:
+                made.append(os.path.join(parent, name))
+                made.append(os.path.join(parent, name, "slot-0"))
+        s = harness.Service().start()
+        for parent in parents:
+            for name in live:
+                check(os.path.isdir(os.path.join(parent, name, "slot-0")),
+                      "%s/%s/slot-0 (held by a live instance in another PID namespace) "
+                      "was removed" % (parent, name))
+            check(not os.path.exists(os.path.join(parent, dead)),
+                  "%s/%s (no holder) was not removed" % (parent, dead))
+        mine = [n for n in os.listdir(parents[0])
+                if n.startswith("runbox.") and n.endswith(".%d" % s.master_pid())]
+        check(mine, "no instance cgroup of runboxd %d in %s: %s"
+              % (s.master_pid(), parents[0], os.listdir(parents[0])))
+        run_ok_on(s)
+    finally:
+        problems = stop_all(s)
+        if holder is not None:
+            holder.stdin.close()
+            holder.wait(10)
+        for d in reversed(made):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+    check(not problems, "left behind: %s" % problems)
+
+
+def run_ok_on(s):
+    status, _, body = s.post_run({"language": "sh", "code": "echo ok"})
+    check(status == 200 and body.get("stdout") == "ok\n",
+          "a run on port %s: %s %s" % (s.port, status, short(body)))
+
+
+@test("instances")
+def event_lines_are_json_with_log_format_json():
+    s = harness.Service(overrides={"log_format": "json", "slots": 1, "queue": 1})
+    try:
+        s.start()
+        # The slot's work root goes away under runboxd: the run fails inside
+        # the service (500), and says so in the log.
+        os.rmdir(os.path.join(s.work_root(), "slot-0"))
+        status, _, body = s.post_run({"language": "sh", "code": "echo"})
+        eq(status, 500, "status of a run without its slot directory (%s)" % short(body))
+
+        def event():
+            for line in s.log_text(400).splitlines():
+                if line.startswith("{") and "slot 0: work directory" in line:
+                    return line
+            return None
+        line = harness.wait_until(event, 5.0)
+        check(line, "no JSON line about slot 0's work directory:\n%s" % s.log_text(30))
+        doc = json.loads(line)
+        eq(sorted(doc), ["level", "message", "pid", "time"], "keys of %s" % line)
+        eq(doc["level"], "err", "level of %s" % line)
+        check(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", doc["time"]),
+              "time of %s" % line)
+        # Every line runboxd wrote is a document (run.sh's own start with
+        # "runbox:").
+        for line in s.log_text(400).splitlines():
+            if line.startswith("runbox:"):
+                continue
+            try:
+                json.loads(line)
+            except ValueError:
+                fail("not a JSON document in the log: %r" % line)
+    finally:
+        problems = stop_all(s)
+    check(not problems, "left behind: %s" % problems)
+
+
 # ---- install: make install DESTDIR=..., the installed runboxd ----------------
 
 INSTALL = {}  # destdir, paths, make variables
@@ -1007,7 +1280,7 @@ def find_cli(tmp):
 def start_group(group, confdir):
     """The service for a group (None for the install group)."""
     global TOKEN, TOKENS_FILE
-    if group == "install":
+    if group in ("install", "instances"):
         return None
     if group == "auth":
         config = make_auth_config(confdir)
@@ -1039,12 +1312,14 @@ def main():
     os.mkdir(WORK)
     CLI, CLI_WHY = find_cli(tmp)
 
+    only = set(sys.argv[1:])  # test names to run (default: all)
     failures = errors = 0
     n = 0
     t_start = time.monotonic()
     try:
-        for group in ("auth", "plain", "rate", "install"):
-            tests = [fn for g, fn in TESTS if g == group]
+        for group in ("auth", "plain", "rate", "instances", "install"):
+            tests = [fn for g, fn in TESTS if g == group
+                     and (not only or fn.__name__ in only)]
             if not tests:
                 continue
             confdir = tempfile.mkdtemp(prefix="runbox-ops-conf.", dir=tmp)
