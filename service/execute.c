@@ -139,10 +139,14 @@ int slot_clear(const struct slot *slot, char *err, size_t errlen)
 /*
  * The program's environment, later entries overriding earlier ones: the
  * config's base (PATH, LANG...), HOME and TMPDIR in the work directory,
- * the language's own, then the request's.
+ * the language's own, then the request's (with_request).  The compile step
+ * never gets the request's: LD_PRELOAD of a library in "files" would run
+ * the request's code inside the compiler, under the compile step's larger
+ * limits, and CPATH, GCC_EXEC_PREFIX and the like would change what the
+ * compiler reads.
  */
 static char **build_env(const struct job *job, const struct config *cfg,
-			const char *workdir)
+			const char *workdir, bool with_request)
 {
 	char *home = NULL, *tmp = NULL;
 	char *const *layers[4];
@@ -162,7 +166,7 @@ static char **build_env(const struct job *job, const struct config *cfg,
 	layers[0] = cfg->env;
 	layers[1] = fixed;
 	layers[2] = job->lang ? job->lang->env : NULL;
-	layers[3] = job->env;
+	layers[3] = with_request ? job->env : NULL;
 	for (int i = 0; i < 4; i++)
 		cap += jx_strv_len(layers[i]);
 	env = calloc(cap + 1, sizeof *env);
@@ -325,7 +329,7 @@ static int run_program(const struct job *job, const struct config *cfg,
 	char **argv = job->lang ? language_expand(job->lang->run, job->lang->source_file,
 						  args)
 				: concat_argv(job->command, args);
-	char **env = build_env(job, cfg, wd->path);
+	char **env = build_env(job, cfg, wd->path, true);
 	int rc = -1;
 
 	if (!argv || !env) {
@@ -424,7 +428,7 @@ int job_execute(const struct job *job, const struct config *cfg,
 		char *err, size_t errlen)
 {
 	struct workdir wd;
-	char **env = NULL, **argv = NULL;
+	char **compile_env = NULL, **argv = NULL;
 	char why[512];
 	int rc = -1;
 
@@ -445,7 +449,7 @@ int job_execute(const struct job *job, const struct config *cfg,
 			snprintf(err, errlen, "writing files: %s", why);
 			goto out;
 		}
-	if (!(env = build_env(job, cfg, wd.path))) {
+	if (!(compile_env = build_env(job, cfg, wd.path, false))) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
@@ -457,7 +461,7 @@ int job_execute(const struct job *job, const struct config *cfg,
 			snprintf(err, errlen, "out of memory");
 			goto out;
 		}
-		if (run_step(argv, env, wd.path, cfg, job->lang, slot,
+		if (run_step(argv, compile_env, wd.path, cfg, job->lang, slot,
 			     &job->lang->compile_limits, NULL, 0, &res->compile,
 			     err, errlen) < 0)
 			goto out;
@@ -482,7 +486,7 @@ int job_execute(const struct job *job, const struct config *cfg,
 			 &res->cleanup_failed, err, errlen);
 out:
 	jx_strv_free(argv);
-	jx_strv_free(env);
+	jx_strv_free(compile_env);
 	remove_dir(&wd, slot, res);
 	if (rc < 0)
 		job_result_free(res);

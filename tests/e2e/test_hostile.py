@@ -974,6 +974,88 @@ def stdin_never_read():
     return "ok in %.2f s" % body["_elapsed"]
 
 
+# ---- the request's environment stays out of the compile step -----------------
+
+HELLO_C = '#include <stdio.h>\nint main(void) { puts("real stdio"); return 0; }\n'
+
+
+@case
+def request_env_cpath_does_not_reach_compiler():
+    """CPATH=. with a stdio.h in files that #errors: the compiler must not
+    read it (the compile step gets only the config's and the language's
+    environment), so the program compiles and runs."""
+    body = run(c_prog(HELLO_C, env={"CPATH": ".", "C_INCLUDE_PATH": "."},
+                      files={"stdio.h": "#error the request's CPATH reached the compiler\n"}))
+    comp = body.get("compile") or {}
+    eq(comp.get("status"), "ok", "compile step (stderr %s)" % short(comp.get("stderr"), 300))
+    expect(body, "ok")
+    eq(body.get("stdout"), "real stdio\n", "stdout")
+    return "compiled with the system's stdio.h"
+
+
+PRELOAD_C = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+__attribute__((constructor)) static void mark(void)
+{
+    int fd = open("preloaded.log", O_WRONLY | O_CREAT | O_APPEND, 0666);
+    if (fd >= 0) {
+        (void)!write(fd, program_invocation_short_name,
+                     strlen(program_invocation_short_name));
+        (void)!write(fd, "\n", 1);
+        close(fd);
+    }
+}
+"""
+
+PRELOAD_MAIN = r"""
+#include <stdio.h>
+int main(void)
+{
+    char line[256];
+    FILE *f = fopen("preloaded.log", "r");
+    if (!f) { puts("(no log)"); return 0; }
+    while (fgets(line, sizeof line, f)) fputs(line, stdout);
+    return 0;
+}
+"""
+
+
+@case
+def request_env_ld_preload_not_in_compiler():
+    """LD_PRELOAD=./evil.so with the library in files: its constructor
+    logs every process it is loaded into.  It must run in the program
+    (the request's env is the program's) and in no compile process (gcc,
+    cc1, as, collect2, ld)."""
+    import base64
+    import subprocess
+    tmp = tempfile.mkdtemp(prefix="runbox-preload.")
+    try:
+        src, so = os.path.join(tmp, "evil.c"), os.path.join(tmp, "evil.so")
+        with open(src, "w") as f:
+            f.write(PRELOAD_C)
+        subprocess.run(["/usr/bin/gcc", "-shared", "-fPIC", "-O2", "-o", so, src],
+                       check=True, timeout=60)
+        with open(so, "rb") as f:
+            lib = f.read()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    body = run({"language": "c", "encoding": "base64",
+                "code": b64(PRELOAD_MAIN.encode()),
+                "files": {"evil.so": b64(lib)},
+                "env": {"LD_PRELOAD": "./evil.so"}})
+    comp = body.get("compile") or {}
+    eq(comp.get("status"), "ok", "compile step")
+    expect(body, "ok")
+    out = base64.b64decode(body.get("stdout") or "").decode(errors="replace")
+    eq(out.split(), ["main"], "processes the preloaded library ran in")
+    return "the library ran in the program only"
+
+
 # ---- runner ----------------------------------------------------------------
 
 def final_checks():
