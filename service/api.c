@@ -16,6 +16,7 @@
 #include "service/limits.h"
 #include "service/request.h"
 #include "service/response.h"
+#include "service/utf8.h"
 
 const char *http_reason(int status)
 {
@@ -235,8 +236,8 @@ void api_handle(struct service *svc, const struct http_request *req,
 		bool head = !strcmp(req->method, "HEAD") && !strcmp(r->method, "GET");
 		if (strcmp(req->method, r->method) != 0 && !head) {
 			resp->allow = r->method;
-			snprintf(msg, sizeof msg, "%s does not accept %.16s; use %s",
-				 r->path, req->method, r->method);
+			utf8_format(msg, sizeof msg, "%s does not accept %.16s; use %s",
+				    r->path, req->method, r->method);
 			set_error(resp, 405, "method_not_allowed", msg);
 			return;
 		}
@@ -255,7 +256,7 @@ void api_handle(struct service *svc, const struct http_request *req,
 		case 3: handle_metrics(svc, resp); return;
 		}
 	}
-	snprintf(msg, sizeof msg, "no such endpoint: %.200s", req->path);
+	utf8_format(msg, sizeof msg, "no such endpoint: %.200s", req->path);
 	set_error(resp, 404, "not_found", msg);
 }
 

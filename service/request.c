@@ -15,6 +15,7 @@
 #include "service/jsonx.h"
 #include "service/limits.h"
 #include "service/request.h"
+#include "service/utf8.h"
 #include "service/workdir.h"
 
 #define MAX_ARGS 256
@@ -30,7 +31,7 @@ static int invalid(struct api_error *e, const char *code, const char *fmt, ...)
 	e->http = 400;
 	e->code = code;
 	va_start(ap, fmt);
-	vsnprintf(e->message, sizeof e->message, fmt, ap);
+	utf8_vformat(e->message, sizeof e->message, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -215,14 +216,9 @@ static int parse_fields(json_t *root, struct job *job, const struct config *cfg,
 	if (lang) {
 		if (jx_string(lang, "language", &s, NULL, e->message, sizeof e->message) < 0)
 			return bad(e);
-		if (!(job->lang = languages_find(langs, s))) {
-			e->http = 400;
-			e->code = "unknown_language";
-			snprintf(e->message, sizeof e->message,
-				 "language \"%.100s\" is not offered here (see GET /api/v1/languages)",
-				 s);
-			return -1;
-		}
+		if (!(job->lang = languages_find(langs, s)))
+			return invalid(e, "unknown_language", "language \"%.100s\" is not "
+				       "offered here (see GET /api/v1/languages)", s);
 		if (!code)
 			return invalid(e, "invalid_request", "code is required with language");
 		if (get_bytes(code, "code", job->base64, &job->code, &job->code_len, e) < 0)

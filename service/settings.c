@@ -71,7 +71,7 @@ static int parse_sandbox(json_t *v, struct config *cfg, char *err, size_t errlen
 	if ((o = json_object_get(v, "tmp_size"))) {
 		const char *s;
 		size_t n;
-		if (jx_string(o, "sandbox.tmp_size", &s, &n, err, errlen) < 0)
+		if (jx_string(o, "sandbox.tmp_size", &s, NULL, err, errlen) < 0)
 			return -1;
 		n = strspn(s, "0123456789");
 		if (!n || n > 8 || (s[n] && (strchr("kmg", s[n]) == NULL || s[n + 1]))) {
