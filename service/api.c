@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "service/api.h"
+#include "service/log.h"
 #include "service/limits.h"
 #include "service/request.h"
 #include "service/response.h"
@@ -99,7 +100,8 @@ static void handle_run(struct service *svc, const struct http_request *req,
 	}
 	resp->used_slot = true;
 	resp->slot = index;
-	rc = job_execute(&job, &svc->cfg, &svc->slots[index], &res, err, sizeof err);
+	rc = job_execute(&job, &svc->cfg, &svc->slots[index], req->conn_fd, &res, err,
+			 sizeof err);
 	pool_release(svc->pool, index);
 	clock_gettime(CLOCK_MONOTONIC, &w0);
 	if (rc < 0) {
@@ -128,6 +130,13 @@ static void handle_run(struct service *svc, const struct http_request *req,
 	}
 	if (res.cleanup_failed)
 		metrics_cleanup_failure(svc->metrics);
+	if (res.abandoned) {
+		/* The answer goes nowhere; the slot was given back early. */
+		resp->run_status = "client_gone";
+		metrics_abandoned_tests(svc->metrics, res.abandoned);
+		log_msg(LOG_INFO, "slot %u: the client went away; %zu of %zu tests not run",
+			index, res.abandoned, res.ntests);
+	}
 	metrics_run(svc->metrics, job.lang ? (int)(job.lang - svc->langs.v) : -1,
 		    status, (uint64_t)((w0.tv_sec - w1.tv_sec) * 1000 +
 				       (w0.tv_nsec - w1.tv_nsec) / 1000000));

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -375,9 +376,24 @@ static void remove_dir(struct workdir *wd, const struct slot *slot,
 	}
 }
 
+/*
+ * Has the peer closed fd?  nginx closes its FastCGI connection when the
+ * client goes away (fastcgi_ignore_client_abort off, its default): the
+ * answer would go nowhere.  The request was read to its end, so the next
+ * thing on the connection can only be its end.
+ */
+static bool peer_closed(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+
+	if (fd < 0)
+		return false;
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 /* Each test in a fresh copy of the build directory. */
 static int run_tests(const struct job *job, const struct config *cfg,
-		     const struct slot *slot, struct workdir *build,
+		     const struct slot *slot, struct workdir *build, int client_fd,
 		     struct job_result *res, char *err, size_t errlen)
 {
 	bool failed = false;
@@ -396,6 +412,11 @@ static int run_tests(const struct job *job, const struct config *cfg,
 
 		if (failed && job->stop_on_failure) {
 			o->skipped = true;
+			continue;
+		}
+		if (res->abandoned || peer_closed(client_fd)) {
+			o->skipped = true;
+			res->abandoned++;
 			continue;
 		}
 		if (workdir_create(&wd, slot->root_fd, slot->root_path, slot->uid,
@@ -424,7 +445,7 @@ static int run_tests(const struct job *job, const struct config *cfg,
 }
 
 int job_execute(const struct job *job, const struct config *cfg,
-		const struct slot *slot, struct job_result *res,
+		const struct slot *slot, int client_fd, struct job_result *res,
 		char *err, size_t errlen)
 {
 	struct workdir wd;
@@ -477,7 +498,7 @@ int job_execute(const struct job *job, const struct config *cfg,
 	}
 
 	if (job->tests) {
-		rc = run_tests(job, cfg, slot, &wd, res, err, errlen);
+		rc = run_tests(job, cfg, slot, &wd, client_fd, res, err, errlen);
 		goto out;
 	}
 

@@ -226,7 +226,30 @@ START_TEST(test_judge)
 		     "\"tests\":[{\"expected_stdout\":\"!\"}]}", 400, "invalid_request",
 		     "tests[0].expected_stdout is not valid base64");
 
+	/* The worst case, compile step + tests x wall_time_ms, fits in
+	   judge.max_total_wall_ms (60000); C compiles for up to 20000. */
+	expect_error("{\"command\":[\"/bin/true\"],\"tests\":[{},{},{},{},{},{},{},{},{},{},"
+		     "{},{},{}]}", 400, "invalid_request",
+		     "could take 65000 ms (compile step 0 ms + 13 tests x "
+		     "limits.wall_time_ms 5000 ms), above judge.max_total_wall_ms (60000 ms)");
+	expect_error("{\"language\":\"c\",\"code\":\"\",\"limits\":{\"wall_time_ms\":10000},"
+		     "\"tests\":[{},{},{},{},{}]}", 400, "invalid_request",
+		     "compile step 20000 ms + 5 tests x limits.wall_time_ms 10000 ms");
+	expect_error("{\"language\":\"c\",\"code\":\"\",\"limits\":{\"wall_time_ms\":10000},"
+		     "\"tests\":[{},{},{},{},{}]}", 400, "invalid_request", "or send fewer tests");
 	struct job job;
+	expect_ok("{\"command\":[\"/bin/true\"],\"tests\":[{},{},{},{},{},{},{},{},{},{},"
+		  "{},{}]}", &job);
+	ck_assert_uint_eq(job.ntests, 12);
+	job_free(&job);
+	expect_ok("{\"language\":\"c\",\"code\":\"\",\"limits\":{\"wall_time_ms\":10000},"
+		  "\"tests\":[{},{},{},{}]}", &job);
+	job_free(&job);
+	/* One run at the largest wall limit after the compile step fits. */
+	expect_ok("{\"language\":\"c\",\"code\":\"\",\"limits\":{\"wall_time_ms\":20000}}",
+		  &job);
+	job_free(&job);
+
 	expect_ok("{\"command\":[\"/bin/cat\"],\"tests\":[{\"stdin\":\"a\","
 		  "\"expected_stdout\":\"a\"},{\"args\":[\"x\"]}],\"compare\":\"tokens\","
 		  "\"stop_on_failure\":true,\"collect\":[\"out.txt\"]}", &job);
