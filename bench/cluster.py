@@ -45,10 +45,8 @@ def wrk(body, seconds, conns):
 def start_front(top, hosts):
     servers = "\n".join("        server 10.213.%d.2:%d max_fails=2 fail_timeout=5s;"
                         % (h.k, tc.HOST_PORT) for h in hosts)
-    conf = open(os.path.join(tc.SRC, "conf", "nginx-front.conf.in")).read()
-    conf = ("user root;\n" + conf.replace("@SERVERS@", servers)
-            .replace("@PORT@", str(tc.FRONT_PORT)).replace("@RUNTIME@", top)
-            .replace("@READ_TIMEOUT@", "120s"))
+    conf = "user root;\n" + tc.render_front(hosts[0].config, top).replace("@SERVERS@",
+                                                                         servers)
     path = os.path.join(top, "front-%d.conf" % len(hosts))
     open(path, "w").write(conf)
     p = subprocess.Popen(["nsenter", "--net=/run/netns/" + tc.FRONT_NS, tc.NGINX, "-c", path,

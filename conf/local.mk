@@ -10,14 +10,23 @@ edit = sed -e 's|@sbindir[@]|$(sbindir)|g' -e 's|@sysconfdir[@]|$(sysconfdir)|g'
 	-e 's|@datadir[@]|$(datadir)|g'
 conf/runboxd.service: $(srcdir)/conf/runboxd.service.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) conf && $(edit) $(srcdir)/conf/runboxd.service.in > $@
-conf/runbox-site.conf: $(srcdir)/conf/runbox-site.conf.in Makefile
+# The site's limits and timeouts come from the shipped runboxd.json, through
+# the same `runboxd --render` that `make run` uses (one place derives them).
+# The template is installed beside it, to render again after a config change.
+conf/runbox-site.conf.template: $(srcdir)/conf/runbox-site.conf.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) conf && $(edit) $(srcdir)/conf/runbox-site.conf.in > $@
-CLEANFILES += conf/runboxd.service conf/runbox-site.conf
+conf/runbox-site.conf: conf/runbox-site.conf.template $(srcdir)/conf/runboxd.json \
+		$(srcdir)/conf/languages.json service/runboxd$(EXEEXT)
+	$(AM_V_GEN)service/runboxd$(EXEEXT) --config $(srcdir)/conf/runboxd.json \
+		--render conf/runbox-site.conf.template --addr 127.0.0.1 --port 8080 \
+		--www '$(datadir)/runbox/www' > $@.tmp && mv $@.tmp $@
+CLEANFILES += conf/runboxd.service conf/runbox-site.conf conf/runbox-site.conf.tmp \
+	conf/runbox-site.conf.template
 
 systemdunitdir = $(prefix)/lib/systemd/system
 systemdunit_DATA = conf/runboxd.service
 nginxsitedir = $(datadir)/runbox/nginx
-nginxsite_DATA = conf/runbox-site.conf
+nginxsite_DATA = conf/runbox-site.conf conf/runbox-site.conf.template
 
 # The playground, served by nginx.
 wwwdir = $(datadir)/runbox/www

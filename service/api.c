@@ -14,10 +14,12 @@
 #include <string.h>
 
 #include "service/api.h"
+#include "service/log.h"
 #include "service/limits.h"
 #include "service/log.h"
 #include "service/request.h"
 #include "service/response.h"
+#include "service/utf8.h"
 
 const char *http_reason(int status)
 {
@@ -128,7 +130,8 @@ static void handle_run(struct service *svc, const struct http_request *req,
 	}
 	resp->used_slot = true;
 	resp->slot = index;
-	rc = job_execute(&job, &svc->cfg, &svc->slots[index], &res, err, sizeof err);
+	rc = job_execute(&job, &svc->cfg, &svc->slots[index], req->conn_fd, &res, err,
+			 sizeof err);
 	pool_release(svc->pool, index);
 	clock_gettime(CLOCK_MONOTONIC, &w0);
 	if (rc < 0) {
@@ -157,6 +160,13 @@ static void handle_run(struct service *svc, const struct http_request *req,
 	}
 	if (res.cleanup_failed)
 		metrics_cleanup_failure(svc->metrics);
+	if (res.abandoned) {
+		/* The answer goes nowhere; the slot was given back early. */
+		resp->run_status = "client_gone";
+		metrics_abandoned_tests(svc->metrics, res.abandoned);
+		log_msg(LOG_INFO, "slot %u: the client went away; %zu of %zu tests not run",
+			index, res.abandoned, res.ntests);
+	}
 	metrics_run(svc->metrics, job.lang ? (int)(job.lang - svc->langs.v) : -1,
 		    status, (uint64_t)((w0.tv_sec - w1.tv_sec) * 1000 +
 				       (w0.tv_nsec - w1.tv_nsec) / 1000000));
@@ -265,8 +275,8 @@ void api_handle(struct service *svc, const struct http_request *req,
 		bool head = !strcmp(req->method, "HEAD") && !strcmp(r->method, "GET");
 		if (strcmp(req->method, r->method) != 0 && !head) {
 			resp->allow = r->method;
-			snprintf(msg, sizeof msg, "%s does not accept %.16s; use %s",
-				 r->path, req->method, r->method);
+			utf8_format(msg, sizeof msg, "%s does not accept %.16s; use %s",
+				    r->path, req->method, r->method);
 			set_error(resp, 405, "method_not_allowed", msg);
 			return;
 		}
@@ -285,7 +295,7 @@ void api_handle(struct service *svc, const struct http_request *req,
 		case 3: handle_metrics(svc, resp); return;
 		}
 	}
-	snprintf(msg, sizeof msg, "no such endpoint: %.200s", req->path);
+	utf8_format(msg, sizeof msg, "no such endpoint: %.200s", req->path);
 	set_error(resp, 404, "not_found", msg);
 }
 

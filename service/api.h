@@ -40,6 +40,8 @@ struct http_request {
 	size_t body_len;
 	bool body_too_large;     /* more than cfg.max_body_bytes arrived */
 	const char *authorization; /* the Authorization header, or NULL */
+	int conn_fd;             /* the connection the answer goes back on
+				    (to nginx), or -1 */
 };
 
 struct http_response {

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,10 +141,14 @@ int slot_clear(const struct slot *slot, char *err, size_t errlen)
 /*
  * The program's environment, later entries overriding earlier ones: the
  * config's base (PATH, LANG...), HOME and TMPDIR in the work directory,
- * the language's own, then the request's.
+ * the language's own, then the request's (with_request).  The compile step
+ * never gets the request's: LD_PRELOAD of a library in "files" would run
+ * the request's code inside the compiler, under the compile step's larger
+ * limits, and CPATH, GCC_EXEC_PREFIX and the like would change what the
+ * compiler reads.
  */
 static char **build_env(const struct job *job, const struct config *cfg,
-			const char *workdir)
+			const char *workdir, bool with_request)
 {
 	char *home = NULL, *tmp = NULL;
 	char *const *layers[4];
@@ -163,7 +168,7 @@ static char **build_env(const struct job *job, const struct config *cfg,
 	layers[0] = cfg->env;
 	layers[1] = fixed;
 	layers[2] = job->lang ? job->lang->env : NULL;
-	layers[3] = job->env;
+	layers[3] = with_request ? job->env : NULL;
 	for (int i = 0; i < 4; i++)
 		cap += jx_strv_len(layers[i]);
 	env = calloc(cap + 1, sizeof *env);
@@ -326,7 +331,7 @@ static int run_program(const struct job *job, const struct config *cfg,
 	char **argv = job->lang ? language_expand(job->lang->run, job->lang->source_file,
 						  args)
 				: concat_argv(job->command, args);
-	char **env = build_env(job, cfg, wd->path);
+	char **env = build_env(job, cfg, wd->path, true);
 	int rc = -1;
 
 	if (!argv || !env) {
@@ -371,9 +376,24 @@ static void remove_dir(struct workdir *wd, const struct slot *slot,
 	}
 }
 
+/*
+ * Has the peer closed fd?  nginx closes its FastCGI connection when the
+ * client goes away (fastcgi_ignore_client_abort off, its default): the
+ * answer would go nowhere.  The request was read to its end, so the next
+ * thing on the connection can only be its end.
+ */
+static bool peer_closed(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+
+	if (fd < 0)
+		return false;
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 /* Each test in a fresh copy of the build directory. */
 static int run_tests(const struct job *job, const struct config *cfg,
-		     const struct slot *slot, struct workdir *build,
+		     const struct slot *slot, struct workdir *build, int client_fd,
 		     struct job_result *res, char *err, size_t errlen)
 {
 	bool failed = false;
@@ -392,6 +412,11 @@ static int run_tests(const struct job *job, const struct config *cfg,
 
 		if (failed && job->stop_on_failure) {
 			o->skipped = true;
+			continue;
+		}
+		if (res->abandoned || peer_closed(client_fd)) {
+			o->skipped = true;
+			res->abandoned++;
 			continue;
 		}
 		if (workdir_create(&wd, slot->root_fd, slot->root_path, slot->uid,
@@ -420,11 +445,11 @@ static int run_tests(const struct job *job, const struct config *cfg,
 }
 
 int job_execute(const struct job *job, const struct config *cfg,
-		const struct slot *slot, struct job_result *res,
+		const struct slot *slot, int client_fd, struct job_result *res,
 		char *err, size_t errlen)
 {
 	struct workdir wd;
-	char **env = NULL, **argv = NULL;
+	char **compile_env = NULL, **argv = NULL;
 	char why[512];
 	int rc = -1;
 
@@ -445,7 +470,7 @@ int job_execute(const struct job *job, const struct config *cfg,
 			snprintf(err, errlen, "writing files: %s", why);
 			goto out;
 		}
-	if (!(env = build_env(job, cfg, wd.path))) {
+	if (!(compile_env = build_env(job, cfg, wd.path, false))) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
@@ -457,7 +482,7 @@ int job_execute(const struct job *job, const struct config *cfg,
 			snprintf(err, errlen, "out of memory");
 			goto out;
 		}
-		if (run_step(argv, env, wd.path, cfg, job->lang, slot,
+		if (run_step(argv, compile_env, wd.path, cfg, job->lang, slot,
 			     &job->lang->compile_limits, NULL, 0, &res->compile,
 			     err, errlen) < 0)
 			goto out;
@@ -473,7 +498,7 @@ int job_execute(const struct job *job, const struct config *cfg,
 	}
 
 	if (job->tests) {
-		rc = run_tests(job, cfg, slot, &wd, res, err, errlen);
+		rc = run_tests(job, cfg, slot, &wd, client_fd, res, err, errlen);
 		goto out;
 	}
 
@@ -482,7 +507,7 @@ int job_execute(const struct job *job, const struct config *cfg,
 			 &res->cleanup_failed, err, errlen);
 out:
 	jx_strv_free(argv);
-	jx_strv_free(env);
+	jx_strv_free(compile_env);
 	remove_dir(&wd, slot, res);
 	if (rc < 0)
 		job_result_free(res);

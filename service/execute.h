@@ -52,11 +52,18 @@ struct job_result {
 	struct test_outcome *tests; /* judge mode */
 	size_t ntests;
 	bool cleanup_failed;     /* leftovers: processes or a work dir */
+	size_t abandoned;        /* tests not run: the client had gone away */
 };
 
-/* 0 with *res filled, or -1 with a sentence (a failure of the service). */
+/*
+ * 0 with *res filled, or -1 with a sentence (a failure of the service).
+ * client_fd is the connection the answer goes back on, or -1: before each
+ * test, once its peer has closed it (the client went away and nginx let go
+ * of the request), the remaining tests are not run and res->abandoned
+ * counts them.
+ */
 int job_execute(const struct job *job, const struct config *cfg,
-		const struct slot *slot, struct job_result *res,
+		const struct slot *slot, int client_fd, struct job_result *res,
 		char *err, size_t errlen);
 void job_result_free(struct job_result *res);
 

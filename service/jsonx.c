@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "service/jsonx.h"
+#include "service/utf8.h"
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -18,7 +19,7 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	utf8_vformat(err, errlen, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -63,6 +64,9 @@ int jx_string(json_t *v, const char *path, const char **s, size_t *len,
 	*s = json_string_value(v);
 	if (len)
 		*len = json_string_length(v);
+	else if (strlen(*s) != json_string_length(v))
+		/* Read as a C string, "sh\u0000zzz" would name "sh". */
+		return fail(err, errlen, "%s must not contain NUL characters", path);
 	return 0;
 }
 

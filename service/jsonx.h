@@ -16,6 +16,9 @@
 int jx_only_keys(json_t *obj, const char *path, const char *const *allowed,
 		 char *err, size_t errlen);
 int jx_object(json_t *v, const char *path, char *err, size_t errlen);
+/* A string.  With len, any bytes (NUL included) and their length; without
+   it, a C string: a NUL inside is refused (it names something, and a name
+   cut at a NUL would be another name). */
 int jx_string(json_t *v, const char *path, const char **s, size_t *len,
 	      char *err, size_t errlen);
 int jx_uint(json_t *v, const char *path, uint64_t min, uint64_t max,

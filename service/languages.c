@@ -115,6 +115,17 @@ static int parse_language(json_t *o, const char *path, struct language *l,
 		    limits_parse(v, jx_path(p, sizeof p, path, "compile_limits"),
 				 false, NULL, &l->compile_limits, err, errlen) < 0)
 			return -1;
+		/* Else no request in this language could run at its defaults. */
+		if (l->compile_limits.wall_time_ms + cfg->default_limits.wall_time_ms >
+		    cfg->max_total_wall_ms) {
+			snprintf(err, errlen, "%s.compile_limits.wall_time_ms (%llu) + "
+				 "default_limits.wall_time_ms (%llu) is above "
+				 "judge.max_total_wall_ms (%llu)", path,
+				 (unsigned long long)l->compile_limits.wall_time_ms,
+				 (unsigned long long)cfg->default_limits.wall_time_ms,
+				 (unsigned long long)cfg->max_total_wall_ms);
+			return -1;
+		}
 	} else if (json_object_get(o, "compile_limits")) {
 		snprintf(err, errlen, "%s.compile_limits needs %s.compile", path, path);
 		return -1;

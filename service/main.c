@@ -6,8 +6,9 @@
  *   runboxd --config FILE --render TEMPLATE [--port N] [--runtime DIR] [--www DIR]
  *
  * --render prints TEMPLATE with @PORT@, @RUNTIME@, @WWW@, @SOCKET@, @SOCKET_GROUP@,
- * @MAX_BODY@, @READ_TIMEOUT@, @RATE@, @BURST@, @CONNS@ and @ADDR@ replaced from the
- * config, so that the nginx configuration never disagrees with runboxd's.
+ * @MAX_BODY@, @READ_TIMEOUT@, @FRONT_READ_TIMEOUT@, @RATE@, @BURST@, @CONNS@
+ * and @ADDR@ replaced from the config (other @NAME@s are left as they are),
+ * so that the nginx configuration never disagrees with runboxd's.
  */
 #include "config.h"
 
@@ -46,29 +47,28 @@ static int render(const struct config *cfg, const char *template, const char *ad
 		  const char *port, const char *runtime, const char *www)
 {
 	FILE *f = fopen(template, "r");
-	char line[4096], num[32], timeout[32], rate[32], burst[32], conns[32];
-	uint64_t worst = cfg->max_limits.wall_time_ms + cfg->queue_timeout_ms;
-	uint64_t compile_worst = 0;
-	(void)compile_worst;
+	char line[4096], num[32], timeout[32], front[32], rate[32], burst[32], conns[32];
+	uint64_t worst = config_request_ms(cfg);
 
 	if (!f) {
 		fprintf(stderr, "runboxd: %s: %s\n", template, strerror(errno));
 		return 1;
 	}
 	snprintf(num, sizeof num, "%llu", (unsigned long long)cfg->max_body_bytes);
-	/* Above the longest a request can take: the wait for a slot, a
-	   compile step and a run at the maximum wall limit, plus a margin. */
-	snprintf(timeout, sizeof timeout, "%llus",
-		 (unsigned long long)(2 * worst / 1000 + 30));
+	/* Above the longest a request can take (config_request_ms); a front
+	   proxy waits 10 s more, so that the host's own answer reaches it. */
+	snprintf(timeout, sizeof timeout, "%llus", (unsigned long long)((worst + 999) / 1000));
+	snprintf(front, sizeof front, "%llus", (unsigned long long)((worst + 999) / 1000 + 10));
 	snprintf(rate, sizeof rate, "%llur/s", (unsigned long long)cfg->rate_per_s);
 	snprintf(burst, sizeof burst, "%llu", (unsigned long long)cfg->rate_burst);
 	snprintf(conns, sizeof conns, "%llu", (unsigned long long)cfg->conns_per_client);
 	while (fgets(line, sizeof line, f)) {
 		const char *keys[] = { "@PORT@", "@RUNTIME@", "@WWW@", "@SOCKET_GROUP@",
 				       "@SOCKET@", "@MAX_BODY@", "@READ_TIMEOUT@",
-				       "@RATE@", "@BURST@", "@CONNS@", "@ADDR@" };
+				       "@FRONT_READ_TIMEOUT@", "@RATE@", "@BURST@",
+				       "@CONNS@", "@ADDR@" };
 		const char *vals[] = { port, runtime, www, cfg->socket_group,
-				       cfg->listen ? cfg->listen : "", num, timeout,
+				       cfg->listen ? cfg->listen : "", num, timeout, front,
 				       rate, burst, conns, addr };
 		const size_t nkeys = sizeof keys / sizeof keys[0];
 		for (char *p = line; *p;) {

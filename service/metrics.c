@@ -35,6 +35,7 @@ struct metrics {
 	uint64_t rejected[REJECT_COUNT];
 	uint64_t worker_restarts;
 	uint64_t cleanup_failures;
+	uint64_t abandoned_tests;
 };
 
 static void add(uint64_t *c, uint64_t v)
@@ -119,6 +120,12 @@ void metrics_cleanup_failure(struct metrics *m)
 {
 	if (m)
 		add(&m->cleanup_failures, 1);
+}
+
+void metrics_abandoned_tests(struct metrics *m, uint64_t n)
+{
+	if (m)
+		add(&m->abandoned_tests, n);
 }
 
 /* A growing text buffer; on ENOMEM it stops growing and render fails. */
@@ -222,9 +229,13 @@ char *metrics_render(const struct metrics *m, const struct languages *langs,
 		"# TYPE runbox_worker_restarts_total counter\nrunbox_worker_restarts_total %llu\n"
 		"# HELP runbox_cleanup_failures_total Runs whose processes or work directory "
 		"could not be removed.\n# TYPE runbox_cleanup_failures_total counter\n"
-		"runbox_cleanup_failures_total %llu\n",
+		"runbox_cleanup_failures_total %llu\n"
+		"# HELP runbox_abandoned_tests_total Judge tests not run because the client "
+		"had gone away.\n# TYPE runbox_abandoned_tests_total counter\n"
+		"runbox_abandoned_tests_total %llu\n",
 	    (unsigned long long)get(&m->worker_restarts),
-	    (unsigned long long)get(&m->cleanup_failures));
+	    (unsigned long long)get(&m->cleanup_failures),
+	    (unsigned long long)get(&m->abandoned_tests));
 	if (t.failed) {
 		free(t.s);
 		return NULL;

@@ -30,6 +30,8 @@ enum metrics_reject { REJECT_BUSY, REJECT_UNAUTHORIZED, REJECT_INVALID, REJECT_C
 void metrics_reject(struct metrics *m, enum metrics_reject why);
 void metrics_worker_restart(struct metrics *m);
 void metrics_cleanup_failure(struct metrics *m);
+/* n judge tests were not run: the client had gone away. */
+void metrics_abandoned_tests(struct metrics *m, uint64_t n);
 
 /* The text exposition (malloc'd). */
 char *metrics_render(const struct metrics *m, const struct languages *langs,

@@ -16,6 +16,7 @@
 #include "service/jsonx.h"
 #include "service/limits.h"
 #include "service/request.h"
+#include "service/utf8.h"
 #include "service/workdir.h"
 
 #define MAX_ARGS 256
@@ -31,7 +32,7 @@ static int invalid(struct api_error *e, const char *code, const char *fmt, ...)
 	e->http = 400;
 	e->code = code;
 	va_start(ap, fmt);
-	vsnprintf(e->message, sizeof e->message, fmt, ap);
+	utf8_vformat(e->message, sizeof e->message, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -180,6 +181,32 @@ static int parse_collect(json_t *v, struct job *job, const struct config *cfg,
 	return 0;
 }
 
+/*
+ * The longest the request could hold a slot: the compile step and every
+ * run at their wall limits.  Above judge.max_total_wall_ms it is refused
+ * before it runs: nginx would have given up on it long before the end.
+ */
+static int check_total_wall(const struct job *job, const struct config *cfg,
+			    struct api_error *e)
+{
+	uint64_t compile = job->lang && job->lang->compile ?
+		job->lang->compile_limits.wall_time_ms : 0;
+	uint64_t runs = job->ntests ? job->ntests : 1;
+	uint64_t total = compile + runs * job->limits.wall_time_ms;
+
+	if (total <= cfg->max_total_wall_ms)
+		return 0;
+	return invalid(e, "invalid_request",
+		       "the request could take %llu ms (compile step %llu ms + %llu %s x "
+		       "limits.wall_time_ms %llu ms), above judge.max_total_wall_ms "
+		       "(%llu ms): lower limits.wall_time_ms%s",
+		       (unsigned long long)total, (unsigned long long)compile,
+		       (unsigned long long)runs, job->ntests ? "tests" : "run",
+		       (unsigned long long)job->limits.wall_time_ms,
+		       (unsigned long long)cfg->max_total_wall_ms,
+		       job->ntests > 1 ? " or send fewer tests" : "");
+}
+
 static int parse_fields(json_t *root, struct job *job, const struct config *cfg,
 			const struct languages *langs, struct api_error *e)
 {
@@ -216,14 +243,9 @@ static int parse_fields(json_t *root, struct job *job, const struct config *cfg,
 	if (lang) {
 		if (jx_string(lang, "language", &s, NULL, e->message, sizeof e->message) < 0)
 			return bad(e);
-		if (!(job->lang = languages_find(langs, s))) {
-			e->http = 400;
-			e->code = "unknown_language";
-			snprintf(e->message, sizeof e->message,
-				 "language \"%.100s\" is not offered here (see GET /api/v1/languages)",
-				 s);
-			return -1;
-		}
+		if (!(job->lang = languages_find(langs, s)))
+			return invalid(e, "unknown_language", "language \"%.100s\" is not "
+				       "offered here (see GET /api/v1/languages)", s);
 		if (!code)
 			return invalid(e, "invalid_request", "code is required with language");
 		if (get_bytes(code, "code", job->base64, &job->code, &job->code_len, e) < 0)
@@ -279,7 +301,7 @@ static int parse_fields(json_t *root, struct job *job, const struct config *cfg,
 	    limits_parse(v, "limits", false, &cfg->max_limits, &job->limits,
 			 e->message, sizeof e->message) < 0)
 		return bad(e);
-	return 0;
+	return check_total_wall(job, cfg, e);
 }
 
 int job_parse(struct job *job, const char *body, size_t len,

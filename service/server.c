@@ -16,7 +16,7 @@
  * logged, its slot (if it held one) is cleaned up and returned to the pool,
  * and a new worker takes its place at once.  On SIGTERM or SIGINT the
  * master asks every worker to stop (SIGTERM: finish the request in hand,
- * then exit), waits for them up to the largest wall limit plus a margin,
+ * then exit), waits for them up to config_request_ms() (a request's longest),
  * kills what is left, removes leftover work directories and exits 0.
  *
  * SIGHUP reloads: the master reads and checks the config, languages and
@@ -282,6 +282,7 @@ static void serve_one(struct service *svc, FCGX_Request *r)
 						   : param(r, "REQUEST_URI");
 	snprintf(path, sizeof path, "%.*s", (int)strcspn(uri, "?"), uri);
 	req.path = path;
+	req.conn_fd = r->ipcFd;
 	req.authorization = FCGX_GetParam("HTTP_AUTHORIZATION", r->envp);
 	if (req.authorization && !*req.authorization)
 		req.authorization = NULL;
@@ -485,7 +486,7 @@ int server_run(struct service *svc, int listen_fd, unsigned nworkers)
 	struct pollfd *pfd;
 	sigset_t stop_set, old;
 	bool stopping = false;
-	uint64_t grace_ms = svc->cfg.max_limits.wall_time_ms + 5000, waited = 0;
+	uint64_t grace_ms = config_request_ms(&svc->cfg), waited = 0;
 	int sfd;
 
 	if (nworkers > MAX_WORKERS)

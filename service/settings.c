@@ -71,7 +71,7 @@ static int parse_sandbox(json_t *v, struct config *cfg, char *err, size_t errlen
 	if ((o = json_object_get(v, "tmp_size"))) {
 		const char *s;
 		size_t n;
-		if (jx_string(o, "sandbox.tmp_size", &s, &n, err, errlen) < 0)
+		if (jx_string(o, "sandbox.tmp_size", &s, NULL, err, errlen) < 0)
 			return -1;
 		n = strspn(s, "0123456789");
 		if (!n || n > 8 || (s[n] && (strchr("kmg", s[n]) == NULL || s[n + 1]))) {
@@ -137,32 +137,46 @@ nomem:
 	return -1;
 }
 
-/* Judge mode: how many tests and collected files a request may have. */
+/*
+ * Judge mode: how many tests and collected files a request may have, and
+ * the wall time all its steps together may take in the worst case.
+ */
 static int parse_judge(json_t *v, struct config *cfg, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "max_tests", "max_collect_files",
-					    "max_collect_bytes", NULL };
+					    "max_collect_bytes", "max_total_wall_ms", NULL };
 	json_t *o;
 
 	cfg->max_tests = 64;
 	cfg->max_collect_files = 16;
 	cfg->max_collect_bytes = 1 << 20;
-	if (!v)
-		return 0;
-	if (jx_object(v, "judge", err, errlen) < 0 ||
-	    jx_only_keys(v, "judge", keys, err, errlen) < 0)
+	cfg->max_total_wall_ms = 60000;
+	if (v && (jx_object(v, "judge", err, errlen) < 0 ||
+		  jx_only_keys(v, "judge", keys, err, errlen) < 0))
 		return -1;
-	if ((o = json_object_get(v, "max_tests")) &&
+	if (v && (o = json_object_get(v, "max_tests")) &&
 	    jx_uint(o, "judge.max_tests", 1, 1024, &cfg->max_tests, err, errlen) < 0)
 		return -1;
-	if ((o = json_object_get(v, "max_collect_files")) &&
+	if (v && (o = json_object_get(v, "max_collect_files")) &&
 	    jx_uint(o, "judge.max_collect_files", 0, 256, &cfg->max_collect_files,
 		    err, errlen) < 0)
 		return -1;
-	if ((o = json_object_get(v, "max_collect_bytes")) &&
+	if (v && (o = json_object_get(v, "max_collect_bytes")) &&
 	    jx_uint(o, "judge.max_collect_bytes", 1, 1u << 30, &cfg->max_collect_bytes,
 		    err, errlen) < 0)
 		return -1;
+	if (v && (o = json_object_get(v, "max_total_wall_ms")) &&
+	    jx_uint(o, "judge.max_total_wall_ms", 1000, 3600000, &cfg->max_total_wall_ms,
+		    err, errlen) < 0)
+		return -1;
+	/* A request with the default limits must fit. */
+	if (cfg->default_limits.wall_time_ms > cfg->max_total_wall_ms) {
+		snprintf(err, errlen, "default_limits.wall_time_ms (%llu) is above "
+			 "judge.max_total_wall_ms (%llu)",
+			 (unsigned long long)cfg->default_limits.wall_time_ms,
+			 (unsigned long long)cfg->max_total_wall_ms);
+		return -1;
+	}
 	return 0;
 }
 
@@ -365,6 +379,14 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	}
 	json_decref(root);
 	return 0;
+}
+
+uint64_t config_request_ms(const struct config *cfg)
+{
+	/* Every request's steps fit in judge.max_total_wall_ms (request.c
+	   refuses the others); 30 s covers the work around them (work
+	   directories, copies of the build, the answer). */
+	return cfg->queue_timeout_ms + cfg->max_total_wall_ms + 30000;
 }
 
 void config_free(struct config *cfg)

@@ -52,11 +52,19 @@ struct config {
 	uint64_t max_tests;    /* test cases per request */
 	uint64_t max_collect_files;
 	uint64_t max_collect_bytes; /* per collected file */
+	uint64_t max_total_wall_ms; /* compile + every run of a request, at
+				       their wall limits */
 	char host_id[64];      /* names this host in X-Runbox-Host and health */
 };
 
 /* Read and validate path into *cfg; -1 with "file: key: reason" in err. */
 int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
 void config_free(struct config *cfg);
+/*
+ * The longest a request may keep its connection, in ms: the wait for a
+ * slot, every step at its wall limit, and a margin.  nginx's FastCGI
+ * timeouts and the master's grace at stop are derived from it.
+ */
+uint64_t config_request_ms(const struct config *cfg);
 
 #endif

@@ -25,6 +25,7 @@
 #include "service/utf8.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,4 +135,35 @@ char *utf8_sanitize(const char *data, size_t len, size_t *outlen)
 	if (outlen != NULL)
 		*outlen = size;
 	return out;
+}
+
+void utf8_vformat(char *buf, size_t size, const char *fmt, va_list ap)
+{
+	unsigned char *p = (unsigned char *)buf;
+	size_t len, i = 0, o = 0;
+
+	if (!size)
+		return;
+	vsnprintf(buf, size, fmt, ap);
+	len = strlen(buf);
+	while (i < len) {
+		size_t n = utf8_seq_len(p + i, len - i);
+		if (!n) {
+			i++;
+			continue;
+		}
+		memmove(p + o, p + i, n);
+		o += n;
+		i += n;
+	}
+	buf[o] = '\0';
+}
+
+void utf8_format(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	utf8_vformat(buf, size, fmt, ap);
+	va_end(ap);
 }

@@ -10,6 +10,7 @@
 #ifndef RUNBOX_UTF8_H
 #define RUNBOX_UTF8_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -26,5 +27,17 @@ bool utf8_valid(const char *s, size_t len);
  * when memory runs out (errno = ENOMEM).
  */
 char *utf8_sanitize(const char *data, size_t len, size_t *outlen);
+
+/*
+ * vsnprintf into buf (size > 0), then drop in place every byte that is not
+ * part of a well-formed sequence.  A precision ("%.200s") or the buffer's
+ * size that cut a character of a quoted name in two leaves no half of it
+ * behind: every error message about user text is formatted through here,
+ * so it stays a valid JSON string (jansson refuses anything else).
+ */
+void utf8_vformat(char *buf, size_t size, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+void utf8_format(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif

@@ -36,6 +36,7 @@
 #include "config.h"
 
 #include "service/workdir.h"
+#include "service/utf8.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -73,7 +74,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 
 	if (err != NULL && errlen > 0) {
 		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
+		utf8_vformat(err, errlen, fmt, ap);
 		va_end(ap);
 	}
 	errno = saved;

@@ -105,6 +105,23 @@ START_TEST(test_config_errors)
 	expect_config_error("\"socket_group\":33", "socket_group must be a string");
 	expect_config_error("\"sandbox\":{\"uid_base\":0,\"gid_base\":1}",
 			    "duplicate");
+	expect_config_error("\"judge\":{\"max_total_wall_ms\":999}",
+			    "judge.max_total_wall_ms must be between 1000 and 3600000");
+	expect_config_error("\"judge\":{\"max_total_wall_ms\":\"60s\"}",
+			    "judge.max_total_wall_ms must be an integer");
+	/* The default wall limit (2000 in LIMITS) must fit in it. */
+	expect_config_error("\"judge\":{\"max_total_wall_ms\":1999}",
+			    "default_limits.wall_time_ms (2000) is above "
+			    "judge.max_total_wall_ms (1999)");
+	ck_assert_msg(config_load(&cfg, config_with("\"judge\":{\"max_total_wall_ms\":2000}"),
+				  err, sizeof err) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.max_total_wall_ms, 2000);
+	/* nginx waits for the queue, every step and 30 s more. */
+	ck_assert_uint_eq(config_request_ms(&cfg), cfg.queue_timeout_ms + 2000 + 30000);
+	config_free(&cfg);
+	ck_assert_msg(config_load(&cfg, config_with(""), err, sizeof err) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.max_total_wall_ms, 60000);
+	config_free(&cfg);
 	/* default_limits above max_limits */
 	snprintf(err, sizeof err, "%s", "");
 	const char *path = write_file("bad.json",
@@ -170,6 +187,11 @@ START_TEST(test_language_errors)
 			  "\"run\":[\"/bin/x\"],\"version\":\"1\"},{\"id\":\"x\",\"name\":\"Y\","
 			  "\"source_file\":\"m\",\"run\":[\"/bin/x\"],\"version\":\"1\"}]}",
 			  "\"x\" is defined twice");
+	/* A compile step that leaves no room for a run at the default limits. */
+	expect_lang_error(LANG(",\"compile\":[\"/bin/cc\"],\"compile_limits\":{"
+			       "\"wall_time_ms\":59000}"),
+			  "languages[0].compile_limits.wall_time_ms (59000) + "
+			  "default_limits.wall_time_ms (2000) is above judge.max_total_wall_ms");
 }
 END_TEST
 

@@ -5,12 +5,14 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "service/languages.h"
 #include "service/request.h"
 #include "service/settings.h"
+#include "service/utf8.h"
 
 static struct config cfg;
 static struct languages langs;
@@ -43,6 +45,9 @@ static void expect_error(const char *body, int http, const char *code, const cha
 	ck_assert_str_eq(e.code, code);
 	ck_assert_msg(strstr(e.message, want), "message \"%s\" lacks \"%s\" for %s",
 		      e.message, want, body);
+	/* It goes out as a JSON string: never a character cut in two. */
+	ck_assert_msg(utf8_valid(e.message, strlen(e.message)),
+		      "message \"%s\" is not valid UTF-8", e.message);
 }
 
 static void expect_ok(const char *body, struct job *job)
@@ -221,7 +226,30 @@ START_TEST(test_judge)
 		     "\"tests\":[{\"expected_stdout\":\"!\"}]}", 400, "invalid_request",
 		     "tests[0].expected_stdout is not valid base64");
 
+	/* The worst case, compile step + tests x wall_time_ms, fits in
+	   judge.max_total_wall_ms (60000); C compiles for up to 20000. */
+	expect_error("{\"command\":[\"/bin/true\"],\"tests\":[{},{},{},{},{},{},{},{},{},{},"
+		     "{},{},{}]}", 400, "invalid_request",
+		     "could take 65000 ms (compile step 0 ms + 13 tests x "
+		     "limits.wall_time_ms 5000 ms), above judge.max_total_wall_ms (60000 ms)");
+	expect_error("{\"language\":\"c\",\"code\":\"\",\"limits\":{\"wall_time_ms\":10000},"
+		     "\"tests\":[{},{},{},{},{}]}", 400, "invalid_request",
+		     "compile step 20000 ms + 5 tests x limits.wall_time_ms 10000 ms");
+	expect_error("{\"language\":\"c\",\"code\":\"\",\"limits\":{\"wall_time_ms\":10000},"
+		     "\"tests\":[{},{},{},{},{}]}", 400, "invalid_request", "or send fewer tests");
 	struct job job;
+	expect_ok("{\"command\":[\"/bin/true\"],\"tests\":[{},{},{},{},{},{},{},{},{},{},"
+		  "{},{}]}", &job);
+	ck_assert_uint_eq(job.ntests, 12);
+	job_free(&job);
+	expect_ok("{\"language\":\"c\",\"code\":\"\",\"limits\":{\"wall_time_ms\":10000},"
+		  "\"tests\":[{},{},{},{}]}", &job);
+	job_free(&job);
+	/* One run at the largest wall limit after the compile step fits. */
+	expect_ok("{\"language\":\"c\",\"code\":\"\",\"limits\":{\"wall_time_ms\":20000}}",
+		  &job);
+	job_free(&job);
+
 	expect_ok("{\"command\":[\"/bin/cat\"],\"tests\":[{\"stdin\":\"a\","
 		  "\"expected_stdout\":\"a\"},{\"args\":[\"x\"]}],\"compare\":\"tokens\","
 		  "\"stop_on_failure\":true,\"collect\":[\"out.txt\"]}", &job);
@@ -232,6 +260,89 @@ START_TEST(test_judge)
 	ck_assert_int_eq(job.compare, COMPARE_TOKENS);
 	ck_assert(job.stop_on_failure);
 	ck_assert_str_eq(job.collect[0], "out.txt");
+	job_free(&job);
+}
+END_TEST
+
+/* "a" then n copies of "é" (two bytes): every cut at an even length from
+   the start falls inside a character. */
+static char *odd_name(size_t n)
+{
+	char *s = malloc(1 + 2 * n + 1);
+	ck_assert_ptr_nonnull(s);
+	s[0] = 'a';
+	for (size_t i = 0; i < n; i++)
+		memcpy(s + 1 + 2 * i, "\xc3\xa9", 2);
+	s[1 + 2 * n] = '\0';
+	return s;
+}
+
+static void expect_error_with(const char *before, const char *name, const char *after,
+			      const char *code, const char *want)
+{
+	char *body;
+	ck_assert_int_ge(asprintf(&body, "%s%s%s", before, name, after), 0);
+	expect_error(body, 400, code, want);
+	free(body);
+}
+
+/* Messages quoting long non-ASCII names are cut between characters
+   (a cut inside one made the answer 500 "out of memory"). */
+START_TEST(test_utf8_messages)
+{
+	char *n60 = odd_name(60), *n100 = odd_name(100), *n200 = odd_name(200);
+
+	expect_error_with("{\"language\":\"", n60, "\",\"code\":\"x\"}", "unknown_language",
+			  "is not offered here");
+	expect_error_with("{\"command\":[\"/bin/true\"],\"files\":{\"", n100, "\":1}}",
+			  "invalid_request", "must be a string");
+	expect_error_with("{\"command\":[\"/bin/true\"],\"files\":{\"", n200, "\":\"x\"}}",
+			  "invalid_request", "bytes long");
+	expect_error_with("{\"command\":[\"/bin/true\"],\"files\":{\"", n100, "/\":\"x\"}}",
+			  "invalid_request", "must not contain '/'");
+	expect_error_with("{\"command\":[\"/bin/true\"],\"", n200, "\":1}", "invalid_request",
+			  "unknown field");
+	expect_error_with("{\"command\":[\"/bin/true\"],\"env\":{\"", n100, "\":\"v\"}}",
+			  "invalid_request", "not a valid variable name");
+	expect_error_with("{\"command\":[\"/bin/true\"],\"limits\":{\"", n200, "\":1}}",
+			  "invalid_request", "unknown field");
+	expect_error_with("{\"command\":[\"/bin/true\"],\"collect\":[\"", n100, "/\"]}",
+			  "invalid_request", "collect:");
+	free(n60);
+	free(n100);
+	free(n200);
+}
+END_TEST
+
+/* A string that names something may not hold a NUL: "sh\u0000zzz" read as
+   a C string names "sh". */
+START_TEST(test_nul_in_names)
+{
+	expect_error("{\"language\":\"sh\\u0000zzz\",\"code\":\"echo hi\"}", 400,
+		     "invalid_request", "language must not contain NUL");
+	expect_error("{\"language\":\"sh\",\"code\":\"echo\",\"encoding\":\"utf-8\\u0000x\"}",
+		     400, "invalid_request", "encoding must not contain NUL");
+	expect_error("{\"command\":[\"/bin/cat\"],\"tests\":[{}],"
+		     "\"compare\":\"exact\\u0000x\"}", 400, "invalid_request",
+		     "compare must not contain NUL");
+	expect_error("{\"command\":[\"/bin/sh\\u0000x\"]}", 400, "invalid_request",
+		     "command[0] must not contain NUL");
+	expect_error("{\"command\":[\"/bin/true\"],\"collect\":[\"a\\u0000b\"]}", 400,
+		     "invalid_request", "collect[0] must not contain NUL");
+	expect_error("{\"command\":[\"/bin/true\"],\"env\":{\"K\":\"a\\u0000b\"}}", 400,
+		     "invalid_request", "env.K must not contain NUL");
+	/* Object keys (file and variable names): the JSON parser refuses them. */
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"a\\u0000b\":\"x\"}}", 400,
+		     "invalid_json", "NUL");
+	expect_error("{\"command\":[\"/bin/true\"],\"env\":{\"A\\u0000B\":\"x\"}}", 400,
+		     "invalid_json", "NUL");
+
+	/* Data may hold NULs: code, stdin, file contents. */
+	struct job job;
+	expect_ok("{\"language\":\"sh\",\"code\":\"a\\u0000b\",\"stdin\":\"\\u0000\","
+		  "\"files\":{\"f\":\"\\u0000\"}}", &job);
+	ck_assert_uint_eq(job.code_len, 3);
+	ck_assert_uint_eq(job.files[0].len, 1);
 	job_free(&job);
 }
 END_TEST
@@ -251,6 +362,8 @@ static Suite *request_suite(void)
 		{ "base64", test_base64 },
 		{ "valid", test_valid },
 		{ "judge", test_judge },
+		{ "utf8_messages", test_utf8_messages },
+		{ "nul_in_names", test_nul_in_names },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		TCase *tc = tcase_create(cases[i].name);

@@ -196,6 +196,15 @@ def health_busy(k):
         c.close()
 
 
+def render_front(config, top):
+    """The front template rendered by runboxd from a host's config: its
+    timeouts are derived from the hosts' own.  @SERVERS@ stays to fill."""
+    return subprocess.run(
+        [os.path.join(BUILD, "service", "runboxd"), "--config", config, "--render",
+         os.path.join(SRC, "conf", "nginx-front.conf.in"), "--port", str(FRONT_PORT),
+         "--runtime", top], check=True, stdout=subprocess.PIPE, timeout=30).stdout.decode()
+
+
 def enter_front_namespace():
     libc = ctypes.CDLL(None, use_errno=True)
     fd = os.open("/run/netns/" + FRONT_NS, os.O_RDONLY)
@@ -241,9 +250,7 @@ def main():
 
         servers = "\n".join("        server 10.213.%d.2:%d max_fails=2 fail_timeout=5s;"
                             % (k, HOST_PORT) for k in HOSTS)
-        conf = open(os.path.join(SRC, "conf", "nginx-front.conf.in")).read()
-        conf = (conf.replace("@SERVERS@", servers).replace("@PORT@", str(FRONT_PORT))
-                .replace("@RUNTIME@", top).replace("@READ_TIMEOUT@", "120s"))
+        conf = render_front(hosts[0].config, top).replace("@SERVERS@", servers)
         if os.geteuid() == 0:
             conf = "user root;\n" + conf
         open(os.path.join(top, "front.conf"), "w").write(conf)

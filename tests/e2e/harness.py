@@ -168,7 +168,9 @@ def wait_until(pred, timeout, interval=0.02):
 
 class Service:
     START_TIMEOUT = 15.0
-    STOP_TIMEOUT = 40.0  # runboxd waits max wall (20 s) + 5 s for busy workers
+    # runboxd waits for busy workers up to queue_timeout_ms +
+    # judge.max_total_wall_ms + 30 s (92 s with the shipped config).
+    STOP_TIMEOUT = 100.0
 
     def __init__(self, extra_env=None, config=None, overrides=None):
         """extra_env: added to run.sh's environment.  config: the runboxd

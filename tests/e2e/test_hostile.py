@@ -1285,6 +1285,144 @@ def stdin_never_read():
     return "ok in %.2f s" % body["_elapsed"]
 
 
+# ---- the request's environment stays out of the compile step -----------------
+
+HELLO_C = '#include <stdio.h>\nint main(void) { puts("real stdio"); return 0; }\n'
+
+
+@case
+def request_env_cpath_does_not_reach_compiler():
+    """CPATH=. with a stdio.h in files that #errors: the compiler must not
+    read it (the compile step gets only the config's and the language's
+    environment), so the program compiles and runs."""
+    body = run(c_prog(HELLO_C, env={"CPATH": ".", "C_INCLUDE_PATH": "."},
+                      files={"stdio.h": "#error the request's CPATH reached the compiler\n"}))
+    comp = body.get("compile") or {}
+    eq(comp.get("status"), "ok", "compile step (stderr %s)" % short(comp.get("stderr"), 300))
+    expect(body, "ok")
+    eq(body.get("stdout"), "real stdio\n", "stdout")
+    return "compiled with the system's stdio.h"
+
+
+PRELOAD_C = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+__attribute__((constructor)) static void mark(void)
+{
+    int fd = open("preloaded.log", O_WRONLY | O_CREAT | O_APPEND, 0666);
+    if (fd >= 0) {
+        (void)!write(fd, program_invocation_short_name,
+                     strlen(program_invocation_short_name));
+        (void)!write(fd, "\n", 1);
+        close(fd);
+    }
+}
+"""
+
+PRELOAD_MAIN = r"""
+#include <stdio.h>
+int main(void)
+{
+    char line[256];
+    FILE *f = fopen("preloaded.log", "r");
+    if (!f) { puts("(no log)"); return 0; }
+    while (fgets(line, sizeof line, f)) fputs(line, stdout);
+    return 0;
+}
+"""
+
+
+@case
+def request_env_ld_preload_not_in_compiler():
+    """LD_PRELOAD=./evil.so with the library in files: its constructor
+    logs every process it is loaded into.  It must run in the program
+    (the request's env is the program's) and in no compile process (gcc,
+    cc1, as, collect2, ld)."""
+    import base64
+    import subprocess
+    tmp = tempfile.mkdtemp(prefix="runbox-preload.")
+    try:
+        src, so = os.path.join(tmp, "evil.c"), os.path.join(tmp, "evil.so")
+        with open(src, "w") as f:
+            f.write(PRELOAD_C)
+        subprocess.run(["/usr/bin/gcc", "-shared", "-fPIC", "-O2", "-o", so, src],
+                       check=True, timeout=60)
+        with open(so, "rb") as f:
+            lib = f.read()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    body = run({"language": "c", "encoding": "base64",
+                "code": b64(PRELOAD_MAIN.encode()),
+                "files": {"evil.so": b64(lib)},
+                "env": {"LD_PRELOAD": "./evil.so"}})
+    comp = body.get("compile") or {}
+    eq(comp.get("status"), "ok", "compile step")
+    expect(body, "ok")
+    out = base64.b64decode(body.get("stdout") or "").decode(errors="replace")
+    eq(out.split(), ["main"], "processes the preloaded library ran in")
+    return "the library ran in the program only"
+
+
+# ---- error messages about hostile names ------------------------------------
+
+def expect_400(req, code, needle, what):
+    """POST req expecting 400 with code and a message that holds needle."""
+    status, _, body = svc.post_run(req)
+    err = body.get("error") if isinstance(body, dict) else None
+    if status != 400 or not isinstance(err, dict):
+        fail("%s: expected 400 %s, got %d %s" % (what, code, status, short(body)))
+    eq(err.get("code"), code, "%s: error.code" % what)
+    check(needle in err.get("message", ""), "%s: message %r lacks %r"
+          % (what, err.get("message"), needle))
+
+
+@case
+def long_non_ascii_names_answer_400():
+    """Messages that quote a long non-ASCII name are cut between characters:
+    a character cut in two made the JSON answer fail (500 "out of memory")."""
+    odd = lambda n: "a" + "\u00e9" * n  # noqa: E731 - every even cut splits a character
+    expect_400({"language": odd(60), "code": "x"}, "unknown_language",
+               "is not offered here", "language a+é*60")
+    expect_400({"command": ["/bin/true"], "files": {odd(100): 1}}, "invalid_request",
+               "must be a string", "file name a+é*100 with a number")
+    expect_400({"command": ["/bin/true"], "files": {odd(200): "x"}}, "invalid_request",
+               "bytes long", "file name a+é*200")
+    expect_400({"command": ["/bin/true"], odd(200): 1}, "invalid_request",
+               "unknown field", "unknown field a+é*200")
+    expect_400({"command": ["/bin/true"], "env": {odd(100): "v"}}, "invalid_request",
+               "not a valid variable name", "env name a+é*100")
+    # A path nginx decodes into bytes that are not UTF-8, or a long one.
+    for path in ("/api/v1/" + "%C3%A9" * 150, "/api/v1/%FF%FE"):
+        status, _, body, _ = svc.request_json("GET", path)
+        eq(status, 404, "GET %s" % path[:40])
+        check(isinstance(body, dict) and body.get("error", {}).get("code") == "not_found",
+              "GET %s: %s" % (path[:40], short(body)))
+    return "400 with a whole-character message each time"
+
+
+@case
+def nul_in_names_refused():
+    """"sh\\u0000zzz" read as a C string is "sh": a NUL in a string that
+    names something is refused, never cut."""
+    expect_400({"language": "sh\u0000zzz", "code": "echo ran"}, "invalid_request",
+               "language must not contain NUL", "language sh\\0zzz")
+    expect_400({"language": "sh", "code": "echo ran", "encoding": "utf-8\u0000x"},
+               "invalid_request", "encoding must not contain NUL", "encoding")
+    expect_400({"command": ["/bin/cat"], "tests": [{}], "compare": "exact\u0000x"},
+               "invalid_request", "compare must not contain NUL", "compare")
+    expect_400({"command": ["/bin/sh\u0000x", "-c", "echo ran"]}, "invalid_request",
+               "command[0] must not contain NUL", "command[0]")
+    expect_400({"command": ["/bin/true"], "collect": ["out\u0000x"]}, "invalid_request",
+               "collect[0] must not contain NUL", "collect")
+    expect_400({"command": ["/bin/true"], "files": {"a\u0000b": "x"}}, "invalid_json",
+               "NUL", "file name with a NUL")
+    return "refused"
+
+
 # ---- runner ----------------------------------------------------------------
 
 def final_checks():

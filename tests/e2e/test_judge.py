@@ -44,6 +44,9 @@ MiB = 1 << 20
 
 svc = None      # harness.Service
 JUDGE = None    # the config's judge settings, with the documented defaults
+CFG = None      # the service's config
+LANGS = None    # its languages by id
+MAX_WALL = None  # max_limits.wall_time_ms
 CHECKS = []
 NOTES = []      # lines printed again at the end (the timing for the notes)
 
@@ -217,7 +220,9 @@ def compiled_once_for_ten_tests():
     tests = [{"stdin": "%d %d" % (i, 10 * i), "expected_stdout": "%d\n" % (11 * i)}
              for i in range(10)]
     before = metrics_runs("c")
-    body, elapsed = timed_run({"language": "c", "code": heavy_c_source(), "tests": tests})
+    # 2 s a test keeps compile + 10 runs within judge.max_total_wall_ms.
+    body, elapsed = timed_run({"language": "c", "code": heavy_c_source(), "tests": tests,
+                               "limits": {"wall_time_ms": 2000}})
     after = metrics_runs("c")
     expect_judge(body, "ok", ["accepted"] * 10, (10, 0, 0))
     comp = body.get("compile")
@@ -643,7 +648,8 @@ def timing_one_request_vs_separate():
     tests = [{"stdin": "%d %d" % (i, i * i), "expected_stdout": "%d\n" % (i + i * i)}
              for i in range(n)]
     run({"language": "c", "code": SUM_C, "stdin": "1 1"})  # warm the page cache
-    body, one = timed_run({"language": "c", "code": SUM_C, "tests": tests})
+    body, one = timed_run({"language": "c", "code": SUM_C, "tests": tests,
+                           "limits": {"wall_time_ms": 1000}})
     expect_judge(body, "ok", ["accepted"] * n, (n, 0, 0))
     compile_ms = body["compile"]["usage"]["wall_time_ms"]
     t0 = time.monotonic()
@@ -660,6 +666,107 @@ def timing_one_request_vs_separate():
     return "one %.2f s vs separate %.2f s (%.1fx)" % (one, separate, separate / one)
 
 
+# ---- bounded time per request ----------------------------------------------
+
+def expect_refused(req, words, what):
+    status, _, body = svc.post_run(req)
+    err = body.get("error", {}) if isinstance(body, dict) else {}
+    msg = err.get("message", "")
+    if status != 400 or err.get("code") != "invalid_request" or \
+            not all(w in msg for w in words):
+        fail("%s: expected 400 invalid_request naming %r, got %d %s"
+             % (what, words, status, short(body, 300)))
+
+
+@check_fn
+def total_wall_time_is_bounded():
+    """A request whose compile step plus every test at its wall limit could
+    pass judge.max_total_wall_ms is refused before it runs, naming the
+    fields; one at the bound runs."""
+    total = JUDGE["max_total_wall_ms"]
+    wall = 1000
+    n = total // wall
+    words = ["judge.max_total_wall_ms", "limits.wall_time_ms", "tests", str(total)]
+    expect_refused({"command": ["/bin/true"], "limits": {"wall_time_ms": wall},
+                    "tests": [{}] * (n + 1)}, words, "%d tests x %d ms" % (n + 1, wall))
+    body = run({"command": ["/bin/true"], "limits": {"wall_time_ms": wall},
+                "tests": [{}] * n})
+    expect_judge(body, "ok", ["accepted"] * n, (n, 0, 0))
+    # The compile step counts: C's compile_limits.wall_time_ms + the runs.
+    compile_wall = LANGS["c"]["compile_limits"]["wall_time_ms"]
+    k = (total - compile_wall) // wall
+    expect_refused({"language": "c", "code": SUM_C, "limits": {"wall_time_ms": wall},
+                    "tests": [{}] * (k + 1)}, words + ["compile step %d ms" % compile_wall],
+                   "C, %d tests x %d ms" % (k + 1, wall))
+    # A single run is bound by the same rule.
+    if MAX_WALL > total:
+        expect_refused({"command": ["/bin/true"], "limits": {"wall_time_ms": total + 1}},
+                       ["judge.max_total_wall_ms", "limits.wall_time_ms"], "a single run")
+    # nginx waits at least as long as the longest request it can be sent.
+    m = re.search(r"fastcgi_read_timeout (\d+)s;",
+                  open(os.path.join(svc.runtime, "nginx.conf")).read())
+    check(m is not None, "no fastcgi_read_timeout in the rendered nginx.conf")
+    need = CFG.get("queue_timeout_ms", 2000) + total
+    check(int(m.group(1)) * 1000 > need, "fastcgi_read_timeout %ss, a request may take "
+          "%d ms" % (m.group(1), need))
+    return "%d x %d ms refused, %d run; C with %d refused; nginx waits %ss" % (
+        n + 1, wall, n, k + 1, m.group(1))
+
+
+def slot_sleeps():
+    """pids of `/bin/sleep` processes of the slot uids."""
+    base = CFG["sandbox"]["uid_base"]
+    uids = range(base, base + CFG["slots"])
+    return sorted(p for p, st in harness.processes().items()
+                  if st[0] == "sleep" and harness.proc_uid(p) in uids)
+
+
+def abandoned_total():
+    status, _, data = svc.request("GET", "/metrics")
+    m = re.search(rb"^runbox_abandoned_tests_total (\d+)$", data, re.M)
+    return int(m.group(1)) if status == 200 and m else None
+
+
+@check_fn
+def client_gone_stops_the_tests():
+    """6 tests that each sleep 1 s; the client hangs up while the second
+    runs.  nginx closes its FastCGI connection (fastcgi_ignore_client_abort
+    off), runboxd sees it before the third test: tests 3 to 6 never run,
+    the slot is free about a second later, and runboxd counts and logs it."""
+    import socket
+    before = abandoned_total()
+    check(before is not None, "/metrics has no runbox_abandoned_tests_total")
+    check(not slot_sleeps(), "sleep processes of the slots before the request: %s"
+          % slot_sleeps())
+    body = json.dumps({"command": ["/bin/sleep", "1"], "limits": {"wall_time_ms": 3000},
+                       "tests": [{}] * 6}).encode()
+    conn = socket.create_connection(("127.0.0.1", svc.port), timeout=30)
+    try:
+        conn.sendall(b"POST /api/v1/run HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                     % len(body) + body)
+        first = harness.wait_until(slot_sleeps, 10)
+        check(first, "the first test's sleep never showed up")
+        second = harness.wait_until(lambda: [p for p in slot_sleeps() if p not in first], 10)
+        check(second, "the second test's sleep never showed up")
+    finally:
+        conn.close()
+    hung_up = time.monotonic()
+    # The test running now ends (≤ 1 s); nothing starts after it.
+    busy_gone = harness.wait_until(
+        lambda: svc.get_json("/api/v1/health")[2].get("busy") == 0, 10, 0.05)
+    freed = time.monotonic() - hung_up
+    check(busy_gone, "the slot is still busy 10 s after the client left")
+    check(freed < 3.0, "the slot was busy %.1f s after the client left (4 tests of "
+          "1 s were left)" % freed)
+    after = abandoned_total()
+    eq(after - before, 4, "runbox_abandoned_tests_total increase")
+    check(not slot_sleeps(), "sleep processes left: %s" % slot_sleeps())
+    check(harness.wait_until(lambda: "4 of 6 tests not run" in svc.log_text(5000), 5),
+          "no log line for the abandoned tests: %s" % svc.log_text(10)[-800:])
+    return "slot free %.2f s after the hang-up; 4 tests not run" % freed
+
+
 # ---- runner ----------------------------------------------------------------
 
 def stop_leaves_nothing():
@@ -669,9 +776,17 @@ def stop_leaves_nothing():
 
 
 def judge_settings(path):
+    global CFG, LANGS, MAX_WALL
     with open(path) as f:
         cfg = json.load(f)
-    judge = {"max_tests": 64, "max_collect_files": 16, "max_collect_bytes": MiB}
+    CFG = cfg
+    MAX_WALL = cfg["max_limits"]["wall_time_ms"]
+    lf = os.path.join(os.path.dirname(os.path.abspath(path)),
+                      cfg.get("languages_file", "languages.json"))
+    with open(lf) as f:
+        LANGS = {l["id"]: l for l in json.load(f)["languages"]}
+    judge = {"max_tests": 64, "max_collect_files": 16, "max_collect_bytes": MiB,
+             "max_total_wall_ms": 60000}
     judge.update(cfg.get("judge") or {})
     return judge
 
