@@ -89,11 +89,26 @@ class Service {
 		this.exited = null;
 	}
 
+	// The shipped config with a 1 MiB body limit, so that the page can
+	// type a body past it quickly.  Removed with the service (stop()).
+	config() {
+		if (!this.confDir) {
+			const shipped = path.join(srcdir, "conf", "runboxd.json");
+			const cfg = JSON.parse(fs.readFileSync(shipped, "utf8"));
+			cfg.max_body_bytes = 1 << 20;
+			cfg.languages_file = path.join(srcdir, "conf", cfg.languages_file);
+			this.confDir = fs.mkdtempSync(path.join(os.tmpdir(), "runbox-browser-conf."));
+			fs.chmodSync(this.confDir, 0o755);
+			fs.writeFileSync(path.join(this.confDir, "runboxd.json"), JSON.stringify(cfg));
+		}
+		return path.join(this.confDir, "runboxd.json");
+	}
+
 	launch(port) {
 		this.port = port;
 		this.log = [];
 		this.proc = spawn("/bin/sh", [path.join(srcdir, "conf", "run.sh"), "--port", String(port),
-			"--builddir", builddir, "--srcdir", srcdir], {
+			"--builddir", builddir, "--srcdir", srcdir, "--config", this.config()], {
 			detached: true,
 			stdio: ["ignore", "ignore", "pipe"],
 			env: { ...process.env, NGINX },
@@ -168,6 +183,8 @@ class Service {
 		if (!this.log.some((l) => l.includes("runbox: stopped")))
 			problems.push("run.sh did not say 'runbox: stopped'");
 		this.proc = null;
+		if (this.confDir)
+			fs.rmSync(this.confDir, { recursive: true, force: true });
 		return problems;
 	}
 
@@ -471,7 +488,8 @@ async function checks() {
 		assert.match(r.message, /overloaded; retry later\.$/);
 		assert.equal(r.detail, "HTTP 503 · busy · retry in 1 s");
 		await page.unroute("**/api/v1/run");
-		// A real 413 from nginx: a body over max_body_bytes (1 MiB).
+		// A real 413 from nginx: a body over max_body_bytes (1 MiB in
+		// this suite's config, see Service.launch).
 		await page.fill("#stdin", "x".repeat(1100 * 1024));
 		r = await run(page);
 		assert.equal(r.status, "payload_too_large");
