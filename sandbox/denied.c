@@ -81,11 +81,20 @@ static enum view mount_view(const struct sbx_spec *spec, const char *dir)
 	return spec->cwd && is_under(spec->cwd, dir) ? RECREATED : ABSENT;
 }
 
+/* The permission bits (of S_IRWXO) that apply to the run's user on st. */
+static mode_t may(const struct walk *w, const struct stat *st)
+{
+	if (st->st_uid == w->uid)
+		return (st->st_mode & S_IRWXU) >> 6;
+	if (st->st_gid == w->gid)
+		return (st->st_mode & S_IRWXG) >> 3;
+	return st->st_mode & S_IRWXO;
+}
+
 /* May the run's user search dir?  BLOCKED records it. */
 static enum verdict check_dir(struct walk *w, const char *dir)
 {
 	struct stat st;
-	mode_t bit;
 
 	switch (mount_view(w->spec, dir)) {
 	case RECREATED:
@@ -97,10 +106,7 @@ static enum verdict check_dir(struct walk *w, const char *dir)
 	}
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
 		return UNKNOWN;
-	if (w->privileged)
-		return ENTER;
-	bit = st.st_uid == w->uid ? S_IXUSR : st.st_gid == w->gid ? S_IXGRP : S_IXOTH;
-	if (st.st_mode & bit)
+	if (w->privileged || may(w, &st) & S_IXOTH)
 		return ENTER;
 	snprintf(w->blocked, sizeof w->blocked, "%s", dir);
 	w->mode = st.st_mode & 07777;
@@ -173,21 +179,20 @@ static enum verdict walk_path(struct walk *w, const char *start, const char *pat
 
 /*
  * The interpreter of a "#!" script, into interp; false when path is not
- * one.  Only read when the run's user could read the script itself.
+ * one.  Only a script the run's user may execute gets as far as its
+ * interpreter, and only one it may read is read here.
  */
 static bool script_interpreter(const struct walk *w, const char *path, char *interp,
 			       size_t len)
 {
 	char head[256];
 	struct stat st;
-	mode_t bit;
 	ssize_t n;
 	int fd;
 
 	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
 		return false;
-	bit = st.st_uid == w->uid ? S_IRUSR : st.st_gid == w->gid ? S_IRGRP : S_IROTH;
-	if (!w->privileged && !(st.st_mode & bit))
+	if (!w->privileged && (may(w, &st) & (S_IROTH | S_IXOTH)) != (S_IROTH | S_IXOTH))
 		return false;
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)

@@ -731,7 +731,7 @@ END_TEST
  *   open/            0755
  *   open/link        -> closed/sub/prog
  *   open/script      0755, "#!closed/sub/prog"
- *   open/noexec      0644
+ *   open/noexec      0644, "#!closed/sub/prog"
  *   open/own/        0700, nobody's
  *   open/own/noexec  0644
  */
@@ -772,7 +772,7 @@ static void unreachable_make(struct unreachable *u)
 	ck_assert_int_eq(symlink(u->prog, u->link), 0);
 	snprintf(text, sizeof text, "#!%s\n", u->prog);
 	write_file(u->script, text, 0755);
-	write_file(u->noexec, "#!/bin/sh\n", 0644);
+	write_file(u->noexec, text, 0644);
 	ck_assert_int_eq(mkdir(u->own, 0700), 0);
 	write_file(u->own_noexec, "#!/bin/sh\n", 0644);
 	ck_assert_int_eq(chown(u->own, NOBODY, NOBODY), 0);
@@ -894,7 +894,8 @@ START_TEST(test_unreachable_cwd)
 END_TEST
 
 /* When every directory may be entered (its own 0700 one included) and the
-   program itself is not executable, no directory is blamed. */
+   program itself is not executable, no directory is blamed, not even the
+   one its "#!" line points into. */
 START_TEST(test_denied_program_itself)
 {
 	struct unreachable u;
