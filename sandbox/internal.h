@@ -70,6 +70,15 @@ int sbx_write_file(int dirfd, const char *path, const char *text);
 void sbx_set_error(char *errbuf, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * After execve (or, with is_cwd, chdir) of path failed with EACCES: when a
+ * directory on the way is one the run's user may not enter, a sentence
+ * naming it in why ("the run's user (uid 60003) cannot enter /root (mode
+ * 0700)") and true.  Runs in the parent (denied.c).
+ */
+bool explain_denied(const struct sbx_spec *spec, const char *path, bool is_cwd,
+		    char *why, size_t len);
+
 /* What travels over the error pipe when a setup step fails. */
 struct child_error {
 	int step;

@@ -5,6 +5,7 @@ sandbox_libsandbox_la_SOURCES = \
 	sandbox/status.c \
 	sandbox/child.c \
 	sandbox/run.c \
+	sandbox/denied.c \
 	sandbox/cgroup.c \
 	sandbox/cgroup.h \
 	sandbox/seccomp.c

@@ -780,6 +780,32 @@ static void fill_usage(struct run *r, const struct rusage *ru, bool *oom)
 	u->max_rss_bytes = cu.have_peak ? cu.peak_bytes : (uint64_t)ru->ru_maxrss * 1024u;
 }
 
+/*
+ * execve or chdir was refused: name the directory the run's user could not
+ * enter, when that is why ("execve /root/x/prog: permission denied: the
+ * run's user (uid 60003) cannot enter /root (mode 0700)").  With a PATH
+ * search every candidate failed; the first one with such a directory is
+ * named.
+ */
+static bool explain_exec_denied(struct run *r, const struct child_error *ce)
+{
+	char why[sizeof r->res->message];
+
+	if (ce->step == CHILD_STEP_CHDIR && r->spec->cwd &&
+	    explain_denied(r->spec, r->spec->cwd, true, why, sizeof why)) {
+		describe(r->res, "chdir %s: permission denied: %s", r->spec->cwd, why);
+		return true;
+	}
+	if (ce->step != CHILD_STEP_EXECVE)
+		return false;
+	for (char **p = r->paths; *p; p++)
+		if (explain_denied(r->spec, *p, false, why, sizeof why)) {
+			describe(r->res, "execve %s: permission denied: %s", *p, why);
+			return true;
+		}
+	return false;
+}
+
 /* A setup step failed in the child: reap it and say which step. */
 static int conclude_exec_failure(struct run *r, const struct child_error *ce)
 {
@@ -792,6 +818,8 @@ static int conclude_exec_failure(struct run *r, const struct child_error *ce)
 	r->res->status = SBX_EXEC_FAILED;
 	r->res->exit_code = -1;
 	r->res->signal = 0;
+	if (ce->err == EACCES && explain_exec_denied(r, ce))
+		return 0;
 	describe(r->res, "%s: %s", child_step_name(ce->step),
 		 strerrordesc_np(ce->err) ? strerrordesc_np(ce->err) : "unknown error");
 	return 0;

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,8 +42,17 @@
 #define FIXTURES_DIR "tests/fixtures"
 #endif
 
-#define PROBE FIXTURES_DIR "/probe"
-#define MISBEHAVE FIXTURES_DIR "/misbehave"
+/*
+ * The fixtures run as other uids too (nobody, BOMB_UID), which cannot reach
+ * the build tree when the checkout sits under a directory only root may
+ * enter (root's home, a `mktemp -d` folder).  main() copies them into a
+ * directory of the suite's own under /tmp and every test runs the copies.
+ */
+static char fixtures_copy[] = "/tmp/runbox-fixtures.XXXXXX";
+static char probe_path[sizeof fixtures_copy + 16];
+static char misbehave_path[sizeof fixtures_copy + 16];
+#define PROBE probe_path
+#define MISBEHAVE misbehave_path
 
 #define MIB (1024u * 1024u)
 #define SAFETY_WALL_MS 10000 /* every run ends by then, whatever happens */
@@ -510,8 +520,8 @@ END_TEST
 
 /*
  * set_ids drops to the given uid/gid for good, with no supplementary groups
- * even though the caller has some.  (The fixture must be executable by
- * nobody: build in a world-readable directory.)
+ * even though the caller has some.  (nobody runs the fixture's copy under
+ * /tmp, see PROBE.)
  */
 START_TEST(test_ids_dropped)
 {
@@ -706,6 +716,206 @@ START_TEST(test_invalid_argv)
 	err[0] = '\0';
 	ck_assert_int_eq(sbx_run(&spec, &res, err, sizeof(err)), -1);
 	ck_assert_msg(err[0] != '\0', "no error sentence for empty argv");
+}
+END_TEST
+
+/* ------------------------------------------------------ unreachable paths */
+
+/*
+ * A program or work directory the run's user cannot reach is exec_failed
+ * naming the directory it cannot enter, not a bare "Permission denied".
+ * The layout, made by root under /tmp:
+ *   closed/          0700, root's: nobody cannot enter it
+ *   closed/sub/      0755
+ *   closed/sub/prog  0755, a shell script that prints "ran"
+ *   open/            0755
+ *   open/link        -> closed/sub/prog
+ *   open/script      0755, "#!closed/sub/prog"
+ *   open/noexec      0644, "#!closed/sub/prog"
+ *   open/own/        0700, nobody's
+ *   open/own/noexec  0644
+ */
+struct unreachable {
+	char closed[64], sub[80], prog[96];
+	char open[64], link[80], script[80], noexec[80], own[80], own_noexec[96];
+};
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+static void unreachable_make(struct unreachable *u)
+{
+	char text[128];
+
+	snprintf(u->closed, sizeof u->closed, "/tmp/check-sandbox-closed-XXXXXX");
+	snprintf(u->open, sizeof u->open, "/tmp/check-sandbox-open-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(u->closed));
+	ck_assert_ptr_nonnull(mkdtemp(u->open));
+	ck_assert_int_eq(chmod(u->closed, 0700), 0);
+	ck_assert_int_eq(chmod(u->open, 0755), 0);
+	snprintf(u->sub, sizeof u->sub, "%s/sub", u->closed);
+	snprintf(u->prog, sizeof u->prog, "%s/prog", u->sub);
+	snprintf(u->link, sizeof u->link, "%s/link", u->open);
+	snprintf(u->script, sizeof u->script, "%s/script", u->open);
+	snprintf(u->noexec, sizeof u->noexec, "%s/noexec", u->open);
+	snprintf(u->own, sizeof u->own, "%s/own", u->open);
+	snprintf(u->own_noexec, sizeof u->own_noexec, "%s/noexec", u->own);
+	ck_assert_int_eq(mkdir(u->sub, 0755), 0);
+	write_file(u->prog, "#!/bin/sh\necho ran\n", 0755);
+	ck_assert_int_eq(symlink(u->prog, u->link), 0);
+	snprintf(text, sizeof text, "#!%s\n", u->prog);
+	write_file(u->script, text, 0755);
+	write_file(u->noexec, text, 0644);
+	ck_assert_int_eq(mkdir(u->own, 0700), 0);
+	write_file(u->own_noexec, "#!/bin/sh\n", 0644);
+	ck_assert_int_eq(chown(u->own, NOBODY, NOBODY), 0);
+}
+
+static void unreachable_remove(const struct unreachable *u)
+{
+	const char *files[] = { u->prog, u->link, u->script, u->noexec, u->own_noexec };
+
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+		unlink(files[i]);
+	rmdir(u->own);
+	rmdir(u->sub);
+	rmdir(u->closed);
+	rmdir(u->open);
+}
+
+/* Runs argv as nobody in cwd (NULL: the caller's) with envp. */
+static void run_as_nobody(char *const *argv, char *const *envp, const char *cwd,
+			  struct sbx_result *res)
+{
+	struct sbx_spec spec;
+
+	spec_init(&spec, argv);
+	spec.envp = envp;
+	spec.cwd = cwd;
+	spec.set_ids = true;
+	spec.uid = spec.gid = NOBODY;
+	run(&spec, res);
+}
+
+#define ck_assert_denied(res, fmt, ...)                                    \
+	do {                                                               \
+		char want_[512];                                           \
+		snprintf(want_, sizeof want_, fmt, __VA_ARGS__);           \
+		ck_assert_status(res, SBX_EXEC_FAILED);                    \
+		ck_assert_str_eq((res)->message, want_);                   \
+	} while (0)
+
+START_TEST(test_unreachable_program)
+{
+	struct unreachable u;
+	struct sbx_result res;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_unreachable_program: needs root, not run\n");
+		return;
+	}
+	unreachable_make(&u);
+	char *argv[] = { u.prog, NULL };
+	run_as_nobody(argv, NULL, NULL, &res);
+	/* The same program once the directory may be searched: it was the
+	   directory, not the program. */
+	ck_assert_int_eq(chmod(u.closed, 0711), 0);
+	struct sbx_result after;
+	run_as_nobody(argv, NULL, NULL, &after);
+	ck_assert_int_eq(chmod(u.closed, 0700), 0);
+	unreachable_remove(&u);
+	ck_assert_denied(&res, "execve %s: permission denied: the run's user "
+			 "(uid 65534) cannot enter %s (mode 0700)", u.prog, u.closed);
+	sbx_result_free(&res);
+	ck_assert_status(&after, SBX_OK);
+	ck_assert_str_eq(after.out.data, "ran\n");
+	sbx_result_free(&after);
+}
+END_TEST
+
+/* Found through PATH, reached through a symlink, or as a script's
+   interpreter: the blocked directory is named all the same. */
+START_TEST(test_unreachable_indirect)
+{
+	struct unreachable u;
+	struct sbx_result by_path, by_link, by_interp;
+	char path_env[128];
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_unreachable_indirect: needs root, not run\n");
+		return;
+	}
+	unreachable_make(&u);
+	snprintf(path_env, sizeof path_env, "PATH=/nonexistent:%s", u.sub);
+	char *bare[] = { "prog", NULL }, *envp[] = { path_env, NULL };
+	char *link[] = { u.link, NULL }, *script[] = { u.script, NULL };
+	run_as_nobody(bare, envp, NULL, &by_path);
+	run_as_nobody(link, NULL, NULL, &by_link);
+	run_as_nobody(script, NULL, NULL, &by_interp);
+	unreachable_remove(&u);
+	ck_assert_denied(&by_path, "execve %s: permission denied: the run's user "
+			 "(uid 65534) cannot enter %s (mode 0700)", u.prog, u.closed);
+	ck_assert_denied(&by_link, "execve %s: permission denied: the run's user "
+			 "(uid 65534) cannot enter %s (mode 0700)", u.link, u.closed);
+	ck_assert_denied(&by_interp, "execve %s: permission denied: the run's user "
+			 "(uid 65534) cannot enter %s (mode 0700) on the way to its "
+			 "interpreter %s", u.script, u.closed, u.prog);
+	sbx_result_free(&by_path);
+	sbx_result_free(&by_link);
+	sbx_result_free(&by_interp);
+}
+END_TEST
+
+/* A work directory the run's user cannot reach names the directory too. */
+START_TEST(test_unreachable_cwd)
+{
+	struct unreachable u;
+	struct sbx_result res;
+	char *argv[] = { "/bin/true", NULL };
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_unreachable_cwd: needs root, not run\n");
+		return;
+	}
+	unreachable_make(&u);
+	run_as_nobody(argv, NULL, u.sub, &res);
+	unreachable_remove(&u);
+	ck_assert_denied(&res, "chdir %s: permission denied: the run's user "
+			 "(uid 65534) cannot enter %s (mode 0700)", u.sub, u.closed);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* When every directory may be entered (its own 0700 one included) and the
+   program itself is not executable, no directory is blamed, not even the
+   one its "#!" line points into. */
+START_TEST(test_denied_program_itself)
+{
+	struct unreachable u;
+	struct sbx_result in_open, in_own;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_denied_program_itself: needs root, not run\n");
+		return;
+	}
+	unreachable_make(&u);
+	char *a[] = { u.noexec, NULL }, *b[] = { u.own_noexec, NULL };
+	run_as_nobody(a, NULL, NULL, &in_open);
+	run_as_nobody(b, NULL, NULL, &in_own);
+	unreachable_remove(&u);
+	ck_assert_status(&in_open, SBX_EXEC_FAILED);
+	ck_assert_str_eq(in_open.message, "execve: Permission denied");
+	ck_assert_status(&in_own, SBX_EXEC_FAILED);
+	ck_assert_str_eq(in_own.message, "execve: Permission denied");
+	sbx_result_free(&in_open);
+	sbx_result_free(&in_own);
 }
 END_TEST
 
@@ -1599,6 +1809,12 @@ static Suite *sandbox_suite(void)
 	tcase_add_test(tc, test_no_path_in_env);
 	tcase_add_test(tc, test_invalid_argv);
 
+	tc = tcase(s, "unreachable paths", 30);
+	tcase_add_test(tc, test_unreachable_program);
+	tcase_add_test(tc, test_unreachable_indirect);
+	tcase_add_test(tc, test_unreachable_cwd);
+	tcase_add_test(tc, test_denied_program_itself);
+
 	tc = tcase(s, "capture", 30);
 	tcase_add_test(tc, test_stdin_roundtrip);
 	tcase_add_test(tc, test_empty_stdin);
@@ -1647,13 +1863,61 @@ static Suite *sandbox_suite(void)
 	return s;
 }
 
+/* Copies the fixture name from the build tree to fixtures_copy, mode 0755. */
+static int copy_fixture(const char *name, char *dst, size_t len)
+{
+	char src[PATH_MAX], buf[65536];
+	int in, out, rc = -1;
+	ssize_t n;
+
+	snprintf(src, sizeof src, "%s/%s", FIXTURES_DIR, name);
+	snprintf(dst, len, "%s/%s", fixtures_copy, name);
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "check_sandbox: %s: %s (built by make check)\n", src,
+			strerror(errno));
+		return -1;
+	}
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+	while (out >= 0 && (n = read(in, buf, sizeof buf)) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			break;
+	if (out >= 0 && n == 0 && fchmod(out, 0755) == 0 && close(out) == 0)
+		rc = 0;
+	else
+		fprintf(stderr, "check_sandbox: copying %s to %s: %s\n", src, dst,
+			strerror(errno));
+	close(in);
+	return rc;
+}
+
+static void remove_fixtures(void)
+{
+	unlink(probe_path);
+	unlink(misbehave_path);
+	rmdir(fixtures_copy);
+}
+
 int main(void)
 {
-	SRunner *sr = srunner_create(sandbox_suite());
+	SRunner *sr;
 	int failed;
 
+	if (!mkdtemp(fixtures_copy) || chmod(fixtures_copy, 0755) < 0) {
+		fprintf(stderr, "check_sandbox: cannot make a directory under /tmp for "
+			"the fixtures (%s): the tests run them as other users, who need "
+			"a directory they can enter; make /tmp writable (mode 1777)\n",
+			strerror(errno));
+		return EXIT_FAILURE;
+	}
+	if (copy_fixture("probe", probe_path, sizeof probe_path) < 0 ||
+	    copy_fixture("misbehave", misbehave_path, sizeof misbehave_path) < 0) {
+		remove_fixtures();
+		return EXIT_FAILURE;
+	}
+	sr = srunner_create(sandbox_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	remove_fixtures();
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

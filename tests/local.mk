@@ -45,6 +45,10 @@ tests_check_userns_CFLAGS = $(TEST_CFLAGS)
 tests_check_userns_LDADD = sandbox/libsandbox.la $(TEST_LIBS)
 TESTS += tests/check_userns
 
+# The README's test commands are the ones .ci/run runs.
+TESTS += tests/readme-commands
+EXTRA_DIST += tests/readme-commands
+
 # End-to-end suites through real nginx + runboxd (tests/e2e/).  They run one
 # at a time (tests/e2e/serial): each starts its own service, and the hostile
 # suite checks that no process of the slot uids is left on the host.

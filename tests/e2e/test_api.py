@@ -23,8 +23,11 @@ Environment (from the Makefile): top_srcdir, top_builddir, NGINX, PYTHON3.
 import base64
 import json
 import os
+import re
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -316,6 +319,41 @@ def test_command_not_found():
     cases.run("absolute path", one, ["/nonexistent/e2e-program"])
     cases.run("PATH search", one, ["no-such-program-e2e"])
     cases.done()
+
+
+@test
+def test_command_in_unreachable_directory():
+    """A command under a directory the slot user cannot enter (a checkout in
+    root's 0700 home, a `mktemp -d` folder): exec_failed naming that
+    directory, not a bare "Permission denied".  Made under /var/tmp: the
+    run's /tmp is a private tmpfs, where the program would not exist."""
+    top = tempfile.mkdtemp(prefix="runbox-e2e-closed.", dir="/var/tmp")
+    try:
+        os.chmod(top, 0o700)
+        prog = os.path.join(top, "bin", "prog")
+        os.mkdir(os.path.dirname(prog), 0o755)
+        with open(prog, "w") as f:
+            f.write("#!/bin/sh\necho ran\n")
+        os.chmod(prog, 0o755)
+        body = run({"command": [prog]})
+        expect_status(body, "exec_failed")
+        m = re.fullmatch(r"execve (\S+): permission denied: the run's user "
+                         r"\(uid (\d+)\) cannot enter (\S+) \(mode 0700\)", body["message"])
+        check(m, "message %r does not name the directory" % body["message"])
+        eq(m.group(1), prog, "the program named")
+        eq(m.group(3), top, "the directory named")
+        base = CFG["sandbox"]["uid_base"]
+        check(base <= int(m.group(2)) < base + CFG["slots"],
+              "uid %s is not a slot uid" % m.group(2))
+        eq(body["exit_code"], None, "exit_code")
+        # Once the directory may be searched the same program runs: it was
+        # the directory, not the program.
+        os.chmod(top, 0o711)
+        body = run({"command": [prog]})
+        expect_status(body, "ok")
+        eq(body["stdout"], "ran\n", "stdout")
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
 
 
 # ---- stdin, args, env, files -----------------------------------------------
