@@ -49,6 +49,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <sodium.h>
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown" /* built outside the autotools tree */
@@ -335,71 +336,35 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-/* ---- base64 (RFC 4648, with padding) -------------------------------- */
+/* ---- base64 (RFC 4648, with padding; libsodium's codec) ------------- */
 
-static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+#define B64_VARIANT sodium_base64_VARIANT_ORIGINAL
 
 static char *b64_encode(const unsigned char *in, size_t len, size_t *outlen)
 {
-	size_t groups = len / 3 + (len % 3 != 0), o = 0, i;
+	size_t size = sodium_base64_encoded_len(len, B64_VARIANT);
+	char *out = malloc(size);
 
-	if (groups > (SIZE_MAX - 1) / 4)
-		return NULL;
-	char *out = malloc(groups * 4 + 1);
 	if (!out)
 		return NULL;
-	for (i = 0; len - i >= 3; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		out[o++] = b64_alphabet[v >> 18 & 63];
-		out[o++] = b64_alphabet[v >> 12 & 63];
-		out[o++] = b64_alphabet[v >> 6 & 63];
-		out[o++] = b64_alphabet[v & 63];
-	}
-	if (len - i > 0) {
-		uint32_t v = (uint32_t)in[i] << 16;
-		if (len - i == 2)
-			v |= (uint32_t)in[i + 1] << 8;
-		out[o++] = b64_alphabet[v >> 18 & 63];
-		out[o++] = b64_alphabet[v >> 12 & 63];
-		out[o++] = len - i == 2 ? b64_alphabet[v >> 6 & 63] : '=';
-		out[o++] = '=';
-	}
-	out[o] = '\0';
-	*outlen = o;
+	sodium_bin2base64(out, size, in, len, B64_VARIANT);
+	*outlen = size - 1;
 	return out;
-}
-
-static int b64_value(unsigned char c)
-{
-	const char *p = c ? strchr(b64_alphabet, c) : NULL;
-	return p ? (int)(p - b64_alphabet) : -1;
 }
 
 /* Decode in into out (replacing what it held); -1 if it is not base64 or
    memory runs out. */
 static int b64_decode(const char *in, size_t len, struct buf *out)
 {
+	size_t got = 0;
+
 	out->len = 0;
 	if (len % 4 != 0 || buf_reserve(out, len / 4 * 3, SIZE_MAX / 2) < 0)
 		return -1;
-	for (size_t i = 0; i < len; i += 4) {
-		bool last = i + 4 == len;
-		int pad = last ? (in[i + 3] == '=') + (in[i + 2] == '=' && in[i + 3] == '=') : 0;
-		int v[4];
-		for (int k = 0; k < 4 - pad; k++)
-			if ((v[k] = b64_value((unsigned char)in[i + (size_t)k])) < 0)
-				return -1;
-		for (int k = 4 - pad; k < 4; k++)
-			v[k] = 0;
-		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
-			     (uint32_t)v[2] << 6 | (uint32_t)v[3];
-		out->data[out->len++] = (char)(w >> 16);
-		if (pad < 2)
-			out->data[out->len++] = (char)(w >> 8 & 0xff);
-		if (pad < 1)
-			out->data[out->len++] = (char)(w & 0xff);
-	}
+	if (sodium_base642bin((unsigned char *)out->data, len / 4 * 3, in, len, NULL,
+			      &got, NULL, B64_VARIANT) != 0)
+		return -1;
+	out->len = got;
 	out->data[out->len] = '\0';
 	return 0;
 }

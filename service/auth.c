@@ -9,22 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "service/auth.h"
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int auth_load(struct auth *a, const char *path, char *err, size_t errlen)
 {
@@ -48,12 +36,11 @@ int auth_load(struct auth *a, const char *path, char *err, size_t errlen)
 			p++;
 		if (!*p || *p == '#')
 			continue;
-		for (int i = 0; i < SHA256_LEN; i++) {
-			int hi = hexval(p[2 * i]), lo = hi < 0 ? -1 : hexval(p[2 * i + 1]);
-			if (hi < 0 || lo < 0)
-				goto bad;
-			h[i] = (uint8_t)(hi << 4 | lo);
-		}
+		size_t got = 0;
+		const char *end = NULL;
+		if (sodium_hex2bin(h, sizeof h, p, 2 * SHA256_LEN, NULL, &got, &end) != 0 ||
+		    got != SHA256_LEN || end != p + 2 * SHA256_LEN)
+			goto bad;
 		if (p[2 * SHA256_LEN] && !isspace((unsigned char)p[2 * SHA256_LEN]))
 			goto bad;
 		void *grown = realloc(a->hashes, (a->n + 1) * sizeof *a->hashes);
@@ -97,41 +84,32 @@ bool auth_check(const struct auth *a, const char *authorization)
 		token++;
 	if (!*token)
 		return false;
-	sha256(token, strlen(token), h);
+	crypto_hash_sha256(h, (const unsigned char *)token, strlen(token));
 	/* Every entry, every byte: the time does not depend on which entry
 	   or how much of it matched. */
-	for (size_t i = 0; i < a->n; i++) {
-		unsigned diff = 0;
-		for (int j = 0; j < SHA256_LEN; j++)
-			diff |= a->hashes[i][j] ^ h[j];
-		match |= (unsigned)(diff == 0);
-	}
+	for (size_t i = 0; i < a->n; i++)
+		match |= (unsigned)(sodium_memcmp(a->hashes[i], h, SHA256_LEN) == 0);
 	return match != 0;
 }
 
 int auth_add_token(const char *path, const char *label, char token[64],
 		   char *err, size_t errlen)
 {
-	static const char b64url[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	uint8_t raw[30];
+	uint8_t raw[30], h[SHA256_LEN];
 	char hex[2 * SHA256_LEN + 1], line[256];
 	int fd, n;
 
-	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
-		snprintf(err, errlen, "getrandom: %s", strerror(errno));
+	if (sodium_init() < 0) {
+		snprintf(err, errlen, "libsodium could not be initialised");
 		return -1;
 	}
 	/* "rbx_" + 40 base64url characters (240 random bits). */
+	randombytes_buf(raw, sizeof raw);
 	memcpy(token, "rbx_", 4);
-	for (size_t i = 0; i < sizeof raw / 3; i++) {
-		uint32_t v = (uint32_t)raw[3 * i] << 16 | (uint32_t)raw[3 * i + 1] << 8 |
-			     raw[3 * i + 2];
-		for (int j = 0; j < 4; j++)
-			token[4 + 4 * i + (size_t)j] = b64url[(v >> (18 - 6 * j)) & 63];
-	}
-	token[4 + sizeof raw / 3 * 4] = '\0';
-	sha256_hex(token, strlen(token), hex);
+	sodium_bin2base64(token + 4, 64 - 4, raw, sizeof raw,
+			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	crypto_hash_sha256(h, (const unsigned char *)token, strlen(token));
+	sodium_bin2hex(hex, sizeof hex, h, sizeof h);
 	for (const char *c = label; c && *c; c++)
 		if (!isgraph((unsigned char)*c)) {
 			snprintf(err, errlen, "a label is one word of printable characters");

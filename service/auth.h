@@ -1,7 +1,8 @@
 /*
  * auth.h - bearer tokens.  The tokens file holds SHA-256 hashes only (one
  * per line, hex, then an optional label); a request's token is hashed and
- * compared with every entry in constant time.
+ * compared with every entry in constant time.  Hashing, hex, comparison and
+ * the random bytes of new tokens are libsodium's.
  */
 #ifndef RUNBOX_AUTH_H
 #define RUNBOX_AUTH_H
@@ -10,7 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "service/sha256.h"
+#include <sodium.h>
+
+#define SHA256_LEN crypto_hash_sha256_BYTES
 
 struct auth {
 	bool enabled;          /* a tokens file is configured */

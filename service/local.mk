@@ -2,7 +2,7 @@
 # daemon and by the Check suites.
 noinst_LTLIBRARIES += service/librunbox.la
 service_librunbox_la_SOURCES = \
-	service/b64.c service/b64.h \
+	service/base64.c service/base64.h \
 	service/utf8.c service/utf8.h \
 	service/workdir.c service/workdir.h \
 	service/jsonx.c service/jsonx.h \
@@ -18,15 +18,14 @@ service_librunbox_la_SOURCES = \
 	service/api.c service/api.h \
 	service/log.c service/log.h \
 	service/server.c service/server.h
-service_librunbox_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(FCGI_CFLAGS)
-service_librunbox_la_LIBADD = sandbox/libsandbox.la $(JANSSON_LIBS) $(FCGI_LIBS)
+service_librunbox_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(FCGI_CFLAGS) $(SODIUM_CFLAGS)
+service_librunbox_la_LIBADD = sandbox/libsandbox.la $(JANSSON_LIBS) $(FCGI_LIBS) $(SODIUM_LIBS)
 
 sbin_PROGRAMS += service/runboxd
 service_runboxd_SOURCES = service/main.c
 service_runboxd_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(FCGI_CFLAGS)
 service_runboxd_LDADD = service/librunbox.la
 service_librunbox_la_SOURCES += \
-	service/sha256.c service/sha256.h \
 	service/auth.c service/auth.h \
 	service/metrics.c service/metrics.h \
 	service/judge.c service/judge.h

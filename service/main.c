@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <sodium.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -334,6 +335,12 @@ int main(int argc, char **argv)
 	int c, fd;
 
 	jsonmem_install();
+	/* libsodium picks its implementations and opens its random source
+	   once, before any worker forks. */
+	if (sodium_init() < 0) {
+		fprintf(stderr, "runboxd: libsodium could not be initialised\n");
+		return 1;
+	}
 	while ((c = getopt_long(argc, argv, "c:l:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;

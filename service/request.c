@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "service/jsonmem.h"
-#include "service/b64.h"
+#include "service/base64.h"
 #include "service/jsonx.h"
 #include "service/limits.h"
 #include "service/request.h"

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "service/b64.h"
+#include "service/base64.h"
 #include "service/limits.h"
 #include "service/response.h"
 #include "service/utf8.h"

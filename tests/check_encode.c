@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "service/b64.h"
+#include "service/base64.h"
 #include "service/utf8.h"
 
 /* A small deterministic generator, so failures reproduce. */

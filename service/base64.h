@@ -1,13 +1,13 @@
 /*
- * b64.h - standard base64 (RFC 4648 section 4: the '+/' alphabet with '='
+ * base64.h - standard base64 (RFC 4648 section 4: the '+/' alphabet with '='
  * padding), used for binary file contents and binary output in the JSON API.
  *
  * The decoder is strict on purpose: every byte string has exactly one
  * accepted encoding, so a client that sends something slightly wrong gets an
  * error instead of silently different bytes.
  */
-#ifndef RUNBOX_B64_H
-#define RUNBOX_B64_H
+#ifndef RUNBOX_BASE64_H
+#define RUNBOX_BASE64_H
 
 #include <stddef.h>
 
