@@ -1,0 +1,155 @@
+"""HTTP for the runbox client: urllib, JSON, retries that keep a run
+exactly-once (only answers that prove nothing ran are retried)."""
+
+import base64
+import json
+import time
+import urllib.error
+import urllib.request
+
+from ._types import Language, Result
+
+# Answers that say the program did not run: safe to send again.
+RETRYABLE = {429, 503}
+
+
+class RunboxError(Exception):
+    """An error answer of the API, or no answer at all.
+
+    code: the API's error code ("invalid_request", "busy", ...), or
+    "unreachable" when no HTTP answer came; status: the HTTP status (0
+    when unreachable); message: the API's sentence; request_id: the
+    X-Request-Id of the answer; retry_after: seconds, when given."""
+
+    def __init__(self, code, message, status=0, request_id=None, retry_after=None):
+        super().__init__("%s: %s" % (code, message))
+        self.code = code
+        self.message = message
+        self.status = status
+        self.request_id = request_id
+        self.retry_after = retry_after
+
+
+def _b64(value):
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    return base64.b64encode(value).decode("ascii")
+
+
+class Runbox:
+    """A runbox server.
+
+    url: where nginx serves runbox (e.g. "http://127.0.0.1:8080");
+    token: a bearer token when the server has tokens; timeout: seconds
+    per HTTP request; retries: how many times a 503 (busy) or 429 (rate
+    limited) answer is retried after waiting its Retry-After (at most
+    max_wait seconds each)."""
+
+    def __init__(self, url, token=None, timeout=120.0, retries=3, max_wait=30.0):
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.retries = retries
+        self.max_wait = max_wait
+
+    # -- endpoints -----------------------------------------------------------
+
+    def run(self, language=None, code=None, command=None, args=None, stdin=None,
+            files=None, env=None, limits=None, tests=None, compare=None,
+            stop_on_failure=None, collect=None, encoding=None):
+        """POST /api/v1/run.  Give language and code, or command (argv).
+
+        Text (str) goes as UTF-8.  If code, stdin, a file or a test's
+        stdin/expected_stdout is bytes, or encoding="base64", the request
+        is sent in base64 mode and every output comes back as bytes.
+        tests: a list of {"stdin": ..., "expected_stdout": ..., "args": [...]}.
+        limits: a dict (or runbox.Limits) of the API's limit names."""
+        texts = [code, stdin] + list((files or {}).values())
+        for t in tests or []:
+            texts += [t.get("stdin"), t.get("expected_stdout")]
+        b64 = encoding == "base64" or any(isinstance(v, (bytes, bytearray)) for v in texts)
+        enc = _b64 if b64 else (lambda v: v)
+        body = {}
+        if language is not None:
+            body["language"] = language
+        if code is not None:
+            body["code"] = enc(code)
+        if command is not None:
+            body["command"] = list(command)
+        if args is not None:
+            body["args"] = list(args)
+        if stdin is not None:
+            body["stdin"] = enc(stdin)
+        if files is not None:
+            body["files"] = {name: enc(data) for name, data in files.items()}
+        if env is not None:
+            body["env"] = dict(env)
+        if limits is not None:
+            body["limits"] = limits.to_json() if hasattr(limits, "to_json") else dict(limits)
+        if tests is not None:
+            body["tests"] = []
+            for t in tests:
+                item = {}
+                for k, v in t.items():
+                    item[k] = enc(v) if k in ("stdin", "expected_stdout") else v
+                body["tests"].append(item)
+        if compare is not None:
+            body["compare"] = compare
+        if stop_on_failure is not None:
+            body["stop_on_failure"] = bool(stop_on_failure)
+        if collect is not None:
+            body["collect"] = list(collect)
+        if b64:
+            body["encoding"] = "base64"
+        return Result.from_json(self._call("POST", "/api/v1/run", body), b64)
+
+    def languages(self):
+        """GET /api/v1/languages: the languages this server offers."""
+        return [Language.from_json(o) for o in self._call("GET", "/api/v1/languages")]
+
+    def health(self):
+        """GET /api/v1/health, as a dict."""
+        return self._call("GET", "/api/v1/health")
+
+    # -- HTTP ----------------------------------------------------------------
+
+    def _call(self, method, path, body=None):
+        data = json.dumps(body).encode("utf-8") if body is not None else None
+        headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        if self.token:
+            headers["Authorization"] = "Bearer " + self.token
+        attempt = 0
+        while True:
+            req = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers=headers)
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                    return json.loads(resp.read().decode("utf-8"))
+            except urllib.error.HTTPError as e:
+                err = self._error(e)
+                if e.code in RETRYABLE and attempt < self.retries:
+                    attempt += 1
+                    time.sleep(min(err.retry_after or 1, self.max_wait))
+                    continue
+                raise err from None
+            except (urllib.error.URLError, OSError) as e:
+                # The request may or may not have reached the server: a
+                # run is never sent twice on a guess.
+                raise RunboxError("unreachable", str(getattr(e, "reason", e))) from None
+
+    @staticmethod
+    def _error(e):
+        raw = e.read()
+        try:
+            obj = json.loads(raw.decode("utf-8"))["error"]
+            code, message = obj["code"], obj["message"]
+        except (ValueError, KeyError, TypeError):
+            code, message = "http_%d" % e.code, raw.decode("utf-8", "replace")[:200]
+        retry = e.headers.get("Retry-After")
+        try:
+            retry = float(retry) if retry is not None else None
+        except ValueError:
+            retry = None
+        return RunboxError(code, message, e.code, e.headers.get("X-Request-Id"), retry)
