@@ -281,15 +281,45 @@ void api_handle(struct service *svc, const struct http_request *req,
 			return;
 		}
 		/* Tokens guard every endpoint the config does not open. */
-		if (!is_open(svc, r->path) && !auth_check(&svc->auth, req->authorization)) {
+		long tok = svc->auth.enabled ? auth_find(&svc->auth, req->authorization) : -1;
+		if (!is_open(svc, r->path) && svc->auth.enabled && tok < 0) {
 			metrics_reject(svc->metrics, REJECT_UNAUTHORIZED);
 			resp->www_authenticate = true;
 			set_error(resp, 401, "unauthorized",
 				  "a valid token is required: send \"Authorization: Bearer <token>\"");
 			return;
 		}
+		/* A token's own rate and runs in flight (quota.c); anonymous
+		   callers are limited by address in nginx. */
+		bool counted = false;
+		if (tok >= 0) {
+			const struct token_policy *p = &svc->auth.policy[tok];
+			bool run = r->id == 0;
+			enum quota_verdict v = quota_admit(svc->quota, svc->auth.hashes[tok], p,
+							   run, &resp->rate);
+			if (v != QUOTA_ADMITTED) {
+				metrics_reject(svc->metrics, REJECT_RATE);
+				resp->retry_after = (unsigned)resp->rate.retry_after_s;
+				if (v == QUOTA_RATE)
+					snprintf(msg, sizeof msg, "this token's rate is spent (%llu "
+						 "requests per second, burst %llu); retry in %u s",
+						 (unsigned long long)p->rate_per_s,
+						 (unsigned long long)p->burst, resp->retry_after);
+				else
+					snprintf(msg, sizeof msg, "this token already has %llu runs "
+						 "in flight, its maximum; retry when one ends",
+						 (unsigned long long)p->concurrency);
+				set_error(resp, 429, "rate_limited", msg);
+				return;
+			}
+			counted = run && p->concurrency;
+		}
 		switch (r->id) {
-		case 0: handle_run(svc, req, resp); return;
+		case 0:
+			handle_run(svc, req, resp);
+			if (counted)
+				quota_done(svc->quota);
+			return;
 		case 1: handle_languages(svc, resp); return;
 		case 2: handle_health(svc, resp); return;
 		case 3: handle_metrics(svc, resp); return;

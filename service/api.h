@@ -15,6 +15,7 @@
 #include "service/metrics.h"
 #include "service/languages.h"
 #include "service/pool.h"
+#include "service/quota.h"
 #include "service/settings.h"
 
 /* What a worker knows: config, languages, slots and their work roots. */
@@ -28,6 +29,7 @@ struct service {
 	const char *isolation_note; /* what is in force, for health */
 	struct auth auth;
 	struct metrics *metrics;    /* shared by all processes */
+	struct quota *quota;        /* per-token rates and runs, shared too */
 	/* Re-read config, languages and tokens (SIGHUP): 0 when the new
 	   ones are in force, -1 (logged) when the old ones stay. */
 	int (*reload)(struct service *svc);
@@ -52,7 +54,8 @@ struct http_response {
 	const char *content_type; /* NULL: application/json */
 	const char *allow;       /* Allow header for 405 */
 	bool www_authenticate;   /* 401: say which scheme */
-	unsigned retry_after;    /* seconds, for 503 */
+	unsigned retry_after;    /* seconds, for 503 and 429 */
+	struct quota_state rate; /* RateLimit-* headers when rate.limited */
 	const char *run_status;  /* for the log: the run's status word */
 	unsigned slot;           /* for the log */
 	bool used_slot;

@@ -15,6 +15,7 @@ service_librunbox_la_SOURCES = \
 	service/response.c service/response.h \
 	service/execute.c service/execute.h \
 	service/pool.c service/pool.h \
+	service/quota.c service/quota.h \
 	service/api.c service/api.h \
 	service/log.c service/log.h \
 	service/server.c service/server.h

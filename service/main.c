@@ -28,6 +28,7 @@
 #include "service/api.h"
 #include "service/idclaim.h"
 #include "service/log.h"
+#include "service/quota.h"
 #include "service/server.h"
 
 static void usage(FILE *f)
@@ -36,12 +37,15 @@ static void usage(FILE *f)
 		"usage: runboxd --config FILE [--listen ADDR] [--socket-group GROUP]\n"
 		"                              [--work-root DIR]\n"
 		"       runboxd --config FILE --check-config\n"
-		"       runboxd --config FILE --add-token[=LABEL]\n"
+		"       runboxd --config FILE --add-token[=LABEL] [--rate=N [--burst=N]]\n"
+		"               [--concurrency=N]\n"
 		"       runboxd --config FILE --render TEMPLATE [--addr IP] [--port N] [--runtime DIR]\n"
 		"               [--www DIR]\n"
 		"ADDR is /path/to.sock or host:port; without one (and none in the config),\n"
 		"runboxd serves the listening socket on fd 0 (spawn-fcgi).  GROUP (nginx's,\n"
-		"config socket_group) owns a unix socket, mode 0660.\n");
+		"config socket_group) owns a unix socket, mode 0660.  A token's --rate\n"
+		"(requests per second, --burst above it) and --concurrency (runs at once)\n"
+		"are enforced per token by runboxd; without them the token is unlimited.\n");
 }
 
 static int render(const struct config *cfg, const char *template, const char *addr,
@@ -320,6 +324,9 @@ int main(int argc, char **argv)
 		{ "www", required_argument, NULL, 'W' },
 		{ "addr", required_argument, NULL, 'a' },
 		{ "add-token", optional_argument, NULL, 'A' },
+		{ "rate", required_argument, NULL, 'R' },
+		{ "burst", required_argument, NULL, 'B' },
+		{ "concurrency", required_argument, NULL, 'C' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -331,7 +338,9 @@ int main(int argc, char **argv)
 	const char *addr = "127.0.0.1";
 	bool check = false, add_token = false;
 	const char *token_label = NULL;
-	char err[1024];
+	struct token_policy policy = { 0 };
+	bool policy_given = false;
+	char err[1024], word[64];
 	int c, fd;
 
 	jsonmem_install();
@@ -354,13 +363,26 @@ int main(int argc, char **argv)
 		case 'W': www = optarg; break;
 		case 'a': addr = optarg; break;
 		case 'A': add_token = true; token_label = optarg; break;
+		case 'R': case 'B': case 'C':
+			snprintf(word, sizeof word, "%s=%s", c == 'R' ? "rate" :
+				 c == 'B' ? "burst" : "concurrency", optarg);
+			if (auth_policy_option(&policy, word, err, sizeof err) < 0) {
+				fprintf(stderr, "runboxd: --%s\n", err);
+				return 2;
+			}
+			policy_given = true;
+			break;
 		case 'V': printf("runboxd %s\n", PACKAGE_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!config || optind != argc) {
+	if (!config || optind != argc || (policy_given && !add_token)) {
 		usage(stderr);
+		return 2;
+	}
+	if (policy.burst && !policy.rate_per_s) {
+		fprintf(stderr, "runboxd: --burst goes with --rate\n");
 		return 2;
 	}
 	if (config_load(&svc.cfg, config, err, sizeof err) < 0) {
@@ -389,7 +411,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "runboxd: %s has no auth.tokens_file\n", config);
 			return 1;
 		}
-		if (auth_add_token(svc.cfg.tokens_file, token_label, token, err,
+		if (auth_add_token(svc.cfg.tokens_file, token_label, &policy, token, err,
 				   sizeof err) < 0) {
 			fprintf(stderr, "runboxd: %s\n", err);
 			return 1;
@@ -459,7 +481,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (!(svc.pool = pool_create(svc.cfg.slots)) ||
-	    !(svc.metrics = metrics_create())) {
+	    !(svc.metrics = metrics_create()) || !(svc.quota = quota_create())) {
 		log_msg(LOG_ERR, "cannot set up: %s", strerror(errno));
 		return 1;
 	}

@@ -185,7 +185,8 @@ static void put_histogram(struct text *t, const char *name, const char *help,
 char *metrics_render(const struct metrics *m, const struct languages *langs,
 		     unsigned slots, unsigned busy, size_t *len)
 {
-	static const char *const reject_names[] = { "busy", "unauthorized", "invalid" };
+	static const char *const reject_names[] = { "busy", "unauthorized", "invalid",
+						    "rate_limited" };
 	struct text t = { 0 };
 
 	put(&t, "# HELP runbox_http_requests_total Requests answered by runboxd, by HTTP status.\n"

@@ -312,7 +312,7 @@ static void serve_one(struct service *svc, FCGX_Request *r)
 		json_dump_callback(resp.json, count_bytes, &resp.body_len, JSON_COMPACT);
 	}
 	/* libfcgi's own printf knows few conversions: format here. */
-	char head[512];
+	char head[1024];
 	int hlen = snprintf(head, sizeof head,
 			    "Status: %d %s\r\nContent-Type: %s\r\n"
 			    "Content-Length: %zu\r\nCache-Control: no-store\r\n"
@@ -326,6 +326,13 @@ static void serve_one(struct service *svc, FCGX_Request *r)
 	if (resp.retry_after)
 		hlen += snprintf(head + hlen, sizeof head - (size_t)hlen,
 				 "Retry-After: %u\r\n", resp.retry_after);
+	if (resp.rate.limited)
+		hlen += snprintf(head + hlen, sizeof head - (size_t)hlen,
+				 "RateLimit-Limit: %llu\r\nRateLimit-Remaining: %llu\r\n"
+				 "RateLimit-Reset: %llu\r\n",
+				 (unsigned long long)resp.rate.limit,
+				 (unsigned long long)resp.rate.remaining,
+				 (unsigned long long)resp.rate.reset_s);
 	hlen += snprintf(head + hlen, sizeof head - (size_t)hlen, "\r\n");
 	FCGX_PutStr(head, hlen, r->out);
 	if (strcmp(req.method, "HEAD") != 0 && resp.json) {
@@ -472,6 +479,7 @@ static void reap_worker(struct service *svc, struct worker *w, bool quiet)
 	close(w->pidfd);
 	w->pidfd = -1;
 	pool_reclaim(svc->pool, w->pid, reclaim_slot, svc);
+	quota_reap(svc->quota, w->pid);
 	if (!quiet) {
 		metrics_worker_restart(svc->metrics);
 		describe_exit(status, how, sizeof how);

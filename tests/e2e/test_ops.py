@@ -54,6 +54,7 @@ from harness import short, fail, check, eq  # noqa: E402
 
 svc = None       # the running service of the current group
 TOKEN = None     # the auth group's token
+QUOTA_CONFIG = QUOTA_FILE = None  # the quota group's config and tokens file
 TOKENS_FILE = None
 CLI = None       # path of the runbox CLI, or None (CLI_WHY says why)
 CLI_WHY = ""
@@ -167,8 +168,8 @@ def make_auth_config(confdir):
     return path
 
 
-def add_token(config, label):
-    p = subprocess.run([RUNBOXD, "--config", config, "--add-token=%s" % label],
+def add_token(config, label, *options):
+    p = subprocess.run([RUNBOXD, "--config", config, "--add-token=%s" % label] + list(options),
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
     if p.returncode != 0:
         raise harness.HarnessError("--add-token failed (%d): %s"
@@ -1277,6 +1278,88 @@ def find_cli(tmp):
     return out, ""
 
 
+# ---- quota: per-token rates and runs in flight -------------------------------------
+
+QUOTA_TOKENS = {}   # name -> token
+
+
+def quota_post(token, req=None):
+    return svc.request("POST", "/api/v1/run",
+                       json.dumps(req or {"command": ["/bin/true"]}),
+                       headers=auth_header(token))
+
+
+@test("quota")
+def quota_rate_per_token_with_headers():
+    """A token made with --rate=1 --burst=3: three runs at once pass with
+    RateLimit-Limit 3 and a falling RateLimit-Remaining; the fourth is 429
+    rate_limited with Retry-After and Remaining 0; a token without a rate
+    is not limited by it and gets no RateLimit headers."""
+    tok = QUOTA_TOKENS["rate"]
+    seen = []
+    for _ in range(4):
+        st, hdrs, body = quota_post(tok)
+        seen.append((st, hdrs.get("ratelimit-limit"), hdrs.get("ratelimit-remaining"),
+                     hdrs.get("retry-after")))
+    eq([x[0] for x in seen], [200, 200, 200, 429], "statuses")
+    eq([x[1] for x in seen], ["3"] * 4, "RateLimit-Limit")
+    eq([x[2] for x in seen], ["2", "1", "0", "0"], "RateLimit-Remaining")
+    check(seen[3][3] and int(seen[3][3]) >= 1, "Retry-After on the 429: %r" % (seen[3],))
+    err = json.loads(body)["error"]
+    eq(err["code"], "rate_limited", "error code")
+    check("rate" in err["message"], "message: %r" % err["message"])
+    # The bucket refills: after its Retry-After the token runs again.
+    time.sleep(int(seen[3][3]))
+    st, hdrs, _ = quota_post(tok)
+    eq(st, 200, "after Retry-After")
+    st, hdrs, _ = quota_post(QUOTA_TOKENS["free"])
+    eq((st, hdrs.get("ratelimit-limit")), (200, None), "a token without a rate")
+    return "200 x3 (remaining 2,1,0), 429 retry after %s s, then 200" % seen[3][3]
+
+
+@test("quota")
+def quota_concurrency_per_token():
+    """A token made with --concurrency=1: while its run sleeps, its next
+    run is 429 with Retry-After; another token runs meanwhile; once the
+    first run ends, the token runs again (nothing leaked)."""
+    tok = QUOTA_TOKENS["one"]
+    first = {}
+    t = threading.Thread(target=lambda: first.update(
+        r=quota_post(tok, {"command": ["/bin/sleep", "1.5"]})))
+    t.start()
+    check(harness.wait_until(
+        lambda: svc.get_json("/api/v1/health")[2].get("busy", 0) >= 1, 5), "never busy")
+    st, hdrs, body = quota_post(tok)
+    eq(st, 429, "a second run of the token while its first runs")
+    check("in flight" in json.loads(body)["error"]["message"], "message: %s" % body)
+    check(hdrs.get("retry-after"), "no Retry-After")
+    st, _, _ = quota_post(QUOTA_TOKENS["free"])
+    eq(st, 200, "another token meanwhile")
+    t.join(30)
+    eq(first["r"][0], 200, "the first run")
+    st, _, _ = quota_post(tok)
+    eq(st, 200, "the token after its run ended")
+    return "429 while one run is in flight, 200 after"
+
+
+@test("quota")
+def quota_options_are_stored_and_checked():
+    """--rate/--burst/--concurrency land in the tokens file after the
+    label; bad values and --burst without --rate are refused."""
+    text = open(QUOTA_FILE).read()
+    check(re.search(r" rate rate=1 burst=3\n", text), "rate line: %r" % text)
+    check(re.search(r" one concurrency=1\n", text), "concurrency line: %r" % text)
+    for bad in (["--rate=0"], ["--rate=x"], ["--burst=2"], ["--concurrency=-1"]):
+        p = subprocess.run([RUNBOXD, "--config", QUOTA_CONFIG, "--add-token=bad"] + bad,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        check(p.returncode != 0 and not p.stdout, "%s was accepted" % bad)
+    p = subprocess.run([RUNBOXD, "--config", QUOTA_CONFIG, "--add-token=" + "x" * 65],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    check(p.returncode != 0 and b"1 to 64" in p.stderr, "a 65-character label: %r" % p.stderr)
+    eq(open(QUOTA_FILE).read(), text, "the tokens file after refused options")
+    return "options stored; 5 bad ones refused"
+
+
 def start_group(group, confdir):
     """The service for a group (None for the install group)."""
     global TOKEN, TOKENS_FILE
@@ -1287,6 +1370,14 @@ def start_group(group, confdir):
         TOKENS_FILE = os.path.join(confdir, "tokens.sha256")
         TOKEN = add_token(config, "e2e-ops")
         s = harness.Service(config=config)
+    elif group == "quota":
+        global QUOTA_CONFIG, QUOTA_FILE
+        QUOTA_CONFIG = make_auth_config(confdir)
+        QUOTA_FILE = os.path.join(confdir, "tokens.sha256")
+        QUOTA_TOKENS["rate"] = add_token(QUOTA_CONFIG, "rate", "--rate=1", "--burst=3")
+        QUOTA_TOKENS["one"] = add_token(QUOTA_CONFIG, "one", "--concurrency=1")
+        QUOTA_TOKENS["free"] = add_token(QUOTA_CONFIG, "free")
+        s = harness.Service(config=QUOTA_CONFIG)
     elif group == "rate":
         s = harness.Service(overrides={"http": {"rate_per_second": 2, "rate_burst": 2}})
     else:
@@ -1317,7 +1408,7 @@ def main():
     n = 0
     t_start = time.monotonic()
     try:
-        for group in ("auth", "plain", "rate", "instances", "install"):
+        for group in ("auth", "plain", "rate", "quota", "instances", "install"):
             tests = [fn for g, fn in TESTS if g == group
                      and (not only or fn.__name__ in only)]
             if not tests:
