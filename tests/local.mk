@@ -39,6 +39,18 @@ tests_check_judge_CFLAGS = $(TEST_CFLAGS)
 tests_check_judge_LDADD = service/librunbox.la $(TEST_LIBS)
 TESTS += tests/check_judge
 
+check_PROGRAMS += tests/check_api
+tests_check_api_SOURCES = tests/check_api.c
+tests_check_api_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS) $(FCGI_CFLAGS) $(SODIUM_CFLAGS) -DSRCDIR='"$(abs_top_srcdir)"'
+tests_check_api_LDADD = service/librunbox.la $(TEST_LIBS)
+TESTS += tests/check_api
+
+check_PROGRAMS += tests/check_quota
+tests_check_quota_SOURCES = tests/check_quota.c
+tests_check_quota_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS)
+tests_check_quota_LDADD = service/librunbox.la $(TEST_LIBS)
+TESTS += tests/check_quota
+
 check_PROGRAMS += tests/check_userns
 tests_check_userns_SOURCES = tests/check_userns.c
 tests_check_userns_CFLAGS = $(TEST_CFLAGS)
