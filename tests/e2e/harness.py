@@ -470,12 +470,14 @@ class Service:
 
     # -- HTTP --
 
-    def request(self, method, path, body=None, headers=None, timeout=60):
+    def request(self, method, path, body=None, headers=None, timeout=60, source=None):
         """One HTTP request on a fresh connection: (status, headers, bytes).
         headers are a dict with lower-case names.  /metrics goes to its
-        own listener (run.sh --metrics-port)."""
+        own listener (run.sh --metrics-port).  source: the client's
+        address (another one in 127.0.0.0/8 is another client)."""
         port = self.metrics_port if path.split("?")[0] == "/metrics" else self.port
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
+                                          source_address=(source, 0) if source else None)
         try:
             hdrs = dict(headers or {})
             if isinstance(body, str):
