@@ -5,9 +5,12 @@
 # tests do too.
 #
 #   conf/run.sh --builddir DIR --srcdir DIR [--port N] [--addr IP] [--config FILE]
+#               [--metrics-port N]
+# /metrics is served on ADDR:METRICS-PORT (default: the port after N).
 set -eu
 
 port=8080
+mport=
 addr=127.0.0.1
 builddir=.
 srcdir=.
@@ -16,12 +19,14 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--port) port=$2; shift 2 ;;
 	--addr) addr=$2; shift 2 ;;
+	--metrics-port) mport=$2; shift 2 ;;
 	--builddir) builddir=$2; shift 2 ;;
 	--srcdir) srcdir=$2; shift 2 ;;
 	--config) config=$2; shift 2 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
+[ -n "$mport" ] || mport=$((port + 1))
 builddir=$(cd "$builddir" && pwd)
 srcdir=$(cd "$srcdir" && pwd)
 [ -n "$config" ] || config="$srcdir/conf/runboxd.json"
@@ -72,7 +77,8 @@ fi
 {
 	[ "$(id -u)" = 0 ] && echo "user root $group;"
 	"$runboxd" --config "$config" --listen "$socket" --render "$srcdir/conf/nginx.conf.in" \
-		--addr "$addr" --port "$port" --runtime "$runtime" --www "$srcdir/www"
+		--addr "$addr" --port "$port" --runtime "$runtime" --www "$srcdir/www" \
+		--metrics-listen "$addr:$mport"
 } >"$runtime/nginx.conf"
 
 "$runboxd" --config "$config" --listen "$socket" --socket-group "$group" \

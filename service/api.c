@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "service/api.h"
 #include "service/log.h"
@@ -27,9 +28,11 @@ const char *http_reason(int status)
 	case 200: return "OK";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
 	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
@@ -250,6 +253,63 @@ static bool is_open(const struct service *svc, const char *path)
 	return false;
 }
 
+/*
+ * host[:port] in lower case into out, the scheme's default port left out,
+ * so that "Example.org:443" over https and "example.org" compare equal.
+ */
+static void authority(const char *scheme, const char *hostport, char *out, size_t len)
+{
+	size_t n = 0;
+
+	for (; hostport[n] && n + 1 < len; n++)
+		out[n] = (char)(hostport[n] >= 'A' && hostport[n] <= 'Z' ? hostport[n] + 32
+									  : hostport[n]);
+	out[n] = '\0';
+	const char *dflt = !strcmp(scheme, "https") ? ":443" : ":80";
+	if (n > strlen(dflt) && !strcmp(out + n - strlen(dflt), dflt))
+		out[n - strlen(dflt)] = '\0';
+}
+
+/*
+ * CSRF and DNS rebinding: a browser names the page that sent a request in
+ * Origin.  A request without one is not a browser's cross-site request
+ * (browsers send Origin on every POST and every cross-origin fetch); with
+ * one, it must be this service's own origin (the scheme and Host the
+ * request came with) or listed in http.cors_origins.
+ */
+static bool origin_allowed(const struct service *svc, const struct http_request *req)
+{
+	char own[600], theirs[600];
+	const char *o = req->origin ? req->origin : "", *sep;
+
+	if (!*o)
+		return true;
+	for (char **c = svc->cfg.cors_origins; c && *c; c++)
+		if (!strcasecmp(*c, o))
+			return true;
+	if (!(sep = strstr(o, "://")) || !req->host || !*req->host)
+		return false;
+	if ((size_t)(sep - o) != strlen(req->scheme) || strncasecmp(o, req->scheme, (size_t)(sep - o)))
+		return false;
+	authority(req->scheme, sep + 3, theirs, sizeof theirs);
+	authority(req->scheme, req->host, own, sizeof own);
+	return !strcmp(own, theirs);
+}
+
+/* "application/json", any case, with parameters (charset) or without. */
+static bool is_json_type(const char *ct)
+{
+	static const char want[] = "application/json";
+	size_t n = sizeof want - 1;
+
+	if (!ct || strncasecmp(ct, want, n))
+		return false;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return !*ct || *ct == ';';
+}
+
 struct route {
 	const char *path;
 	const char *method;
@@ -268,6 +328,14 @@ void api_handle(struct service *svc, const struct http_request *req,
 	char msg[256];
 
 	memset(resp, 0, sizeof *resp);
+	if (!origin_allowed(svc, req)) {
+		metrics_reject(svc->metrics, REJECT_INVALID);
+		utf8_format(msg, sizeof msg, "the Origin header \"%.100s\" is neither this "
+			    "service's own (%.10s://%.100s) nor in http.cors_origins",
+			    req->origin, req->scheme, req->host ? req->host : "");
+		set_error(resp, 403, "forbidden_origin", msg);
+		return;
+	}
 	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
 		const struct route *r = &routes[i];
 		if (strcmp(req->path, r->path) != 0)
@@ -278,6 +346,17 @@ void api_handle(struct service *svc, const struct http_request *req,
 			utf8_format(msg, sizeof msg, "%s does not accept %.16s; use %s",
 				    r->path, req->method, r->method);
 			set_error(resp, 405, "method_not_allowed", msg);
+			return;
+		}
+		/* A body that is not JSON by its Content-Type is refused before
+		   it is read as one: text/plain and form posts are what a web
+		   page may send anywhere without a CORS preflight. */
+		if (!strcmp(r->method, "POST") && !is_json_type(req->content_type)) {
+			utf8_format(msg, sizeof msg, "the Content-Type header must be "
+				    "application/json, not \"%.100s\"",
+				    req->content_type && *req->content_type ?
+				    req->content_type : "(none)");
+			set_error(resp, 415, "unsupported_media_type", msg);
 			return;
 		}
 		/* Tokens guard every endpoint the config does not open. */

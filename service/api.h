@@ -42,6 +42,10 @@ struct http_request {
 	size_t body_len;
 	bool body_too_large;     /* more than cfg.max_body_bytes arrived */
 	const char *authorization; /* the Authorization header, or NULL */
+	const char *content_type;  /* the Content-Type header, or "" */
+	const char *origin;        /* the Origin header, or "" */
+	const char *host;          /* the Host header, or "" */
+	const char *scheme;        /* "http" or "https" as the client used */
 	int conn_fd;             /* the connection the answer goes back on
 				    (to nginx), or -1 */
 };

@@ -4,10 +4,12 @@
  *   runboxd --config FILE [--listen ADDR] [--socket-group GROUP] [--work-root DIR]
  *   runboxd --config FILE --check-config
  *   runboxd --config FILE --render TEMPLATE [--port N] [--runtime DIR] [--www DIR]
+ *                                 [--addr IP] [--metrics-listen ADDR:PORT]
  *
  * --render prints TEMPLATE with @PORT@, @RUNTIME@, @WWW@, @SOCKET@, @SOCKET_GROUP@,
- * @MAX_BODY@, @READ_TIMEOUT@, @FRONT_READ_TIMEOUT@, @RATE@, @BURST@, @CONNS@
- * and @ADDR@ replaced from the config (other @NAME@s are left as they are),
+ * @MAX_BODY@, @READ_TIMEOUT@, @FRONT_READ_TIMEOUT@, @RATE@, @BURST@, @CONNS@,
+ * @ADDR@, @ADDR_NAME@, @SERVER_NAMES@, @REAL_IP_FROM@, @TRUSTED_GEO@,
+ * @METRICS_LISTEN@, @CLIENT_TIMEOUT@ and @BACKEND_CONNS@ replaced from the config (other @NAME@s are left as they are),
  * so that the nginx configuration never disagrees with runboxd's.
  */
 #include "config.h"
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -40,7 +43,7 @@ static void usage(FILE *f)
 		"       runboxd --config FILE --add-token[=LABEL] [--rate=N [--burst=N]]\n"
 		"               [--concurrency=N]\n"
 		"       runboxd --config FILE --render TEMPLATE [--addr IP] [--port N] [--runtime DIR]\n"
-		"               [--www DIR]\n"
+		"               [--www DIR] [--metrics-listen ADDR:PORT]\n"
 		"ADDR is /path/to.sock or host:port; without one (and none in the config),\n"
 		"runboxd serves the listening socket on fd 0 (spawn-fcgi).  GROUP (nginx's,\n"
 		"config socket_group) owns a unix socket, mode 0660.  A token's --rate\n"
@@ -48,17 +51,56 @@ static void usage(FILE *f)
 		"are enforced per token by runboxd; without them the token is unlimited.\n");
 }
 
+/* Each entry of v between pre and post, on one line: NULL without memory. */
+static char *join_each(char **v, const char *pre, const char *post)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&out, &len);
+
+	if (!m)
+		return NULL;
+	for (size_t i = 0; v && v[i]; i++)
+		fprintf(m, "%s%s%s", pre, v[i], post);
+	if (fclose(m) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
 static int render(const struct config *cfg, const char *template, const char *addr,
-		  const char *port, const char *runtime, const char *www)
+		  const char *port, const char *runtime, const char *www,
+		  const char *metrics_listen)
 {
 	FILE *f = fopen(template, "r");
 	char line[4096], num[32], timeout[32], front[32], rate[32], burst[32], conns[32];
+	char client[32], backend[32], addr_name[80];
 	uint64_t worst = config_request_ms(cfg);
+	char *names = join_each(cfg->server_names, " ", "");
+	char *realip = join_each(cfg->trusted_proxies, "set_real_ip_from ", "; ");
+	char *geo = join_each(cfg->trusted_proxies, "", " 1; ");
 
+	if (!names || !realip || !geo) {
+		fprintf(stderr, "runboxd: out of memory\n");
+		goto fail;
+	}
 	if (!f) {
 		fprintf(stderr, "runboxd: %s: %s\n", template, strerror(errno));
-		return 1;
+		goto fail;
 	}
+	/* nginx answers only these names (another Host is a DNS rebinding
+	   page's): the configured ones and the address make run listens on,
+	   an IPv6 one in brackets as it appears in Host. */
+	snprintf(addr_name, sizeof addr_name, "%s%s%s", strchr(addr, ':') ? "[" : "", addr,
+		 strchr(addr, ':') ? "]" : "");
+	for (char **n = cfg->server_names; *n; n++)
+		if (!strcasecmp(*n, addr_name))
+			addr_name[0] = '\0'; /* named already: nginx would warn */
+	snprintf(client, sizeof client, "%llus", (unsigned long long)cfg->client_timeout_s);
+	/* nginx opens at most one connection to runboxd per worker process
+	   of runboxd's, so none ever waits in (or overflows) its backlog. */
+	snprintf(backend, sizeof backend, "%u", cfg->slots + cfg->queue);
 	snprintf(num, sizeof num, "%llu", (unsigned long long)cfg->max_body_bytes);
 	/* Above the longest a request can take (config_request_ms); a front
 	   proxy waits 10 s more, so that the host's own answer reaches it. */
@@ -71,10 +113,14 @@ static int render(const struct config *cfg, const char *template, const char *ad
 		const char *keys[] = { "@PORT@", "@RUNTIME@", "@WWW@", "@SOCKET_GROUP@",
 				       "@SOCKET@", "@MAX_BODY@", "@READ_TIMEOUT@",
 				       "@FRONT_READ_TIMEOUT@", "@RATE@", "@BURST@",
-				       "@CONNS@", "@ADDR@" };
+				       "@CONNS@", "@ADDR_NAME@", "@ADDR@", "@SERVER_NAMES@",
+				       "@REAL_IP_FROM@", "@TRUSTED_GEO@", "@METRICS_LISTEN@",
+				       "@CLIENT_TIMEOUT@", "@BACKEND_CONNS@" };
 		const char *vals[] = { port, runtime, www, cfg->socket_group,
 				       cfg->listen ? cfg->listen : "", num, timeout, front,
-				       rate, burst, conns, addr };
+				       rate, burst, conns, addr_name, addr, names, realip,
+				       geo, metrics_listen ? metrics_listen : cfg->metrics_listen,
+				       client, backend };
 		const size_t nkeys = sizeof keys / sizeof keys[0];
 		for (char *p = line; *p;) {
 			size_t k;
@@ -90,7 +136,17 @@ static int render(const struct config *cfg, const char *template, const char *ad
 		}
 	}
 	fclose(f);
+	free(names);
+	free(realip);
+	free(geo);
 	return 0;
+fail:
+	if (f)
+		fclose(f);
+	free(names);
+	free(realip);
+	free(geo);
+	return 1;
 }
 
 static char isolation[512];
@@ -323,6 +379,7 @@ int main(int argc, char **argv)
 		{ "runtime", required_argument, NULL, 't' },
 		{ "www", required_argument, NULL, 'W' },
 		{ "addr", required_argument, NULL, 'a' },
+		{ "metrics-listen", required_argument, NULL, 'M' },
 		{ "add-token", optional_argument, NULL, 'A' },
 		{ "rate", required_argument, NULL, 'R' },
 		{ "burst", required_argument, NULL, 'B' },
@@ -335,7 +392,7 @@ int main(int argc, char **argv)
 	static struct id_claim ids = { .dir_fd = -1 };
 	const char *config = NULL, *listen_addr = NULL, *work_root = NULL, *group = NULL;
 	const char *template = NULL, *port = "8080", *runtime = ".", *www = ".";
-	const char *addr = "127.0.0.1";
+	const char *addr = "127.0.0.1", *metrics_listen = NULL;
 	bool check = false, add_token = false;
 	const char *token_label = NULL;
 	struct token_policy policy = { 0 };
@@ -362,6 +419,7 @@ int main(int argc, char **argv)
 		case 't': runtime = optarg; break;
 		case 'W': www = optarg; break;
 		case 'a': addr = optarg; break;
+		case 'M': metrics_listen = optarg; break;
 		case 'A': add_token = true; token_label = optarg; break;
 		case 'R': case 'B': case 'C':
 			snprintf(word, sizeof word, "%s=%s", c == 'R' ? "rate" :
@@ -432,7 +490,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (template)
-		return render(&svc.cfg, template, addr, port, runtime, www);
+		return render(&svc.cfg, template, addr, port, runtime, www, metrics_listen);
 	if (check) {
 		printf("runboxd: %s and %s are valid (%zu languages)\n", config,
 		       svc.cfg.languages_file, svc.langs.n);

@@ -286,6 +286,10 @@ static void serve_one(struct service *svc, FCGX_Request *r)
 	req.authorization = FCGX_GetParam("HTTP_AUTHORIZATION", r->envp);
 	if (req.authorization && !*req.authorization)
 		req.authorization = NULL;
+	req.content_type = param(r, "CONTENT_TYPE");
+	req.origin = param(r, "HTTP_ORIGIN");
+	req.host = param(r, "HTTP_HOST");
+	req.scheme = *param(r, "REQUEST_SCHEME") ? param(r, "REQUEST_SCHEME") : "http";
 	/* nginx's $request_id when it sends one, so both logs agree. */
 	char rid[40];
 	const char *nid = param(r, "REQUEST_ID");

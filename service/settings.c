@@ -180,13 +180,104 @@ static int parse_judge(json_t *v, struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* Every string of a list made only of the characters in ok (and not
+   empty, not longer than max): -1 naming the key and the entry. */
+static int check_words(char **v, const char *path, const char *ok, size_t max,
+		       const char *what, char *err, size_t errlen)
+{
+	for (size_t i = 0; v[i]; i++) {
+		size_t n = strlen(v[i]);
+		if (!n || n > max || strspn(v[i], ok) != n) {
+			snprintf(err, errlen, "%s[%zu]: \"%.80s\" is not %s", path, i, v[i],
+				 what);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* scheme://host[:port], lower case, nothing after: what a browser sends. */
+static bool is_origin(const char *s)
+{
+	const char *h = !strncmp(s, "http://", 7) ? s + 7 : !strncmp(s, "https://", 8) ? s + 8
+		: NULL;
+	return h && *h && strspn(h, "abcdefghijklmnopqrstuvwxyz0123456789.-:[]") == strlen(h);
+}
+
+/*
+ * Who may talk to the service at all: the host names nginx answers
+ * (others are closed unanswered), the web origins besides the service's
+ * own that may send requests, the proxies whose X-Real-IP, X-Forwarded-*
+ * and X-Request-Id are believed, and the address of the metrics listener.
+ */
+static int parse_edge(json_t *v, struct config *cfg, char *err, size_t errlen)
+{
+	static const char names_ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				       "0123456789.-_*:[]";
+	json_t *o;
+	const char *s;
+
+	if (v && (o = json_object_get(v, "server_names"))) {
+		if (jx_strv(o, "http.server_names", false, &cfg->server_names, err, errlen) < 0 ||
+		    check_words(cfg->server_names, "http.server_names", names_ok, 253,
+				"a host name or address", err, errlen) < 0)
+			return -1;
+	} else if (!(cfg->server_names = calloc(4, sizeof *cfg->server_names)) ||
+		   !(cfg->server_names[0] = strdup("localhost")) ||
+		   !(cfg->server_names[1] = strdup("127.0.0.1")) ||
+		   !(cfg->server_names[2] = strdup("[::1]"))) {
+		goto nomem;
+	}
+	if (v && (o = json_object_get(v, "cors_origins"))) {
+		if (jx_strv(o, "http.cors_origins", true, &cfg->cors_origins, err, errlen) < 0)
+			return -1;
+		for (size_t i = 0; cfg->cors_origins[i]; i++)
+			if (!is_origin(cfg->cors_origins[i])) {
+				snprintf(err, errlen, "http.cors_origins[%zu]: \"%.80s\" is not an "
+					 "origin (http:// or https://, a lower-case host, an "
+					 "optional port, no path)", i, cfg->cors_origins[i]);
+				return -1;
+			}
+	} else if (!(cfg->cors_origins = calloc(1, sizeof *cfg->cors_origins))) {
+		goto nomem;
+	}
+	if (v && (o = json_object_get(v, "trusted_proxies"))) {
+		if (jx_strv(o, "http.trusted_proxies", true, &cfg->trusted_proxies, err,
+			    errlen) < 0 ||
+		    check_words(cfg->trusted_proxies, "http.trusted_proxies",
+				"0123456789abcdefABCDEF.:/", 43, "an address or CIDR block",
+				err, errlen) < 0)
+			return -1;
+	} else if (!(cfg->trusted_proxies = calloc(1, sizeof *cfg->trusted_proxies))) {
+		goto nomem;
+	}
+	s = "127.0.0.1:9180";
+	if (v && (o = json_object_get(v, "metrics_listen")) &&
+	    jx_string(o, "http.metrics_listen", &s, NULL, err, errlen) < 0)
+		return -1;
+	if (!*s || strlen(s) > 64 || strspn(s, "0123456789abcdefABCDEF.:[]") != strlen(s) ||
+	    !strrchr(s, ':')) {
+		snprintf(err, errlen, "http.metrics_listen must be ADDRESS:PORT (e.g. "
+			 "\"127.0.0.1:9180\")");
+		return -1;
+	}
+	if (!(cfg->metrics_listen = strdup(s)))
+		goto nomem;
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
 /* The HTTP side: limits nginx enforces in front of runboxd (rendered into
    its config) and the bounds runboxd itself puts on a body and an answer. */
 static int parse_http(json_t *v, struct config *cfg, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "rate_per_second", "rate_burst",
 					    "connections_per_client", "max_response_bytes",
-					    "parse_memory_factor", NULL };
+					    "parse_memory_factor", "server_names",
+					    "cors_origins", "trusted_proxies",
+					    "metrics_listen", "client_timeout_s", NULL };
 	json_t *o;
 
 	cfg->rate_per_s = 50;
@@ -194,10 +285,17 @@ static int parse_http(json_t *v, struct config *cfg, char *err, size_t errlen)
 	cfg->conns_per_client = 64;
 	cfg->max_response_bytes = 64u << 20;
 	cfg->parse_memory_factor = 8;
+	cfg->client_timeout_s = 5;
+	if (v && (jx_object(v, "http", err, errlen) < 0 ||
+		  jx_only_keys(v, "http", keys, err, errlen) < 0))
+		return -1;
+	if (parse_edge(v, cfg, err, errlen) < 0)
+		return -1;
 	if (!v)
 		return 0;
-	if (jx_object(v, "http", err, errlen) < 0 ||
-	    jx_only_keys(v, "http", keys, err, errlen) < 0)
+	if ((o = json_object_get(v, "client_timeout_s")) &&
+	    jx_uint(o, "http.client_timeout_s", 1, 300, &cfg->client_timeout_s,
+		    err, errlen) < 0)
 		return -1;
 	if ((o = json_object_get(v, "rate_per_second")) &&
 	    jx_uint(o, "http.rate_per_second", 1, 1000000, &cfg->rate_per_s, err, errlen) < 0)
@@ -400,5 +498,9 @@ void config_free(struct config *cfg)
 	jx_strv_free(cfg->hide);
 	free(cfg->tokens_file);
 	jx_strv_free(cfg->open_paths);
+	jx_strv_free(cfg->server_names);
+	jx_strv_free(cfg->cors_origins);
+	jx_strv_free(cfg->trusted_proxies);
+	free(cfg->metrics_listen);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -49,6 +49,11 @@ struct config {
 	uint64_t max_response_bytes; /* the largest answer a request may get,
 					checked against its worst case first */
 	uint64_t parse_memory_factor; /* parse budget: bytes per body byte */
+	char **server_names;   /* nginx: the Host names answered */
+	char **cors_origins;   /* web origins allowed besides the service's own */
+	char **trusted_proxies; /* nginx: whose X-Real-IP etc. are believed */
+	char *metrics_listen;  /* nginx: ADDRESS:PORT of the /metrics listener */
+	uint64_t client_timeout_s; /* nginx: header, body and send timeouts */
 	uint64_t max_tests;    /* test cases per request */
 	uint64_t max_collect_files;
 	uint64_t max_collect_bytes; /* per collected file */

@@ -102,8 +102,11 @@ class Host:
         cfg["queue_timeout_ms"] = 300
         cfg["sandbox"]["uid_base"] = 61000 + 100 * k
         cfg["sandbox"]["gid_base"] = 61000 + 100 * k
+        # The front reaches host k from 10.213.k.1: its X-Real-IP (the
+        # client's address) is believed from there only.
         cfg["http"] = {"rate_per_second": 10000, "rate_burst": 10000,
-                       "connections_per_client": 1000}
+                       "connections_per_client": 1000,
+                       "trusted_proxies": ["10.213.%d.1" % k]}
         self.config = os.path.join(self.dir, "runboxd.json")
         json.dump(cfg, open(self.config, "w"))
         self.log = os.path.join(self.dir, "run.log")

@@ -254,7 +254,7 @@ class Service:
         with self._lines_lock:
             return "\n".join(self.lines[-last:])
 
-    def _launch(self, port):
+    def _launch(self, port, metrics_port):
         env = dict(os.environ)
         env.update(self.extra_env)
         env["NGINX"] = self.nginx
@@ -263,11 +263,13 @@ class Service:
         self._serving = threading.Event()
         self.proc = subprocess.Popen(
             ["/bin/sh", os.path.join(self.srcdir, "conf", "run.sh"),
-             "--port", str(port), "--builddir", self.builddir,
+             "--port", str(port), "--metrics-port", str(metrics_port),
+             "--builddir", self.builddir,
              "--srcdir", self.srcdir, "--config", self.config],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, env=env, start_new_session=True)
         self.port = port
+        self.metrics_port = metrics_port
         self._reader = threading.Thread(target=self._read_stderr,
                                         args=(self.proc.stderr,), daemon=True)
         self._reader.start()
@@ -285,7 +287,7 @@ class Service:
         """Start run.sh on a free port; retry when the port was taken."""
         why, earlier = "", []
         for _ in range(attempts):
-            self._launch(free_port())
+            self._launch(free_port(), free_port())
             deadline = time.monotonic() + self.START_TIMEOUT
             while time.monotonic() < deadline:
                 if self.runtime is None:
@@ -468,10 +470,14 @@ class Service:
 
     # -- HTTP --
 
-    def request(self, method, path, body=None, headers=None, timeout=60):
+    def request(self, method, path, body=None, headers=None, timeout=60, source=None):
         """One HTTP request on a fresh connection: (status, headers, bytes).
-        headers are a dict with lower-case names."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        headers are a dict with lower-case names.  /metrics goes to its
+        own listener (run.sh --metrics-port).  source: the client's
+        address (another one in 127.0.0.0/8 is another client)."""
+        port = self.metrics_port if path.split("?")[0] == "/metrics" else self.port
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
+                                          source_address=(source, 0) if source else None)
         try:
             hdrs = dict(headers or {})
             if isinstance(body, str):

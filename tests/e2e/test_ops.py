@@ -307,6 +307,173 @@ def cli_token_option_and_env():
                what="RUNBOX_TOKEN with CRLF")
 
 
+# ---- plain: the edge (issue 20) ----------------------------------------------
+
+TRUSTED_FRONT = "127.0.0.3"  # the plain group's http.trusted_proxies
+
+
+def runs_so_far():
+    """Every run runboxd started, by its counters (all languages, statuses)."""
+    return sum(v for k, v in metrics().items() if k.startswith("runbox_runs_total{"))
+
+
+RUN_ME = json.dumps({"language": "sh", "code": "cat /etc/passwd"})
+
+
+@test("plain")
+def cross_site_posts_do_not_run():
+    """CSRF: what a web page can send without a CORS preflight (text/plain,
+    a form) is refused 415 before it runs; a foreign Origin is refused 403;
+    the service's own Origin (and one on http.cors_origins, see the browser
+    suite) passes.  runboxd's run counter says whether anything ran."""
+    cases = (
+        ({"Content-Type": "text/plain"}, 415, "unsupported_media_type", "Content-Type"),
+        ({"Content-Type": "application/x-www-form-urlencoded"}, 415,
+         "unsupported_media_type", "Content-Type"),
+        ({}, 415, "unsupported_media_type", "Content-Type"),
+        ({"Content-Type": "application/json", "Origin": "http://attacker.example"}, 403,
+         "forbidden_origin", "Origin"),
+        ({"Content-Type": "application/json",
+          "Origin": "https://127.0.0.1:%d" % svc.port}, 403, "forbidden_origin", "Origin"),
+        ({"Content-Type": "application/json", "Origin": "null"}, 403,
+         "forbidden_origin", "Origin"),
+    )
+    for hdrs, want, code, names in cases:
+        before = runs_so_far()
+        status, _, parsed, raw = svc.request_json("POST", "/api/v1/run", RUN_ME.encode(),
+                                                  headers=dict(hdrs, **{"Content-Type":
+                                                               hdrs.get("Content-Type", "")}))
+        eq(status, want, "POST with %s" % hdrs)
+        eq(error_code(parsed), code, "error code with %s" % hdrs)
+        check(names in parsed["error"]["message"], "the message names %s: %s"
+              % (names, short(raw)))
+        eq(runs_so_far(), before, "runs after a POST with %s" % hdrs)
+    before = runs_so_far()
+    status, _, parsed, raw = svc.request_json(
+        "POST", "/api/v1/run", RUN_ME,
+        headers={"Content-Type": "application/json; charset=utf-8",
+                 "Origin": "http://127.0.0.1:%d" % svc.port})
+    eq(status, 200, "POST from the service's own origin (%s)" % short(raw))
+    eq(runs_so_far(), before + 1, "runs after the own-origin POST")
+
+
+@test("plain")
+def other_host_names_get_no_answer():
+    """DNS rebinding: a page on attacker.example rebound to 127.0.0.1 sends
+    Host: attacker.example; nginx closes it without an answer (444)."""
+    for host in ("attacker.example:%d" % svc.port, "attacker.example"):
+        s = socket.create_connection(("127.0.0.1", svc.port), timeout=10)
+        try:
+            s.sendall(("GET /api/v1/health HTTP/1.1\r\nHost: %s\r\n"
+                       "Connection: close\r\n\r\n" % host).encode())
+            data = s.recv(4096)
+        except ConnectionResetError:
+            data = b""
+        finally:
+            s.close()
+        eq(data, b"", "the answer to Host: %s" % host)
+    for host in ("localhost:%d" % svc.port, "127.0.0.1"):
+        status, _, _ = svc.request("GET", "/api/v1/health", headers={"Host": host})
+        eq(status, 200, "GET /api/v1/health with Host: %s" % host)
+
+
+@test("plain")
+def metrics_only_on_their_own_listener():
+    """/metrics is not on the site's port (a TLS proxy on this host would
+    make it public), only on http.metrics_listen."""
+    conn = socket.create_connection(("127.0.0.1", svc.port), timeout=10)
+    try:
+        conn.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        head = conn.recv(4096)
+    finally:
+        conn.close()
+    check(head.startswith(b"HTTP/1.1 404"), "GET /metrics on the site's port: %s"
+          % short(head[:80]))
+    status, _, data = svc.request("GET", "/metrics")
+    eq(status, 200, "GET /metrics on its own listener")
+    check(b"runbox_" in data, "no metrics there: %s" % short(data[:200]))
+
+
+@test("plain")
+def overload_answers_503_never_502():
+    """250 requests at once against slots + queue runboxd workers: each is
+    run (200) or refused 503 busy with Retry-After (nothing ran); never 502,
+    which says "it may have run" and stops a front from retrying."""
+    body = json.dumps({"command": ["/bin/sleep", "0.5"]})
+    got, lock = {}, threading.Lock()
+
+    def one():
+        try:
+            status, hdrs, parsed, _ = svc.request_json("POST", "/api/v1/run", body,
+                                                       timeout=120)
+            key = (status, error_code(parsed), hdrs.get("retry-after"))
+        except OSError as e:
+            key = ("error", type(e).__name__, None)
+        with lock:
+            got[key] = got.get(key, 0) + 1
+    threads = [threading.Thread(target=one) for _ in range(250)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(180)
+    check(not any(t.is_alive() for t in threads), "requests still running after 180 s")
+    print("ops: overload answers: %s" % got)
+    for (status, code, retry), n in got.items():
+        check(status in (200, 503), "%d answers %s %s" % (n, status, code))
+        if status == 503:
+            eq((code, retry), ("busy", "1"), "a 503's code and Retry-After")
+    check(any(k[0] == 200 for k in got), "nothing ran at all: %s" % got)
+    check(any(k[0] == 503 for k in got), "no request was refused busy: %s" % got)
+
+
+@test("plain")
+def slow_headers_from_one_address_do_not_shut_out_others():
+    """2,200 connections from 127.0.0.1 sending their headers slowly (more
+    than the 2 x 1024 worker_connections nginx had) must not keep a client
+    at 127.0.0.2 from its page and API answers, and nginx closes a header
+    that stops moving after http.client_timeout_s (5 s), not 60 s."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 2400
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+    slow = []
+    t0 = time.monotonic()
+    try:
+        for _ in range(2200):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(5)
+            s.connect(("127.0.0.1", svc.port))
+            s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            slow.append(s)
+        opened = time.monotonic() - t0
+        # Within the header timeout, every slow connection is still open.
+        check(opened < 4, "opening the slow connections took %.1f s" % opened)
+        for path in ("/", "/api/v1/health"):
+            status, _, data = svc.request("GET", path, timeout=5, source="127.0.0.2")
+            eq(status, 200, "GET %s from 127.0.0.2 beside the slow clients" % path)
+        status, _, raw = svc.request(
+            "POST", "/api/v1/run", json.dumps({"command": ["/bin/echo", "hi"]}), timeout=10,
+            source="127.0.0.2")
+        parsed = json.loads(raw)
+        eq((status, parsed.get("stdout")), (200, "hi\n"), "a run from 127.0.0.2")
+        # The slow ones are closed once their header stalls 5 s.
+        s = slow[-1]
+        s.settimeout(15)
+        t1 = time.monotonic()
+        try:
+            data = s.recv(4096)
+        except ConnectionResetError:
+            data = b""
+        waited = time.monotonic() - t1 + (t1 - t0) - opened
+        check(data == b"" or data.startswith(b"HTTP/1.1 408"),
+              "a stalled header got %s" % short(data[:80]))
+        check(time.monotonic() - t0 < 14, "a stalled header was kept %.1f s" % waited)
+    finally:
+        for s in slow:
+            s.close()
+
+
 # ---- plain: metrics, request ids, the CLI ------------------------------------
 
 RUNS = 'runbox_runs_total{language="sh",status="%s"}'
@@ -368,11 +535,16 @@ def request_id_on_every_answer_and_in_the_log():
         answers.append((method, path, status, rid))
     ids = [a[3] for a in answers]
     eq(len(set(ids)), len(ids), "distinct request ids (%s)" % ids)
-    # A front proxy's id (hex, 8-32 digits) is kept end to end.
+    # A front proxy's id (hex, 8-32 digits) is kept end to end: from the
+    # trusted proxy (127.0.0.3 in this group's http.trusted_proxies) only.
     mine = "0123456789abcdef%08x" % (os.getpid() & 0xffffffff)
-    status, hdrs, _ = svc.request("GET", "/api/v1/health", headers={"X-Request-Id": mine})
-    eq(hdrs.get("x-request-id"), mine, "X-Request-Id given by the client")
+    status, hdrs, _ = svc.request("GET", "/api/v1/health", headers={"X-Request-Id": mine},
+                                  source=TRUSTED_FRONT)
+    eq(hdrs.get("x-request-id"), mine, "X-Request-Id given by the trusted front")
     answers.append(("GET", "/api/v1/health", status, mine))
+    status, hdrs, _ = svc.request("GET", "/api/v1/health", headers={"X-Request-Id": mine})
+    check(hdrs.get("x-request-id") not in (None, mine),
+          "a client's own X-Request-Id was believed: %r" % hdrs.get("x-request-id"))
 
     def logged():
         text = svc.log_text(5000)
@@ -1384,7 +1556,8 @@ def start_group(group, confdir):
         # Many requests from 127.0.0.1 within seconds: not this group's concern.
         s = harness.Service(overrides={"http": {"rate_per_second": 100000,
                                                 "rate_burst": 100000,
-                                                "connections_per_client": 60000}})
+                                                "connections_per_client": 60000,
+                                                "trusted_proxies": [TRUSTED_FRONT]}})
     return s
 
 
