@@ -93,7 +93,8 @@ static int call(const char *method, const char *path, const char *body,
 	struct http_request req = {
 		.method = method, .path = path, .body = body ? body : "",
 		.body_len = body ? strlen(body) : 0, .authorization = authorization,
-		.conn_fd = -1,
+		.content_type = body ? "application/json" : "", .origin = "",
+		.host = "127.0.0.1:8080", .scheme = "http", .conn_fd = -1,
 	};
 	api_handle(&svc, &req, resp);
 	code[0] = '\0';
@@ -196,13 +197,42 @@ END_TEST
 START_TEST(test_body_too_large)
 {
 	struct http_request req = { .method = "POST", .path = "/api/v1/run", .body = "",
-				    .body_too_large = true, .conn_fd = -1 };
+				    .body_too_large = true, .content_type = "application/json",
+				    .origin = "", .host = "127.0.0.1:8080", .scheme = "http",
+				    .conn_fd = -1 };
 	struct http_response r;
 
 	api_handle(&svc, &req, &r);
 	ck_assert_int_eq(r.status, 413);
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "error"),
 							   "code")), "payload_too_large");
+	http_response_free(&r);
+}
+END_TEST
+
+/* A page on another site cannot make a browser run code here: a POST that
+   needs no preflight (text/plain, a form) is 415; a foreign Origin is 403;
+   the service's own origin is fine. */
+START_TEST(test_cross_site)
+{
+	struct http_request req = {
+		.method = "POST", .path = "/api/v1/run", .body = "{", .body_len = 1,
+		.content_type = "text/plain", .origin = "", .host = "127.0.0.1:8080",
+		.scheme = "http", .conn_fd = -1,
+	};
+	struct http_response r;
+
+	api_handle(&svc, &req, &r);
+	ck_assert_int_eq(r.status, 415);
+	http_response_free(&r);
+	req.content_type = "application/json; charset=utf-8";
+	req.origin = "http://attacker.example";
+	api_handle(&svc, &req, &r);
+	ck_assert_int_eq(r.status, 403);
+	http_response_free(&r);
+	req.origin = "http://127.0.0.1:8080";
+	api_handle(&svc, &req, &r);
+	ck_assert_int_eq(r.status, 400); /* through to the parser: "{" */
 	http_response_free(&r);
 }
 END_TEST
@@ -274,6 +304,7 @@ static Suite *api_suite(void)
 	tcase_add_test(tc, test_health_and_languages);
 	tcase_add_test(tc, test_run_validation);
 	tcase_add_test(tc, test_body_too_large);
+	tcase_add_test(tc, test_cross_site);
 	tcase_add_test(tc, test_parse_budget);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("tokens");

@@ -1515,6 +1515,31 @@ def quota_concurrency_per_token():
 
 
 @test("quota")
+def quota_token_not_limited_by_address():
+    """The web app's case: 400 runs from one address with 16 threads and a
+    token without a rate all run (200), although nginx limits anonymous
+    callers of this address to 50 per second with a burst of 100; the
+    same burst without a token gets 429s from nginx."""
+    from concurrent.futures import ThreadPoolExecutor
+    body = json.dumps({"command": ["/bin/true"]})
+
+    def one(headers):
+        return svc.request("POST", "/api/v1/run", body, headers=headers)[0]
+    with ThreadPoolExecutor(16) as pool:
+        with_token = list(pool.map(lambda _: one(auth_header(QUOTA_TOKENS["free"])),
+                                   range(400)))
+    eq({st: with_token.count(st) for st in set(with_token)}, {200: 400},
+       "statuses of 400 runs with a token")
+    time.sleep(2)  # nginx's bucket for this address refills
+    with ThreadPoolExecutor(16) as pool:
+        anonymous = list(pool.map(lambda _: one({}), range(300)))
+    check(anonymous.count(429) > 0, "no 429 for 300 anonymous requests at once: %s"
+          % {st: anonymous.count(st) for st in set(anonymous)})
+    return "400 x 200 with a token; anonymous: %s" % {st: anonymous.count(st)
+                                                      for st in set(anonymous)}
+
+
+@test("quota")
 def quota_options_are_stored_and_checked():
     """--rate/--burst/--concurrency land in the tokens file after the
     label; bad values and --burst without --rate are refused."""
