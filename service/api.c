@@ -26,6 +26,7 @@ const char *http_reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 204: return "No Content";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
@@ -277,16 +278,20 @@ static void authority(const char *scheme, const char *hostport, char *out, size_
  * one, it must be this service's own origin (the scheme and Host the
  * request came with) or listed in http.cors_origins.
  */
-static bool origin_allowed(const struct service *svc, const struct http_request *req)
+static bool origin_allowed(const struct service *svc, const struct http_request *req,
+			   const char **listed)
 {
 	char own[600], theirs[600];
 	const char *o = req->origin ? req->origin : "", *sep;
 
+	*listed = NULL;
 	if (!*o)
 		return true;
 	for (char **c = svc->cfg.cors_origins; c && *c; c++)
-		if (!strcasecmp(*c, o))
+		if (!strcasecmp(*c, o)) {
+			*listed = *c;
 			return true;
+		}
 	if (!(sep = strstr(o, "://")) || !req->host || !*req->host)
 		return false;
 	if ((size_t)(sep - o) != strlen(req->scheme) || strncasecmp(o, req->scheme, (size_t)(sep - o)))
@@ -328,7 +333,7 @@ void api_handle(struct service *svc, const struct http_request *req,
 	char msg[256];
 
 	memset(resp, 0, sizeof *resp);
-	if (!origin_allowed(svc, req)) {
+	if (!origin_allowed(svc, req, &resp->cors_origin)) {
 		metrics_reject(svc->metrics, REJECT_INVALID);
 		utf8_format(msg, sizeof msg, "the Origin header \"%.100s\" is neither this "
 			    "service's own (%.10s://%.100s) nor in http.cors_origins",
@@ -341,6 +346,14 @@ void api_handle(struct service *svc, const struct http_request *req,
 		if (strcmp(req->path, r->path) != 0)
 			continue;
 		bool head = !strcmp(req->method, "HEAD") && !strcmp(r->method, "GET");
+		/* CORS preflight (and a plain OPTIONS): what the route takes.
+		   Before the token check: a browser sends no credentials here. */
+		if (!strcmp(req->method, "OPTIONS")) {
+			resp->status = 204;
+			resp->allow = r->method;
+			resp->preflight = resp->cors_origin != NULL;
+			return;
+		}
 		if (strcmp(req->method, r->method) != 0 && !head) {
 			resp->allow = r->method;
 			utf8_format(msg, sizeof msg, "%s does not accept %.16s; use %s",

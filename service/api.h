@@ -56,7 +56,10 @@ struct http_response {
 	char *body;              /* or a malloc'd body as it is */
 	size_t body_len;         /* of body; of json once the server sized it */
 	const char *content_type; /* NULL: application/json */
-	const char *allow;       /* Allow header for 405 */
+	const char *allow;       /* Allow header for 405 and OPTIONS */
+	const char *cors_origin; /* a listed origin (http.cors_origins) that
+				    asked: Access-Control-Allow-Origin */
+	bool preflight;          /* OPTIONS from it: the Allow-* headers */
 	bool www_authenticate;   /* 401: say which scheme */
 	unsigned retry_after;    /* seconds, for 503 and 429 */
 	struct quota_state rate; /* RateLimit-* headers when rate.limited */

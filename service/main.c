@@ -80,8 +80,11 @@ static int render(const struct config *cfg, const char *template, const char *ad
 	char *names = join_each(cfg->server_names, " ", "");
 	char *realip = join_each(cfg->trusted_proxies, "set_real_ip_from ", "; ");
 	char *geo = join_each(cfg->trusted_proxies, "", " 1; ");
+	/* nginx's own answers (429, 413, 503...) carry CORS for the same
+	   listed origins as runboxd's: "origin" $http_origin; per line. */
+	char *cors = join_each(cfg->cors_origins, "\"", "\" $http_origin; ");
 
-	if (!names || !realip || !geo) {
+	if (!names || !realip || !geo || !cors) {
 		fprintf(stderr, "runboxd: out of memory\n");
 		goto fail;
 	}
@@ -115,12 +118,12 @@ static int render(const struct config *cfg, const char *template, const char *ad
 				       "@FRONT_READ_TIMEOUT@", "@RATE@", "@BURST@",
 				       "@CONNS@", "@ADDR_NAME@", "@ADDR@", "@SERVER_NAMES@",
 				       "@REAL_IP_FROM@", "@TRUSTED_GEO@", "@METRICS_LISTEN@",
-				       "@CLIENT_TIMEOUT@", "@BACKEND_CONNS@" };
+				       "@CLIENT_TIMEOUT@", "@BACKEND_CONNS@", "@CORS_MAP@" };
 		const char *vals[] = { port, runtime, www, cfg->socket_group,
 				       cfg->listen ? cfg->listen : "", num, timeout, front,
 				       rate, burst, conns, addr_name, addr, names, realip,
 				       geo, metrics_listen ? metrics_listen : cfg->metrics_listen,
-				       client, backend };
+				       client, backend, cors };
 		const size_t nkeys = sizeof keys / sizeof keys[0];
 		for (char *p = line; *p;) {
 			size_t k;
@@ -139,6 +142,7 @@ static int render(const struct config *cfg, const char *template, const char *ad
 	free(names);
 	free(realip);
 	free(geo);
+	free(cors);
 	return 0;
 fail:
 	if (f)
@@ -146,6 +150,7 @@ fail:
 	free(names);
 	free(realip);
 	free(geo);
+	free(cors);
 	return 1;
 }
 

@@ -316,7 +316,7 @@ static void serve_one(struct service *svc, FCGX_Request *r)
 		json_dump_callback(resp.json, count_bytes, &resp.body_len, JSON_COMPACT);
 	}
 	/* libfcgi's own printf knows few conversions: format here. */
-	char head[1024];
+	char head[2048];
 	int hlen = snprintf(head, sizeof head,
 			    "Status: %d %s\r\nContent-Type: %s\r\n"
 			    "Content-Length: %zu\r\nCache-Control: no-store\r\n"
@@ -330,6 +330,19 @@ static void serve_one(struct service *svc, FCGX_Request *r)
 	if (resp.retry_after)
 		hlen += snprintf(head + hlen, sizeof head - (size_t)hlen,
 				 "Retry-After: %u\r\n", resp.retry_after);
+	/* CORS, for origins listed in http.cors_origins only (the value is
+	   the config's string, never the request's). */
+	if (resp.cors_origin)
+		hlen += snprintf(head + hlen, sizeof head - (size_t)hlen,
+				 "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
+				 "Access-Control-Expose-Headers: X-Request-Id, Retry-After, "
+				 "RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset\r\n",
+				 resp.cors_origin);
+	if (resp.preflight)
+		hlen += snprintf(head + hlen, sizeof head - (size_t)hlen,
+				 "Access-Control-Allow-Methods: %s, OPTIONS\r\n"
+				 "Access-Control-Allow-Headers: Authorization, Content-Type, "
+				 "Accept\r\nAccess-Control-Max-Age: 600\r\n", resp.allow);
 	if (resp.rate.limited)
 		hlen += snprintf(head + hlen, sizeof head - (size_t)hlen,
 				 "RateLimit-Limit: %llu\r\nRateLimit-Remaining: %llu\r\n"

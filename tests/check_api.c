@@ -47,6 +47,7 @@ static void setup_service(bool tokens)
 		 "{\"work_root\":\"%s/work\",\"languages_file\":\"%s/conf/languages.json\","
 		 "\"sandbox\":{\"uid_base\":60000,\"gid_base\":60000},"
 		 "\"default_limits\":%s,\"max_limits\":%s,\"environment\":{\"PATH\":\"/bin\"},"
+		 "\"http\":{\"cors_origins\":[\"https://app.example\"]},"
 		 "\"auth\":{\"tokens_file\":%s%s%s}}",
 		 dir, SRCDIR,
 		 "{\"cpu_time_ms\":1000,\"wall_time_ms\":2000,\"memory_bytes\":2000000,"
@@ -237,6 +238,40 @@ START_TEST(test_cross_site)
 }
 END_TEST
 
+/* CORS for a listed origin: the preflight is answered without a token,
+   every answer names the origin (the config's string). */
+START_TEST(test_cors_preflight)
+{
+	struct http_request req = {
+		.method = "OPTIONS", .path = "/api/v1/run", .content_type = "", .body = "",
+		.origin = "https://app.example", .host = "127.0.0.1:8080", .scheme = "http",
+		.conn_fd = -1,
+	};
+	struct http_response r;
+
+	api_handle(&svc, &req, &r);
+	ck_assert_int_eq(r.status, 204);
+	ck_assert(r.preflight);
+	ck_assert_str_eq(r.cors_origin, "https://app.example");
+	ck_assert_str_eq(r.allow, "POST");
+	http_response_free(&r);
+
+	req.method = "GET";
+	req.path = "/api/v1/health";
+	api_handle(&svc, &req, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(!r.preflight);
+	ck_assert_str_eq(r.cors_origin, "https://app.example");
+	http_response_free(&r);
+
+	req.origin = "https://other.example";
+	api_handle(&svc, &req, &r);
+	ck_assert_int_eq(r.status, 403);
+	ck_assert_ptr_null(r.cors_origin);
+	http_response_free(&r);
+}
+END_TEST
+
 START_TEST(test_parse_budget)
 {
 	/* 600 KiB of empty objects: far more than 8 bytes per byte to parse. */
@@ -305,6 +340,7 @@ static Suite *api_suite(void)
 	tcase_add_test(tc, test_run_validation);
 	tcase_add_test(tc, test_body_too_large);
 	tcase_add_test(tc, test_cross_site);
+	tcase_add_test(tc, test_cors_preflight);
 	tcase_add_test(tc, test_parse_budget);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("tokens");

@@ -15,6 +15,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
 import { createRequire } from "node:module";
 import net from "node:net";
 import os from "node:os";
@@ -96,6 +97,7 @@ class Service {
 			const shipped = path.join(srcdir, "conf", "runboxd.json");
 			const cfg = JSON.parse(fs.readFileSync(shipped, "utf8"));
 			cfg.max_body_bytes = 1 << 20;
+			cfg.http = { ...(cfg.http || {}), cors_origins: [otherOrigins.listed] };
 			cfg.languages_file = path.join(srcdir, "conf", cfg.languages_file);
 			this.confDir = fs.mkdtempSync(path.join(os.tmpdir(), "runbox-browser-conf."));
 			fs.chmodSync(this.confDir, 0o755);
@@ -233,6 +235,63 @@ function summary() {
 	const pct = n ? Math.floor((100 * (n - failures - errors)) / n) : 0;
 	console.log(pct + "%: Checks: " + n + ", Failures: " + failures + ", Errors: " + errors);
 	return failures + errors;
+}
+
+// ---- other origins ---------------------------------------------------------------------
+//
+// Two tiny pages on other loopback ports: "listed" is in the service's
+// http.cors_origins, "foreign" is not.  Each page only offers a
+// function that calls the API from its own origin.
+
+const otherOrigins = { listed: null, foreign: null };
+const otherServers = [];
+
+function startOrigin() {
+	const page = "<!doctype html><meta charset=utf-8><title>other origin</title><p>other";
+	return new Promise((resolve, reject) => {
+		const srv = http.createServer((req, res) => {
+			res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
+			res.end(page);
+		});
+		srv.on("error", reject);
+		srv.listen(0, "127.0.0.1", () => {
+			otherServers.push(srv);
+			resolve("http://127.0.0.1:" + srv.address().port);
+		});
+	});
+}
+
+// Runs counted by the service so far (its /metrics listener, run.sh's
+// --metrics-port default: the port after the service's).
+async function runsSoFar() {
+	const text = await (await fetch("http://127.0.0.1:" + (svc.port + 1) + "/metrics")).text();
+	let n = 0;
+	for (const m of text.matchAll(/^runbox_runs_total\{[^}]*\} (\d+)$/gm))
+		n += Number(m[1]);
+	return n;
+}
+
+// From a page of origin: POST a run with the given Content-Type; what
+// the page could see ("blocked" when the browser kept the answer from it).
+async function postFrom(origin, contentType) {
+	const page = await context.newPage();
+	try {
+		await page.goto(origin + "/");
+		return await page.evaluate(async ({ api, contentType }) => {
+			try {
+				const r = await fetch(api, {
+					method: "POST", headers: { "Content-Type": contentType },
+					body: JSON.stringify({ command: ["/bin/echo", "cross"] }),
+				});
+				return { status: r.status, body: await r.json(),
+					 requestId: r.headers.get("X-Request-Id") };
+			} catch (e) {
+				return { blocked: String(e) };
+			}
+		}, { api: svc.origin + "/api/v1/run", contentType });
+	} finally {
+		await page.close();
+	}
 }
 
 // ---- page helpers ----------------------------------------------------------------------
@@ -697,9 +756,32 @@ async function checks() {
 		}
 	});
 
+	await check("a listed origin may call the API (CORS)", async () => {
+		const before = await runsSoFar();
+		const r = await postFrom(otherOrigins.listed, "application/json");
+		assert.equal(r.blocked, undefined, "blocked: " + r.blocked);
+		assert.equal(r.status, 200);
+		assert.equal(r.body.stdout, "cross\n");
+		assert.match(r.requestId || "", /^[0-9a-f]{32}$/, "X-Request-Id is exposed");
+		assert.equal(await runsSoFar(), before + 1);
+	});
+
+	await check("an unlisted origin cannot make the browser run code", async () => {
+		const before = await runsSoFar();
+		// JSON needs a preflight, which gets no CORS answer: nothing is sent.
+		const json = await postFrom(otherOrigins.foreign, "application/json");
+		assert.ok(json.blocked, "the page read an answer: " + JSON.stringify(json));
+		// text/plain needs none: the POST goes out, runboxd refuses it
+		// (415, and 403 for the Origin), and the page cannot read it.
+		const plain = await postFrom(otherOrigins.foreign, "text/plain");
+		assert.ok(plain.blocked, "the page read an answer: " + JSON.stringify(plain));
+		assert.equal(await runsSoFar(), before, "a program ran");
+	});
+
 	await check("no request leaves 127.0.0.1", async () => {
 		assert.ok(requests.length > 10, "requests were recorded");
 		const foreign = requests.filter((u) => !u.startsWith(svc.origin + "/") &&
+			!u.startsWith(otherOrigins.listed + "/") && !u.startsWith(otherOrigins.foreign + "/") &&
 			!/^(data|blob|about):/.test(u));
 		assert.deepEqual(foreign, []);
 	});
@@ -729,6 +811,8 @@ async function main() {
 	process.on("SIGTERM", stopOnSignal);
 	const t0 = Date.now();
 	try {
+		otherOrigins.listed = await startOrigin();
+		otherOrigins.foreign = await startOrigin();
 		await svc.start();
 		console.log("service at " + svc.origin + "/ (" + (Date.now() - t0) + " ms)");
 		context = await chromium.launchPersistentContext(profile, {
@@ -743,7 +827,9 @@ async function main() {
 		context.on("request", (q) => requests.push(q.url()));
 		// Anything not for our service is refused before it leaves (and the
 		// check above reports it).
-		await context.route((url) => !url.href.startsWith(svc.origin + "/"), (route) => route.abort("blockedbyclient"));
+		const ours = (href) => [svc.origin, otherOrigins.listed, otherOrigins.foreign]
+			.some((o) => href.startsWith(o + "/"));
+		await context.route((url) => !ours(url.href), (route) => route.abort("blockedbyclient"));
 		for (const p of context.pages())
 			await p.close();
 		await checks();
@@ -759,6 +845,8 @@ async function main() {
 			});
 		}
 		fs.rmSync(profile, { recursive: true, force: true });
+		for (const srv of otherServers)
+			srv.close();
 		failed = summary();
 	}
 	process.exit(failed ? 1 : 0);
