@@ -909,6 +909,30 @@ def rate_limit_lets_requests_through_again():
 
 
 @test("rate")
+def rate_limits_follow_the_real_client_behind_a_front():
+    """Behind a front proxy (127.0.0.3, in http.trusted_proxies) the
+    per-address limit applies to the client named in X-Real-IP: one client
+    flooding through the front does not make another get 429.  From any
+    other address X-Real-IP is ignored: rotating it does not escape."""
+    time.sleep(1.5)  # the buckets of earlier tests refill (2 r/s, burst 2)
+    front = "127.0.0.3"
+
+    def via_front(client):
+        return svc.request("GET", "/api/v1/health", headers={"X-Real-IP": client},
+                           source=front)[0]
+    flood = [via_front("198.51.100.7") for _ in range(8)]
+    check(429 in flood, "the flooding client was never limited: %s" % flood)
+    other = [via_front("198.51.100.8") for _ in range(2)]
+    eq(other, [200, 200], "another client behind the same front")
+    spoofed = [svc.request("GET", "/api/v1/health", source="127.0.0.4",
+                           headers={"X-Real-IP": "198.51.100.%d" % (20 + i)})[0]
+               for i in range(8)]
+    check(429 in spoofed, "X-Real-IP from an untrusted address escaped the limit: %s"
+          % spoofed)
+    return "flooder %s, other client %s, spoofer %s" % (flood, other, spoofed)
+
+
+@test("rate")
 def cli_rate_limited_is_api_error():
     need_cli()
     # Exhaust the bucket, then the CLI's request is refused by nginx.
@@ -1576,7 +1600,8 @@ def start_group(group, confdir):
         QUOTA_TOKENS["free"] = add_token(QUOTA_CONFIG, "free")
         s = harness.Service(config=QUOTA_CONFIG)
     elif group == "rate":
-        s = harness.Service(overrides={"http": {"rate_per_second": 2, "rate_burst": 2}})
+        s = harness.Service(overrides={"http": {"rate_per_second": 2, "rate_burst": 2,
+                                                "trusted_proxies": ["127.0.0.3"]}})
     else:
         # Many requests from 127.0.0.1 within seconds: not this group's concern.
         s = harness.Service(overrides={"http": {"rate_per_second": 100000,
