@@ -78,7 +78,6 @@
 #define CPU_SAMPLE_MS 50 /* longest gap between two CPU samples */
 #define DRAIN_MS 50      /* longest wait for output after the main exit */
 #define READ_CHUNK 65536
-#define OUTPUT_BATCH 65536 /* deliver at once when this much waits */
 
 enum kill_reason { KILL_NONE, KILL_WALL, KILL_CPU, KILL_OUTPUT, KILL_CANCEL };
 
@@ -651,7 +650,7 @@ static void deliver_due(struct run *r, uint64_t now, bool all)
 		const struct sbx_buf *b = i ? &r->res->err : &r->res->out;
 		if (!r->waiting_since[i])
 			continue;
-		if (all || b->len - r->sent[i] >= OUTPUT_BATCH ||
+		if (all || b->len - r->sent[i] >= SBX_OUTPUT_BATCH ||
 		    now >= r->waiting_since[i] + SBX_OUTPUT_DELAY_MS * 1000000u)
 			deliver(r, i);
 	}

@@ -174,7 +174,7 @@ struct sbx_spec {
 	   bytes of stream 1 (stdout) or 2 (stderr) as the program writes
 	   them, in order, never past the output_bytes cap: what the calls
 	   carry is exactly what the result's out and err hold.  Small writes
-	   are gathered for at most SBX_OUTPUT_DELAY_MS; between the two
+	   are gathered for at most SBX_OUTPUT_DELAY_MS (below); between the two
 	   streams the order is that of the first byte of each call (exact
 	   only with merge_output).  A return of -1 cancels the run as
 	   cancel_fd does (the reader is gone). */
@@ -182,8 +182,11 @@ struct sbx_spec {
 	void *on_output_arg;
 };
 
-/* The longest on_output holds back bytes it has read, in milliseconds. */
+/* The longest on_output holds back bytes it has read, in milliseconds;
+   they go at once when SBX_OUTPUT_BATCH bytes of a stream wait.  So a
+   stream gets at most one call per delay or batch, one more at the end. */
 #define SBX_OUTPUT_DELAY_MS 20
+#define SBX_OUTPUT_BATCH 65536
 
 /* A captured stream: exactly the first `len` bytes the program wrote. */
 struct sbx_buf {
