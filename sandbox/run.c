@@ -18,9 +18,12 @@
  *   out[2]  stdout pipe; read non-blocking into a buffer capped at
  *           limits.output_bytes.
  *   err[2]  stderr pipe; likewise.
+ *           With merge_output, err[1] is a second descriptor of out[1]
+ *           and err[0] does not exist: one pipe holds both streams.
  *   errp[2] error pipe; the child writes {step, errno} if a setup step
  *           fails.  EOF without data means execve succeeded.
  *   pidfd   readable when the child has exited.
+ *   cancel  the caller's cancel_fd, polled for a hang-up only.
  *
  * The loop polls the pidfd and the three pipes with a timeout that is the
  * nearer of the wall deadline and the next CPU sample (at most every 50 ms,
@@ -31,7 +34,14 @@
  *     cannot make the run wait), the child is reaped with wait4;
  *   - the wall deadline passes, the sampled CPU time passes the limit or a
  *     stream passes its cap: the group is SIGKILLed, the kill reason is
- *     remembered, and the run ends as above when the main process is gone.
+ *     remembered, and the run ends as above when the main process is gone;
+ *   - the cancel descriptor's peer hangs up, or on_output refuses bytes:
+ *     likewise, and the status is cancelled.
+ * Live output (on_output): the captured buffers are the queue.  sent[]
+ * marks how much of each the caller has had; bytes wait there at most
+ * SBX_OUTPUT_DELAY_MS (the poll timeout includes that deadline), so a
+ * program writing a byte at a time costs one call per stream per delay,
+ * not one per byte.  What is left is delivered after the drain.
  * The status is decided once, at the end, from the kill reason, the wait
  * status and the usage: a limit status wins over the signal it caused.
  *
@@ -69,7 +79,7 @@
 #define DRAIN_MS 50      /* longest wait for output after the main exit */
 #define READ_CHUNK 65536
 
-enum kill_reason { KILL_NONE, KILL_WALL, KILL_CPU, KILL_OUTPUT };
+enum kill_reason { KILL_NONE, KILL_WALL, KILL_CPU, KILL_OUTPUT, KILL_CANCEL };
 
 /* Everything one run holds; run_cleanup() is its only releaser. */
 struct run {
@@ -99,6 +109,11 @@ struct run {
 	int usready[2];            /* and "ready for the maps" pipe */
 	char **workdir_dirs;
 	char tmp_opts[64];
+	int cancel_fd;             /* the caller's, watched; -1 once fired */
+	size_t sent[2];            /* bytes of out, err given to on_output */
+	uint64_t waiting_since[2]; /* when the oldest byte not given was
+				      read; 0 when none waits */
+	bool output_refused;       /* on_output returned -1 */
 };
 
 static uint64_t now_ns(void)
@@ -365,14 +380,19 @@ static void run_cleanup(struct run *r)
 
 static int open_pipes(struct run *r)
 {
-	int *pipes[] = { r->in, r->out, r->err, r->errp };
-	for (size_t i = 0; i < 4; i++)
+	int *pipes[] = { r->in, r->out, r->errp, r->err };
+	bool merge = r->spec->merge_output;
+	for (size_t i = 0; i < (merge ? 3u : 4u); i++)
 		if (pipe2(pipes[i], O_CLOEXEC) < 0)
 			return -1;
+	/* Merged: the child's stderr is the same pipe as its stdout, given
+	   as a second descriptor so the child's setup is the same. */
+	if (merge && (r->err[1] = fcntl(r->out[1], F_DUPFD_CLOEXEC, 3)) < 0)
+		return -1;
 	/* Only the parent's ends are non-blocking; the program gets normal
 	   blocking pipes. */
 	if (set_nonblock(r->in[1]) < 0 || set_nonblock(r->out[0]) < 0 ||
-	    set_nonblock(r->err[0]) < 0)
+	    (!merge && set_nonblock(r->err[0]) < 0))
 		return -1;
 	return 0;
 }
@@ -485,6 +505,8 @@ static int read_stream(struct run *r, int *fd, struct sbx_buf *buf, int which)
 			memcpy(buf->data + buf->len, chunk, take);
 			buf->len += take;
 			buf->data[buf->len] = '\0';
+			if (!r->waiting_since[which - 1])
+				r->waiting_since[which - 1] = now_ns();
 		}
 		if (buf->truncated) {
 			if (r->reason == KILL_NONE)
@@ -522,9 +544,19 @@ static int next_timeout(struct run *r, uint64_t now)
 
 	if (r->reason != KILL_NONE)
 		return 100; /* killed: only waiting for the exit now */
+	for (int i = 0; i < 2 && r->spec->on_output; i++) {
+		if (!r->waiting_since[i])
+			continue;
+		uint64_t due = r->waiting_since[i] + SBX_OUTPUT_DELAY_MS * 1000000u;
+		int64_t d = now >= due ? 0 : (int64_t)((due - now + 999999) / 1000000);
+		if (t < 0 || d < t)
+			t = d;
+	}
 	if (l->wall_time_ms) {
 		uint64_t deadline = r->start_ns + l->wall_time_ms * 1000000u;
-		t = now >= deadline ? 0 : (int64_t)((deadline - now + 999999) / 1000000);
+		int64_t w = now >= deadline ? 0 : (int64_t)((deadline - now + 999999) / 1000000);
+		if (t < 0 || w < t)
+			t = w;
 	}
 	if (l->cpu_time_ms && (r->have_cpu_clock || r->cg)) {
 		uint64_t used = cpu_ms_now(r);
@@ -588,17 +620,58 @@ static int read_outputs(struct run *r, const struct pollfd *pfd, const int idx[2
 	return 0;
 }
 
+/* Give on_output what stream i (0 stdout, 1 stderr) holds beyond what it
+   has had. */
+static void deliver(struct run *r, int i)
+{
+	const struct sbx_buf *b = i ? &r->res->err : &r->res->out;
+	size_t from = r->sent[i];
+
+	r->waiting_since[i] = 0;
+	if (!r->spec->on_output || r->output_refused || b->len <= from)
+		return;
+	r->sent[i] = b->len;
+	if (r->spec->on_output(r->spec->on_output_arg, i + 1, b->data + from,
+			       b->len - from) < 0) {
+		r->output_refused = true;
+		kill_group(r, KILL_CANCEL);
+	}
+}
+
+/* Deliver what has waited its time (or a batch's worth), or with all
+   everything; the stream whose bytes were read first goes first. */
+static void deliver_due(struct run *r, uint64_t now, bool all)
+{
+	int first = r->waiting_since[1] && (!r->waiting_since[0] ||
+		    r->waiting_since[1] < r->waiting_since[0]) ? 1 : 0;
+
+	for (int k = 0; k < 2; k++) {
+		int i = k ? 1 - first : first;
+		const struct sbx_buf *b = i ? &r->res->err : &r->res->out;
+		if (!r->waiting_since[i])
+			continue;
+		if (all || b->len - r->sent[i] >= SBX_OUTPUT_BATCH ||
+		    now >= r->waiting_since[i] + SBX_OUTPUT_DELAY_MS * 1000000u)
+			deliver(r, i);
+	}
+}
+
 /* The poll loop; returns when the main process has exited. */
 static int supervise(struct run *r)
 {
 	for (;;) {
-		struct pollfd pfd[4];
-		int n = 0, iin = -1, iout[2];
+		struct pollfd pfd[5];
+		int n = 0, iin = -1, icancel = -1, iout[2];
 
 		pfd[n++] = (struct pollfd){ .fd = r->pidfd, .events = POLLIN };
 		if (r->in[1] >= 0) {
 			iin = n;
 			pfd[n++] = (struct pollfd){ .fd = r->in[1], .events = POLLOUT };
+		}
+		/* Only a hang-up counts: POLLHUP and POLLERR come anyway. */
+		if (r->cancel_fd >= 0) {
+			icancel = n;
+			pfd[n++] = (struct pollfd){ .fd = r->cancel_fd, .events = POLLRDHUP };
 		}
 		n = poll_outputs(r, pfd, n, iout);
 
@@ -612,9 +685,16 @@ static int supervise(struct run *r)
 			write_stdin(r); /* POLLERR/POLLHUP: write fails, closes */
 		if (read_outputs(r, pfd, iout) < 0)
 			return -1;
+		if (icancel >= 0 && pfd[icancel].revents) {
+			/* Level-triggered: watched no more once it fired. */
+			r->cancel_fd = -1;
+			kill_group(r, KILL_CANCEL);
+		}
 		if (pfd[0].revents)
 			return 0;
-		check_limits(r, now_ns());
+		uint64_t now = now_ns();
+		deliver_due(r, now, false);
+		check_limits(r, now);
 	}
 }
 
@@ -650,6 +730,7 @@ static int drain(struct run *r)
 	}
 	close_fd(&r->out[0]);
 	close_fd(&r->err[0]);
+	deliver_due(r, now_ns(), true);
 	return 0;
 }
 
@@ -702,6 +783,12 @@ static void conclude(struct run *r, int wstatus, bool oom)
 		describe(res, "the program was killed for using more than the "
 			 "memory limit of %llu bytes",
 			 (unsigned long long)l->memory_bytes);
+	} else if (r->reason == KILL_CANCEL) {
+		res->status = SBX_CANCELLED;
+		describe(res, "cancelled after %llu ms: %s",
+			 (unsigned long long)res->usage.wall_time_ms,
+			 r->output_refused ? "the output could not be delivered"
+					   : "the cancel descriptor hung up");
 	} else if (r->reason == KILL_OUTPUT ||
 	    (r->reason == KILL_NONE && (res->out.truncated || res->err.truncated))) {
 		int which = r->output_stream ? r->output_stream :
@@ -924,6 +1011,7 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		.errp = { -1, -1 }, .cg = spec ? spec->cgroup : NULL,
 		.cg_dirfd = -1, .statp = { -1, -1 },
 		.userns = { -1, -1 }, .usready = { -1, -1 },
+		.cancel_fd = spec && spec->cancel_fd_plus1 > 0 ? spec->cancel_fd_plus1 - 1 : -1,
 	};
 	struct child_error ce;
 	struct rusage ru;

@@ -35,7 +35,8 @@
 	X(MEMORY_EXCEEDED, "memory_exceeded")               \
 	X(OUTPUT_EXCEEDED, "output_exceeded")               \
 	X(FILE_SIZE_EXCEEDED, "file_size_exceeded")         \
-	X(EXEC_FAILED, "exec_failed")
+	X(EXEC_FAILED, "exec_failed")                       \
+	X(CANCELLED, "cancelled")
 
 enum sbx_status {
 #define SBX_STATUS_ENUM(id, name) SBX_##id,
@@ -159,7 +160,33 @@ struct sbx_spec {
 				   ("64m"); NULL = "64m" */
 	bool seccomp;           /* NO_NEW_PRIVS + the seccomp filter */
 	struct sbx_limits limits;
+
+	/* Cancellation: 1 + a descriptor the run watches (a socket, a pipe's
+	   read end), 0 (the default) = none.  When its peer hangs up
+	   (POLLRDHUP, POLLHUP or POLLERR) the process tree is killed and the
+	   run ends with status cancelled.  The descriptor stays the
+	   caller's: it is polled, never read or closed. */
+	int cancel_fd_plus1;
+	/* stderr goes into the stdout pipe: out holds both in the order the
+	   program wrote them (one output_bytes cap), err stays empty. */
+	bool merge_output;
+	/* Live output, or NULL: called on the thread of sbx_run() with the
+	   bytes of stream 1 (stdout) or 2 (stderr) as the program writes
+	   them, in order, never past the output_bytes cap: what the calls
+	   carry is exactly what the result's out and err hold.  Small writes
+	   are gathered for at most SBX_OUTPUT_DELAY_MS (below); between the two
+	   streams the order is that of the first byte of each call (exact
+	   only with merge_output).  A return of -1 cancels the run as
+	   cancel_fd does (the reader is gone). */
+	int (*on_output)(void *arg, int stream, const char *data, size_t len);
+	void *on_output_arg;
 };
+
+/* The longest on_output holds back bytes it has read, in milliseconds;
+   they go at once when SBX_OUTPUT_BATCH bytes of a stream wait.  So a
+   stream gets at most one call per delay or batch, one more at the end. */
+#define SBX_OUTPUT_DELAY_MS 20
+#define SBX_OUTPUT_BATCH 65536
 
 /* A captured stream: exactly the first `len` bytes the program wrote. */
 struct sbx_buf {

@@ -15,11 +15,12 @@
 #include <strings.h>
 
 #include "service/api.h"
-#include "service/log.h"
+#include "service/judge.h"
 #include "service/limits.h"
 #include "service/log.h"
 #include "service/request.h"
 #include "service/response.h"
+#include "service/stream.h"
 #include "service/utf8.h"
 
 const char *http_reason(int status)
@@ -85,13 +86,18 @@ static void handle_run(struct service *svc, const struct http_request *req,
 		set_error(resp, e.http, e.code, e.message);
 		return;
 	}
-	uint64_t worst = response_worst_bytes(&job, &svc->cfg);
+	/* A streamed answer sends the outputs twice: as they come, and in
+	   the result event. */
+	bool streamed = req->stream && stream_wanted(req->accept);
+	uint64_t worst = streamed ? response_stream_worst_bytes(&job, &svc->cfg)
+				  : response_worst_bytes(&job, &svc->cfg);
 	if (worst > svc->cfg.max_response_bytes) {
 		char *m = err;
 		size_t left = sizeof err;
-		int n = snprintf(m, left, "the answer could reach %llu bytes (every output at "
+		int n = snprintf(m, left, "the %s could reach %llu bytes (every output at "
 				 "its cap, escaped), more than http.max_response_bytes (%llu): "
 				 "lower limits.output_bytes (%llu)",
+				 streamed ? "streamed answer" : "answer",
 				 (unsigned long long)worst,
 				 (unsigned long long)svc->cfg.max_response_bytes,
 				 (unsigned long long)job.limits.output_bytes);
@@ -134,47 +140,63 @@ static void handle_run(struct service *svc, const struct http_request *req,
 	}
 	resp->used_slot = true;
 	resp->slot = index;
-	rc = job_execute(&job, &svc->cfg, &svc->slots[index], req->conn_fd, &res, err,
+	struct job_hooks hooks = { .cancel_fd = req->conn_fd };
+	struct run_stream st;
+	if (streamed) {
+		/* The request is valid and holds a slot: the answer starts. */
+		resp->status = 200;
+		resp->streamed = true;
+		resp->content_type = "application/x-ndjson";
+		stream_begin(&st, req->stream, &job, resp);
+		hooks.arg = &st;
+		hooks.output = stream_output;
+		hooks.compiled = stream_compiled;
+		hooks.test_done = stream_test;
+	}
+	rc = job_execute(&job, &svc->cfg, &svc->slots[index], &hooks, &res, err,
 			 sizeof err);
 	pool_release(svc->pool, index);
 	clock_gettime(CLOCK_MONOTONIC, &w0);
 	if (rc < 0) {
 		metrics_cleanup_failure(svc->metrics);
 		log_msg(LOG_ERR, "slot %u: %s", index, err);
-		set_error(resp, 500, "internal", "the service failed to run the program");
+		if (streamed) {
+			stream_error(&st, "internal", "the service failed to run the program");
+			resp->body_len = st.sent;
+		} else {
+			set_error(resp, 500, "internal", "the service failed to run the program");
+		}
 		job_free(&job);
 		return;
 	}
-	/* The request's final status, as the response's "status" says it. */
-	int status = METRICS_COMPILE_ERROR;
-	resp->run_status = "compile_error";
-	if (res.ran) {
-		status = (int)res.run.status;
-		resp->run_status = sbx_status_name(res.run.status);
-	} else if (res.tests) {
-		status = SBX_OK;
-		resp->run_status = "ok";
-		for (size_t i = 0; i < res.ntests; i++)
-			if (!res.tests[i].accepted && !res.tests[i].skipped) {
-				resp->run_status = response_verdict(&res.tests[i]);
-				status = res.tests[i].run.status == SBX_OK ?
-					METRICS_WRONG_ANSWER : (int)res.tests[i].run.status;
-				break;
-			}
-	}
+	/* The request's final status, as the answer's "status" says it. */
+	struct judge_summary sum;
+	judge_conclude(&res, &sum);
+	resp->run_status = sum.name;
 	if (res.cleanup_failed)
 		metrics_cleanup_failure(svc->metrics);
-	if (res.abandoned) {
+	if (res.cancelled) {
 		/* The answer goes nowhere; the slot was given back early. */
-		resp->run_status = "client_gone";
 		metrics_abandoned_tests(svc->metrics, res.abandoned);
-		log_msg(LOG_INFO, "slot %u: the client went away; %zu of %zu tests not run",
-			index, res.abandoned, res.ntests);
+		if (res.tests)
+			log_msg(LOG_INFO, "slot %u: cancelled: the client went away; %zu of "
+				"%zu tests not run", index, res.abandoned, res.ntests);
+		else
+			log_msg(LOG_INFO, "slot %u: cancelled: the client went away", index);
 	}
 	metrics_run(svc->metrics, job.lang ? (int)(job.lang - svc->langs.v) : -1,
-		    status, (uint64_t)((w0.tv_sec - w1.tv_sec) * 1000 +
-				       (w0.tv_nsec - w1.tv_nsec) / 1000000));
-	set_json(resp, 200, response_run(&job, &res));
+		    sum.status, (uint64_t)((w0.tv_sec - w1.tv_sec) * 1000 +
+					   (w0.tv_nsec - w1.tv_nsec) / 1000000));
+	if (streamed) {
+		json_t *result = response_run(&job, &res);
+		if (result)
+			stream_result(&st, result);
+		else
+			stream_error(&st, "internal", "out of memory");
+		resp->body_len = st.sent;
+	} else {
+		set_json(resp, 200, response_run(&job, &res));
+	}
 	job_result_free(&res);
 	job_free(&job);
 }

@@ -48,6 +48,20 @@ struct http_request {
 	const char *scheme;        /* "http" or "https" as the client used */
 	int conn_fd;             /* the connection the answer goes back on
 				    (to nginx), or -1 */
+	const char *accept;      /* the Accept header, or "" */
+	const struct http_stream *stream; /* how to answer in pieces, or NULL */
+};
+
+struct http_response;
+
+/* An answer sent while it is made (NDJSON), by the server for the API. */
+struct http_stream {
+	void *arg;
+	/* Send the head of resp (status, content type, CORS and rate
+	   headers; no length) now: 0, or -1 when the client is gone. */
+	int (*begin)(void *arg, const struct http_response *resp);
+	/* Send these body bytes now (flushed): 0, or -1. */
+	int (*write)(void *arg, const char *data, size_t len);
 };
 
 struct http_response {
@@ -63,6 +77,8 @@ struct http_response {
 	bool www_authenticate;   /* 401: say which scheme */
 	unsigned retry_after;    /* seconds, for 503 and 429 */
 	struct quota_state rate; /* RateLimit-* headers when rate.limited */
+	bool streamed;           /* head and body went out through the
+				    request's stream; body_len: its bytes */
 	const char *run_status;  /* for the log: the run's status word */
 	unsigned slot;           /* for the log */
 	bool used_slot;

@@ -214,10 +214,18 @@ static char **concat_argv(char *const *a, char *const *b)
 	return v;
 }
 
+/* How a step is watched: the cancel fd always, live output and merging
+   for the program's runs only (never the compile step). */
+struct step_watch {
+	const struct job_hooks *hooks;
+	bool live;
+	bool merge_output;
+};
+
 static int run_step(char **argv, char **env, const char *cwd,
 		    const struct config *cfg, const struct language *lang,
 		    const struct slot *slot, const struct sbx_limits *limits,
-		    const char *in, size_t in_len,
+		    const char *in, size_t in_len, const struct step_watch *w,
 		    struct sbx_result *res, char *err, size_t errlen)
 {
 	struct sbx_spec spec = {
@@ -228,6 +236,13 @@ static int run_step(char **argv, char **env, const char *cwd,
 		.cgroup = slot->cgroup, .limits = *limits,
 		.seccomp = cfg->seccomp, .hide = cfg->hide, .tmp_size = cfg->tmp_size,
 	};
+	if (w->hooks && w->hooks->cancel_fd >= 0)
+		spec.cancel_fd_plus1 = w->hooks->cancel_fd + 1;
+	if (w->live && w->hooks && w->hooks->output) {
+		spec.on_output = w->hooks->output;
+		spec.on_output_arg = w->hooks->arg;
+	}
+	spec.merge_output = w->merge_output;
 	if (cfg->namespaces) {
 		spec.namespaces = SBX_NS_ALL | (cfg->userns ? SBX_NS_USER : 0);
 		/* Network is off unless the admin allowed it for the language. */
@@ -323,7 +338,7 @@ static int copy_build(struct workdir *from, struct workdir *to, uint64_t cap,
 static int run_program(const struct job *job, const struct config *cfg,
 		       const struct slot *slot, struct workdir *wd,
 		       char *const *args, const char *in, size_t in_len,
-		       struct sbx_result *run, bool *ran,
+		       const struct job_hooks *hooks, struct sbx_result *run, bool *ran,
 		       struct collected **files, size_t *nfiles,
 		       bool *leftovers, char *err, size_t errlen)
 {
@@ -338,8 +353,10 @@ static int run_program(const struct job *job, const struct config *cfg,
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
+	struct step_watch w = { .hooks = hooks, .live = true,
+				.merge_output = job->merge_output };
 	if (run_step(argv, env, wd->path, cfg, job->lang, slot, &job->limits, in,
-		     in_len, run, err, errlen) < 0)
+		     in_len, &w, run, err, errlen) < 0)
 		goto out;
 	*ran = true;
 	if (run->leftovers)
@@ -353,15 +370,6 @@ out:
 	jx_strv_free(argv);
 	jx_strv_free(env);
 	return rc;
-}
-
-static bool test_accepted(const struct job *job, const struct job_test *t,
-			  const struct sbx_result *r)
-{
-	if (r->status != SBX_OK)
-		return false;
-	return !t->expected || output_matches(r->out.data, r->out.len, t->expected,
-					      t->expected_len, job->compare);
 }
 
 static void remove_dir(struct workdir *wd, const struct slot *slot,
@@ -391,10 +399,19 @@ static bool peer_closed(int fd)
 	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
+/* Is the client gone (before a step starts)? */
+static bool gone(const struct job_hooks *hooks, struct job_result *res)
+{
+	if (!res->cancelled && hooks && peer_closed(hooks->cancel_fd))
+		res->cancelled = true;
+	return res->cancelled;
+}
+
 /* Each test in a fresh copy of the build directory. */
 static int run_tests(const struct job *job, const struct config *cfg,
-		     const struct slot *slot, struct workdir *build, int client_fd,
-		     struct job_result *res, char *err, size_t errlen)
+		     const struct slot *slot, struct workdir *build,
+		     const struct job_hooks *hooks, struct job_result *res,
+		     char *err, size_t errlen)
 {
 	bool failed = false;
 
@@ -412,10 +429,13 @@ static int run_tests(const struct job *job, const struct config *cfg,
 
 		if (failed && job->stop_on_failure) {
 			o->skipped = true;
+			if (!res->cancelled && hooks && hooks->test_done &&
+			    hooks->test_done(hooks->arg, res, i) < 0)
+				res->cancelled = true;
 			continue;
 		}
-		if (res->abandoned || peer_closed(client_fd)) {
-			o->skipped = true;
+		if (gone(hooks, res)) {
+			o->skipped = o->abandoned = true;
 			res->abandoned++;
 			continue;
 		}
@@ -431,22 +451,27 @@ static int run_tests(const struct job *job, const struct config *cfg,
 		else if (run_program(job, cfg, slot, &wd, t->args ? t->args : job->args,
 				     t->stdin_data ? t->stdin_data : job->stdin_data,
 				     t->stdin_data ? t->stdin_len : job->stdin_len,
-				     &o->run, &o->ran, &o->files, &o->nfiles,
+				     hooks, &o->run, &o->ran, &o->files, &o->nfiles,
 				     &res->cleanup_failed, err, errlen) == 0) {
-			o->accepted = test_accepted(job, t, &o->run);
+			o->accepted = judge_accepts(job, t, &o->run);
 			failed |= !o->accepted;
+			if (o->run.status == SBX_CANCELLED)
+				res->cancelled = true;
 			rc = 0;
 		}
 		remove_dir(&wd, slot, res);
 		if (rc < 0)
 			return -1;
+		if (!res->cancelled && hooks && hooks->test_done &&
+		    hooks->test_done(hooks->arg, res, i) < 0)
+			res->cancelled = true;
 	}
 	return 0;
 }
 
 int job_execute(const struct job *job, const struct config *cfg,
-		const struct slot *slot, int client_fd, struct job_result *res,
-		char *err, size_t errlen)
+		const struct slot *slot, const struct job_hooks *hooks,
+		struct job_result *res, char *err, size_t errlen)
 {
 	struct workdir wd;
 	char **compile_env = NULL, **argv = NULL;
@@ -482,15 +507,21 @@ int job_execute(const struct job *job, const struct config *cfg,
 			snprintf(err, errlen, "out of memory");
 			goto out;
 		}
+		struct step_watch w = { .hooks = hooks };
 		if (run_step(argv, compile_env, wd.path, cfg, job->lang, slot,
-			     &job->lang->compile_limits, NULL, 0, &res->compile,
+			     &job->lang->compile_limits, NULL, 0, &w, &res->compile,
 			     err, errlen) < 0)
 			goto out;
 		res->compiled = true;
+		if (res->compile.status == SBX_CANCELLED)
+			res->cancelled = true;
 		if (res->compile.leftovers)
 			res->cleanup_failed = true;
 		jx_strv_free(argv);
 		argv = NULL;
+		if (!res->cancelled && hooks && hooks->compiled &&
+		    hooks->compiled(hooks->arg, res) < 0)
+			res->cancelled = true;
 		if (res->compile.status != SBX_OK) {
 			rc = 0; /* compile_error: the program is not run */
 			goto out;
@@ -498,13 +529,18 @@ int job_execute(const struct job *job, const struct config *cfg,
 	}
 
 	if (job->tests) {
-		rc = run_tests(job, cfg, slot, &wd, client_fd, res, err, errlen);
+		rc = run_tests(job, cfg, slot, &wd, hooks, res, err, errlen);
 		goto out;
 	}
-
+	if (gone(hooks, res)) {
+		rc = 0; /* nobody waits for it: the program is not run */
+		goto out;
+	}
 	rc = run_program(job, cfg, slot, &wd, job->args, job->stdin_data, job->stdin_len,
-			 &res->run, &res->ran, &res->files, &res->nfiles,
+			 hooks, &res->run, &res->ran, &res->files, &res->nfiles,
 			 &res->cleanup_failed, err, errlen);
+	if (rc == 0 && res->ran && res->run.status == SBX_CANCELLED)
+		res->cancelled = true;
 out:
 	jx_strv_free(argv);
 	jx_strv_free(compile_env);

@@ -34,7 +34,9 @@ struct collected {
 };
 
 struct test_outcome {
-	bool skipped;      /* not run: an earlier test failed (stop_on_failure) */
+	bool skipped;      /* not run: an earlier test failed (stop_on_failure),
+			      or the client went away (abandoned) */
+	bool abandoned;
 	bool ran;
 	bool accepted;     /* exit 0 and the expected output */
 	struct sbx_result run;
@@ -52,19 +54,40 @@ struct job_result {
 	struct test_outcome *tests; /* judge mode */
 	size_t ntests;
 	bool cleanup_failed;     /* leftovers: processes or a work dir */
+	bool cancelled;          /* the client went away: the program running
+				    was killed (status cancelled) or nothing
+				    more was started */
 	size_t abandoned;        /* tests not run: the client had gone away */
 };
 
 /*
+ * What job_execute tells its caller while it works, and how the caller
+ * stops it.  Every member may be left 0 (cancel_fd -1).
+ */
+struct job_hooks {
+	int cancel_fd;  /* the connection the answer goes back on, or -1:
+			   once its peer has closed it (the client went away
+			   and nginx let go of the request), the program
+			   running is killed and nothing more is started */
+	void *arg;
+	/* The program's live output (sbx_spec.on_output); not the compile
+	   step's.  -1: the reader is gone, cancel. */
+	int (*output)(void *arg, int stream, const char *data, size_t len);
+	/* The compile step ended (res->compile is filled). */
+	int (*compiled)(void *arg, const struct job_result *res);
+	/* Test i ended: it ran, or it was skipped. */
+	int (*test_done)(void *arg, const struct job_result *res, size_t i);
+};
+
+/*
  * 0 with *res filled, or -1 with a sentence (a failure of the service).
- * client_fd is the connection the answer goes back on, or -1: before each
- * test, once its peer has closed it (the client went away and nginx let go
- * of the request), the remaining tests are not run and res->abandoned
- * counts them.
+ * hooks may be NULL.  A cancellation (hooks->cancel_fd hung up, or a hook
+ * returned -1) sets res->cancelled; in judge mode the tests not started
+ * are skipped and res->abandoned counts them.
  */
 int job_execute(const struct job *job, const struct config *cfg,
-		const struct slot *slot, int client_fd, struct job_result *res,
-		char *err, size_t errlen);
+		const struct slot *slot, const struct job_hooks *hooks,
+		struct job_result *res, char *err, size_t errlen);
 void job_result_free(struct job_result *res);
 
 /* Open (creating if needed) the work root of slot index under cfg->work_root. */

@@ -1,10 +1,14 @@
 /*
- * judge.c - output comparison for test cases.
+ * judge.c - output comparison for test cases, and the verdicts: each
+ * test's and the request's status, in one place.
  */
 #include "config.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "service/execute.h"
 #include "service/judge.h"
 
 int compare_mode_parse(const char *name)
@@ -106,4 +110,92 @@ bool output_matches(const char *got, size_t got_len, const char *want,
 		return match_tokens(got, got_len, want, want_len);
 	}
 	return false;
+}
+
+bool judge_accepts(const struct job *job, const struct job_test *t,
+		   const struct sbx_result *run)
+{
+	if (run->status != SBX_OK)
+		return false;
+	return !t->expected || output_matches(run->out.data, run->out.len, t->expected,
+					      t->expected_len, job->compare);
+}
+
+const char *judge_verdict(const struct test_outcome *t)
+{
+	if (t->skipped)
+		return "skipped";
+	if (t->accepted)
+		return "accepted";
+	if (t->run.status == SBX_OK)
+		return "wrong_answer";
+	return sbx_status_name(t->run.status);
+}
+
+const char *judge_status_name(int status)
+{
+	if (status == JUDGE_COMPILE_ERROR)
+		return "compile_error";
+	if (status == JUDGE_WRONG_ANSWER)
+		return "wrong_answer";
+	return sbx_status_name((enum sbx_status)status);
+}
+
+static void set_status(struct judge_summary *s, int status)
+{
+	s->status = status;
+	s->name = judge_status_name(status);
+}
+
+static void conclude_tests(const struct job_result *res, struct judge_summary *s)
+{
+	size_t first = SIZE_MAX;
+
+	for (size_t i = 0; i < res->ntests; i++) {
+		const struct test_outcome *t = &res->tests[i];
+		if (t->skipped)
+			s->skipped++;
+		else if (t->accepted)
+			s->passed++;
+		else if (s->failed++ == 0)
+			first = i;
+	}
+	if (res->cancelled) {
+		set_status(s, SBX_CANCELLED);
+		snprintf(s->message, sizeof s->message, "cancelled: the client went away "
+			 "(%zu of %zu tests not run)", res->abandoned, res->ntests);
+	} else if (first == SIZE_MAX) {
+		set_status(s, SBX_OK);
+		snprintf(s->message, sizeof s->message, "all %zu tests passed", res->ntests);
+	} else {
+		const struct test_outcome *t = &res->tests[first];
+		if (t->run.status == SBX_OK) {
+			set_status(s, JUDGE_WRONG_ANSWER);
+			snprintf(s->message, sizeof s->message, "test %zu of %zu: wrong answer",
+				 first + 1, res->ntests);
+		} else {
+			set_status(s, (int)t->run.status);
+			snprintf(s->message, sizeof s->message, "test %zu of %zu: %s",
+				 first + 1, res->ntests, t->run.message);
+		}
+	}
+}
+
+void judge_conclude(const struct job_result *res, struct judge_summary *s)
+{
+	memset(s, 0, sizeof *s);
+	if (res->tests) {
+		conclude_tests(res, s);
+	} else if (res->ran && !res->cancelled) {
+		set_status(s, (int)res->run.status);
+		snprintf(s->message, sizeof s->message, "%s", res->run.message);
+	} else if (res->cancelled) {
+		set_status(s, SBX_CANCELLED);
+		snprintf(s->message, sizeof s->message, "cancelled: the client went away%s",
+			 res->ran ? "" : " before the program started");
+	} else {
+		set_status(s, JUDGE_COMPILE_ERROR);
+		snprintf(s->message, sizeof s->message, "compilation failed: %s",
+			 res->compile.message);
+	}
 }

@@ -13,6 +13,7 @@ service_librunbox_la_SOURCES = \
 	service/languages.c service/languages.h \
 	service/request.c service/request.h \
 	service/response.c service/response.h \
+	service/stream.c service/stream.h \
 	service/execute.c service/execute.h \
 	service/pool.c service/pool.h \
 	service/quota.c service/quota.h \

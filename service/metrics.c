@@ -28,7 +28,7 @@ struct histogram {
 struct metrics {
 	uint64_t requests[NCODES + 1]; /* last: any other code */
 	/* [language + 1][status]; language 0 is "command" */
-	uint64_t runs[METRICS_MAX_LANGS + 1][METRICS_WRONG_ANSWER + 1];
+	uint64_t runs[METRICS_MAX_LANGS + 1][JUDGE_STATUS_COUNT];
 	struct histogram duration;
 	struct histogram queue_wait;
 	int64_t waiting;
@@ -86,7 +86,7 @@ static void observe(struct histogram *h, uint64_t ms)
 
 void metrics_run(struct metrics *m, int lang, int status, uint64_t wall_ms)
 {
-	if (!m || lang >= METRICS_MAX_LANGS || status < 0 || status > METRICS_WRONG_ANSWER)
+	if (!m || lang >= METRICS_MAX_LANGS || status < 0 || status >= JUDGE_STATUS_COUNT)
 		return;
 	add(&m->runs[lang + 1][status], 1);
 	observe(&m->duration, wall_ms);
@@ -200,14 +200,13 @@ char *metrics_render(const struct metrics *m, const struct languages *langs,
 	put(&t, "# HELP runbox_runs_total Runs by language and final status.\n"
 		"# TYPE runbox_runs_total counter\n");
 	for (size_t l = 0; l <= langs->n && l <= METRICS_MAX_LANGS; l++)
-		for (int s = 0; s <= METRICS_WRONG_ANSWER; s++) {
+		for (int s = 0; s < JUDGE_STATUS_COUNT; s++) {
 			uint64_t v = get(&m->runs[l][s]);
 			if (!v)
 				continue;
 			put(&t, "runbox_runs_total{language=\"%s\",status=\"%s\"} %llu\n",
 			    l ? langs->v[l - 1].id : "command",
-			    s == METRICS_COMPILE_ERROR ? "compile_error" :
-			    s == METRICS_WRONG_ANSWER ? "wrong_answer" : sbx_status_name(s),
+			    judge_status_name(s),
 			    (unsigned long long)v);
 		}
 	put_histogram(&t, "runbox_run_duration_seconds",

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "sandbox/sandbox.h"
+#include "service/judge.h"
 #include "service/languages.h"
 
 #define METRICS_MAX_LANGS 64
@@ -19,10 +20,8 @@ struct metrics *metrics_create(void);
 void metrics_destroy(struct metrics *m);
 
 void metrics_request(struct metrics *m, int http_status);
-/* lang: index into the languages (or -1 for command); status: an
-   sbx_status, METRICS_COMPILE_ERROR or METRICS_WRONG_ANSWER. */
-#define METRICS_COMPILE_ERROR SBX_STATUS_COUNT
-#define METRICS_WRONG_ANSWER (SBX_STATUS_COUNT + 1)
+/* lang: index into the languages (or -1 for command); status: the
+   request's, as judge_conclude() decides it (an sbx_status or JUDGE_*). */
 void metrics_run(struct metrics *m, int lang, int status, uint64_t wall_ms);
 void metrics_queue_wait(struct metrics *m, uint64_t ms);
 void metrics_waiting(struct metrics *m, int delta);

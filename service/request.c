@@ -213,7 +213,7 @@ static int parse_fields(json_t *root, struct job *job, const struct config *cfg,
 	static const char *const keys[] = {
 		"language", "code", "command", "args", "stdin", "files", "env",
 		"encoding", "limits", "tests", "compare", "stop_on_failure",
-		"collect", NULL,
+		"collect", "merge_output", NULL,
 	};
 	json_t *lang = json_object_get(root, "language");
 	json_t *command = json_object_get(root, "command");
@@ -295,6 +295,9 @@ static int parse_fields(json_t *root, struct job *job, const struct config *cfg,
 	}
 	if ((v = json_object_get(root, "collect")) && parse_collect(v, job, cfg, e) < 0)
 		return -1;
+	if ((v = json_object_get(root, "merge_output")) &&
+	    jx_bool(v, "merge_output", &job->merge_output, e->message, sizeof e->message) < 0)
+		return bad(e);
 
 	job->limits = cfg->default_limits;
 	if ((v = json_object_get(root, "limits")) &&

@@ -53,6 +53,7 @@ struct job {
 	enum compare_mode compare;
 	bool stop_on_failure;
 	char **collect;              /* files to return, or NULL */
+	bool merge_output;           /* stderr into stdout, in order */
 };
 
 /* 0 and a job, or -1 and the error to send. */

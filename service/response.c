@@ -82,106 +82,84 @@ static json_t *files_json(const struct collected *files, size_t n, bool base64)
 	return o;
 }
 
-const char *response_verdict(const struct test_outcome *t)
+/* One test's entry: the fields of a run plus its verdict (and files). */
+json_t *response_test(const struct job *job, const struct job_result *res, size_t i)
 {
+	const struct test_outcome *t = &res->tests[i];
+	json_t *o;
+
 	if (t->skipped)
-		return "skipped";
-	if (t->accepted)
-		return "accepted";
-	if (t->run.status == SBX_OK)
-		return "wrong_answer";
-	return sbx_status_name(t->run.status);
+		return json_pack("{s:s, s:s, s:s}", "verdict", "skipped",
+				 "status", "skipped", "message",
+				 t->abandoned ? "not run: the client went away"
+					      : "not run: an earlier test failed");
+	o = step_json(&t->run, job->base64);
+	if (o) {
+		json_object_set_new(o, "verdict", json_string(judge_verdict(t)));
+		if (job->collect)
+			json_object_set_new(o, "files", files_json(t->files, t->nfiles,
+								   job->base64));
+	}
+	return o;
 }
 
-/* Judge mode: one object per test, a summary, and the first failure. */
-static json_t *tests_json(const struct job *job, const struct job_result *res,
-			  json_t *top)
+/* Judge mode: one object per test. */
+static json_t *tests_json(const struct job *job, const struct job_result *res)
 {
 	json_t *arr = json_array();
-	size_t passed = 0, failed = 0, skipped = 0, first = (size_t)-1;
 
 	for (size_t i = 0; arr && i < res->ntests; i++) {
-		const struct test_outcome *t = &res->tests[i];
-		json_t *o;
-		if (t->skipped) {
-			skipped++;
-			o = json_pack("{s:s, s:s, s:s}", "verdict", "skipped",
-				      "status", "skipped",
-				      "message", "not run: an earlier test failed");
-		} else {
-			o = step_json(&t->run, job->base64);
-			if (o) {
-				json_object_set_new(o, "verdict", json_string(response_verdict(t)));
-				if (job->collect)
-					json_object_set_new(o, "files",
-							    files_json(t->files, t->nfiles,
-								       job->base64));
-			}
-			if (t->accepted)
-				passed++;
-			else if (failed++ == 0)
-				first = i;
-		}
+		json_t *o = response_test(job, res, i);
 		if (!o || json_array_append_new(arr, o) < 0) {
 			json_decref(arr);
 			return NULL;
 		}
 	}
-	if (!arr)
-		return NULL;
-	char msg[320];
-	if (!failed) {
-		json_object_set_new(top, "status", json_string("ok"));
-		snprintf(msg, sizeof msg, "all %zu tests passed", res->ntests);
-	} else {
-		const struct test_outcome *t = &res->tests[first];
-		json_object_set_new(top, "status", json_string(response_verdict(t)));
-		if (t->run.status == SBX_OK)
-			snprintf(msg, sizeof msg, "test %zu of %zu: wrong answer", first + 1,
-				 res->ntests);
-		else
-			snprintf(msg, sizeof msg, "test %zu of %zu: %s", first + 1, res->ntests,
-				 t->run.message);
-	}
-	json_object_set_new(top, "message", json_string(msg));
-	json_object_set_new(top, "summary", json_pack("{s:I, s:I, s:I}",
-		"passed", (json_int_t)passed, "failed", (json_int_t)failed,
-		"skipped", (json_int_t)skipped));
 	return arr;
+}
+
+json_t *response_compile(const struct job *job, const struct job_result *res)
+{
+	json_t *c = step_json(&res->compile, job->base64);
+
+	if (c && json_object_set_new(c, "limits",
+				     limits_to_json(&job->lang->compile_limits)) < 0) {
+		json_decref(c);
+		return NULL;
+	}
+	return c;
 }
 
 json_t *response_run(const struct job *job, const struct job_result *res)
 {
+	struct judge_summary sum;
 	json_t *o, *limits = limits_to_json(&job->limits);
 
 	if (!limits)
 		return NULL;
-	if (res->ran) {
+	judge_conclude(res, &sum);
+	if (res->tests) {
+		json_t *tests = tests_json(job, res);
+		o = tests ? json_pack("{s:s, s:s, s:{s:I, s:I, s:I}, s:o}",
+				      "status", sum.name, "message", sum.message,
+				      "summary", "passed", (json_int_t)sum.passed,
+				      "failed", (json_int_t)sum.failed,
+				      "skipped", (json_int_t)sum.skipped, "tests", tests)
+			  : NULL;
+	} else if (res->ran) {
 		o = step_json(&res->run, job->base64);
 		if (o && job->collect)
 			json_object_set_new(o, "files", files_json(res->files, res->nfiles,
 								  job->base64));
-	} else if (res->tests) {
-		o = json_object();
-		json_t *tests = o ? tests_json(job, res, o) : NULL;
-		if (!tests) {
-			json_decref(o);
-			o = NULL;
-		} else {
-			json_object_set_new(o, "tests", tests);
-		}
 	} else {
-		/* compile_error: the program did not run. */
+		/* compile_error or cancelled: the program did not run. */
 		struct sbx_result none = { .exit_code = -1 };
 		char empty[1] = "";
 		none.out.data = none.err.data = empty;
 		o = step_json(&none, job->base64);
 		if (o) {
-			char msg[320];
-			snprintf(msg, sizeof msg, "compilation failed: %s",
-				 res->compile.message);
-			json_object_set_new(o, "status", json_string("compile_error"));
-			json_object_set_new(o, "message", json_string(msg));
+			json_object_set_new(o, "status", json_string(sum.name));
+			json_object_set_new(o, "message", json_string(sum.message));
 		}
 	}
 	if (!o) {
@@ -190,12 +168,11 @@ json_t *response_run(const struct job *job, const struct job_result *res)
 	}
 	json_object_set_new(o, "limits", limits);
 	if (res->compiled) {
-		json_t *c = step_json(&res->compile, job->base64);
+		json_t *c = response_compile(job, res);
 		if (!c) {
 			json_decref(o);
 			return NULL;
 		}
-		json_object_set_new(c, "limits", limits_to_json(&job->lang->compile_limits));
 		json_object_set_new(o, "compile", c);
 	}
 	return o;
@@ -227,4 +204,26 @@ uint64_t response_worst_bytes(const struct job *job, const struct config *cfg)
 		total += STEP_OVERHEAD +
 			 2 * worst_string(job->lang->compile_limits.output_bytes, job->base64);
 	return total;
+}
+
+/* An event's own bytes around its data: {"event":"stdout","data":""}\n,
+   and what base64 may add when a chunk is encoded on its own. */
+#define EVENT_OVERHEAD 64u
+/* The sandbox's drain after the main process, generously. */
+#define DRAIN_SLACK_MS 100u
+
+uint64_t response_stream_worst_bytes(const struct job *job, const struct config *cfg)
+{
+	uint64_t runs = job->tests ? job->ntests : 1;
+	uint64_t cap = job->limits.output_bytes;
+	/* Output calls per stream and run: one per delay or batch, one at
+	   the end, one for a character left over in utf-8 mode. */
+	uint64_t calls = (job->limits.wall_time_ms + DRAIN_SLACK_MS) / SBX_OUTPUT_DELAY_MS +
+			 cap / SBX_OUTPUT_BATCH + 3;
+	uint64_t live = 2 * (worst_string(cap, job->base64) + calls * EVENT_OVERHEAD);
+
+	/* The result event is the whole answer; the compile and test events
+	   repeat parts of it, never more than all of it once more. */
+	return 2 * response_worst_bytes(job, cfg) + runs * live +
+	       (runs + 3) * EVENT_OVERHEAD;
 }

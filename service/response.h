@@ -21,8 +21,17 @@ json_t *response_run(const struct job *job, const struct job_result *res);
  * http.max_response_bytes is refused up front.
  */
 uint64_t response_worst_bytes(const struct job *job, const struct config *cfg);
-/* accepted | wrong_answer | skipped | the run's status */
-const char *response_verdict(const struct test_outcome *t);
+/*
+ * The same for a streamed answer: the output events (each output at its
+ * cap, escaped, and each event's own bytes, their number bounded by
+ * SBX_OUTPUT_DELAY_MS and SBX_OUTPUT_BATCH), the compile and test events,
+ * and the result event, which is the whole answer.
+ */
+uint64_t response_stream_worst_bytes(const struct job *job, const struct config *cfg);
+/* The compile step (compiled languages), with its limits. */
+json_t *response_compile(const struct job *job, const struct job_result *res);
+/* Judge mode: test i's entry in "tests". */
+json_t *response_test(const struct job *job, const struct job_result *res, size_t i);
 /* {"error": {"code": ..., "message": ...}} */
 json_t *response_error(const char *code, const char *message);
 /* Output bytes as a JSON string: U+FFFD for invalid UTF-8, or base64. */

@@ -268,6 +268,81 @@ static int put_bytes(const char *buf, size_t n, void *arg)
 	return 0;
 }
 
+/*
+ * The head of an answer.  libfcgi's own printf knows few conversions:
+ * formatted here.  A streamed answer has no length (nginx sends it
+ * chunked) and turns nginx's buffering off for itself.
+ */
+static int send_head(FCGX_Request *r, const struct http_response *resp,
+		     const char *rid, const char *host_id, bool streamed)
+{
+	char head[2048];
+	int hlen = snprintf(head, sizeof head,
+			    "Status: %d %s\r\nContent-Type: %s\r\n"
+			    "Cache-Control: no-store\r\n"
+			    "X-Request-Id: %s\r\nX-Runbox-Host: %s\r\n%s%s%s%s",
+			    resp->status, http_reason(resp->status),
+			    resp->content_type ? resp->content_type : "application/json",
+			    rid, host_id,
+			    resp->www_authenticate ? "WWW-Authenticate: Bearer realm=\"runbox\"\r\n" : "",
+			    resp->allow ? "Allow: " : "", resp->allow ? resp->allow : "",
+			    resp->allow ? "\r\n" : "");
+	if (streamed)
+		hlen += snprintf(head + hlen, sizeof head - (size_t)hlen,
+				 "X-Accel-Buffering: no\r\n");
+	else
+		hlen += snprintf(head + hlen, sizeof head - (size_t)hlen,
+				 "Content-Length: %zu\r\n", resp->body_len);
+	if (resp->retry_after)
+		hlen += snprintf(head + hlen, sizeof head - (size_t)hlen,
+				 "Retry-After: %u\r\n", resp->retry_after);
+	/* CORS, for origins listed in http.cors_origins only (the value is
+	   the config's string, never the request's). */
+	if (resp->cors_origin)
+		hlen += snprintf(head + hlen, sizeof head - (size_t)hlen,
+				 "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
+				 "Access-Control-Expose-Headers: X-Request-Id, Retry-After, "
+				 "RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset\r\n",
+				 resp->cors_origin);
+	if (resp->preflight)
+		hlen += snprintf(head + hlen, sizeof head - (size_t)hlen,
+				 "Access-Control-Allow-Methods: %s, OPTIONS\r\n"
+				 "Access-Control-Allow-Headers: Authorization, Content-Type, "
+				 "Accept\r\nAccess-Control-Max-Age: 600\r\n", resp->allow);
+	if (resp->rate.limited)
+		hlen += snprintf(head + hlen, sizeof head - (size_t)hlen,
+				 "RateLimit-Limit: %llu\r\nRateLimit-Remaining: %llu\r\n"
+				 "RateLimit-Reset: %llu\r\n",
+				 (unsigned long long)resp->rate.limit,
+				 (unsigned long long)resp->rate.remaining,
+				 (unsigned long long)resp->rate.reset_s);
+	hlen += snprintf(head + hlen, sizeof head - (size_t)hlen, "\r\n");
+	if (FCGX_PutStr(head, hlen, r->out) != hlen)
+		return -1;
+	return streamed ? FCGX_FFlush(r->out) : 0;
+}
+
+/* struct http_stream over libfcgi: every piece is flushed at once. */
+struct fcgi_stream {
+	FCGX_Request *r;
+	const char *rid;
+	const char *host_id;
+};
+
+static int stream_head(void *arg, const struct http_response *resp)
+{
+	struct fcgi_stream *fs = arg;
+	return send_head(fs->r, resp, fs->rid, fs->host_id, true);
+}
+
+static int stream_write(void *arg, const char *data, size_t len)
+{
+	struct fcgi_stream *fs = arg;
+	if (put_bytes(data, len, fs->r->out) < 0 || FCGX_FFlush(fs->r->out) < 0)
+		return -1;
+	return 0;
+}
+
 static void serve_one(struct service *svc, FCGX_Request *r)
 {
 	struct http_request req = { 0 };
@@ -288,6 +363,7 @@ static void serve_one(struct service *svc, FCGX_Request *r)
 		req.authorization = NULL;
 	req.content_type = param(r, "CONTENT_TYPE");
 	req.origin = param(r, "HTTP_ORIGIN");
+	req.accept = param(r, "HTTP_ACCEPT");
 	req.host = param(r, "HTTP_HOST");
 	req.scheme = *param(r, "REQUEST_SCHEME") ? param(r, "REQUEST_SCHEME") : "http";
 	/* nginx's $request_id when it sends one, so both logs agree. */
@@ -298,6 +374,9 @@ static void serve_one(struct service *svc, FCGX_Request *r)
 		snprintf(rid, sizeof rid, "%s", nid);
 	else
 		new_request_id(rid, sizeof rid);
+	struct fcgi_stream fs = { .r = r, .rid = rid, .host_id = svc->cfg.host_id };
+	struct http_stream stream = { .arg = &fs, .begin = stream_head, .write = stream_write };
+	req.stream = &stream;
 	body = read_body(r, svc->cfg.max_body_bytes, &req.body_len, &req.body_too_large);
 	req.body = body ? body : "";
 	if (!body) {
@@ -311,48 +390,15 @@ static void serve_one(struct service *svc, FCGX_Request *r)
 
 	/* A JSON body is rendered twice, never held as text: once to count
 	   its bytes for Content-Length, once into libfcgi's stream. */
-	if (resp.json) {
+	if (resp.json && !resp.streamed) {
 		resp.body_len = 0;
 		json_dump_callback(resp.json, count_bytes, &resp.body_len, JSON_COMPACT);
 	}
-	/* libfcgi's own printf knows few conversions: format here. */
-	char head[2048];
-	int hlen = snprintf(head, sizeof head,
-			    "Status: %d %s\r\nContent-Type: %s\r\n"
-			    "Content-Length: %zu\r\nCache-Control: no-store\r\n"
-			    "X-Request-Id: %s\r\nX-Runbox-Host: %s\r\n%s%s%s%s",
-			    resp.status, http_reason(resp.status),
-			    resp.content_type ? resp.content_type : "application/json",
-			    resp.body_len, rid, svc->cfg.host_id,
-			    resp.www_authenticate ? "WWW-Authenticate: Bearer realm=\"runbox\"\r\n" : "",
-			    resp.allow ? "Allow: " : "", resp.allow ? resp.allow : "",
-			    resp.allow ? "\r\n" : "");
-	if (resp.retry_after)
-		hlen += snprintf(head + hlen, sizeof head - (size_t)hlen,
-				 "Retry-After: %u\r\n", resp.retry_after);
-	/* CORS, for origins listed in http.cors_origins only (the value is
-	   the config's string, never the request's). */
-	if (resp.cors_origin)
-		hlen += snprintf(head + hlen, sizeof head - (size_t)hlen,
-				 "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
-				 "Access-Control-Expose-Headers: X-Request-Id, Retry-After, "
-				 "RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset\r\n",
-				 resp.cors_origin);
-	if (resp.preflight)
-		hlen += snprintf(head + hlen, sizeof head - (size_t)hlen,
-				 "Access-Control-Allow-Methods: %s, OPTIONS\r\n"
-				 "Access-Control-Allow-Headers: Authorization, Content-Type, "
-				 "Accept\r\nAccess-Control-Max-Age: 600\r\n", resp.allow);
-	if (resp.rate.limited)
-		hlen += snprintf(head + hlen, sizeof head - (size_t)hlen,
-				 "RateLimit-Limit: %llu\r\nRateLimit-Remaining: %llu\r\n"
-				 "RateLimit-Reset: %llu\r\n",
-				 (unsigned long long)resp.rate.limit,
-				 (unsigned long long)resp.rate.remaining,
-				 (unsigned long long)resp.rate.reset_s);
-	hlen += snprintf(head + hlen, sizeof head - (size_t)hlen, "\r\n");
-	FCGX_PutStr(head, hlen, r->out);
-	if (strcmp(req.method, "HEAD") != 0 && resp.json) {
+	if (!resp.streamed)
+		send_head(r, &resp, rid, svc->cfg.host_id, false);
+	if (resp.streamed) {
+		/* Sent already, event by event. */
+	} else if (strcmp(req.method, "HEAD") != 0 && resp.json) {
 		if (json_dump_callback(resp.json, put_bytes, r->out, JSON_COMPACT) < 0)
 			log_msg(LOG_WARNING, "request %s: the answer could not be sent in "
 				"full (the client is gone)", rid);

@@ -317,10 +317,11 @@ START_TEST(test_status_names)
 		[SBX_OUTPUT_EXCEEDED] = "output_exceeded",
 		[SBX_FILE_SIZE_EXCEEDED] = "file_size_exceeded",
 		[SBX_EXEC_FAILED] = "exec_failed",
+		[SBX_CANCELLED] = "cancelled",
 	};
 	int s;
 
-	ck_assert_int_eq(SBX_STATUS_COUNT, 9);
+	ck_assert_int_eq(SBX_STATUS_COUNT, 10);
 	for (s = 0; s < SBX_STATUS_COUNT; s++)
 		ck_assert_str_eq(sbx_status_name((enum sbx_status)s), want[s]);
 	ck_assert_str_eq(sbx_status_name(SBX_STATUS_COUNT), "unknown");
@@ -1665,6 +1666,169 @@ START_TEST(test_no_leaks)
 }
 END_TEST
 
+
+/* ------------------------------------------------- cancel, live output, merge */
+
+struct closer {
+	int fd;
+	long after_ms;
+};
+
+static void *close_later(void *arg)
+{
+	struct closer *c = arg;
+
+	sleep_ms(c->after_ms);
+	close(c->fd);
+	return NULL;
+}
+
+/* The peer of cancel_fd hangs up mid-run: the tree (a background sleep
+   included) is killed at once and the status says cancelled. */
+START_TEST(test_cancel_fd)
+{
+	char *argv[] = { "/bin/sh", "-c", "/bin/sleep 30 & echo $!; /bin/sleep 30", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	pthread_t th;
+	int p[2];
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	struct closer c = { .fd = p[1], .after_ms = 300 };
+	spec_init(&spec, argv);
+	spec.cancel_fd_plus1 = p[0] + 1;
+	ck_assert_int_eq(pthread_create(&th, NULL, close_later, &c), 0);
+	uint64_t ms = run(&spec, &res);
+	pthread_join(th, NULL);
+	ck_assert_status(&res, SBX_CANCELLED);
+	ck_assert_uint_ge(ms, 250);
+	ck_assert_uint_lt(ms, 2000);
+	ck_assert_ptr_nonnull(strstr(res.message, "cancel"));
+	pid_t pid = (pid_t)atol(res.out.data);
+	ck_assert_int_gt(pid, 1);
+	if (!wait_dead(pid)) {
+		kill(pid, SIGKILL);
+		ck_abort_msg("background sleep %ld survived the cancellation", (long)pid);
+	}
+	/* The descriptor is the caller's: still open. */
+	ck_assert_int_ge(fcntl(p[0], F_GETFD), 0);
+	close(p[0]);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* A cancel descriptor whose peer stays is no reason to stop. */
+START_TEST(test_cancel_fd_quiet)
+{
+	char *argv[] = { "/bin/echo", "fine", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	int p[2];
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	spec_init(&spec, argv);
+	spec.cancel_fd_plus1 = p[0] + 1;
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_str_eq(res.out.data, "fine\n");
+	close(p[0]);
+	close(p[1]);
+	sbx_result_free(&res);
+}
+END_TEST
+
+struct capture {
+	char data[2][8192];
+	size_t len[2];
+	int calls;
+	uint64_t first_at;   /* ms, of the first call */
+	int refuse_after;    /* -1 after that many calls; 0 never */
+};
+
+static int capture_output(void *arg, int stream, const char *data, size_t len)
+{
+	struct capture *c = arg;
+
+	ck_assert_msg(stream == 1 || stream == 2, "stream %d", stream);
+	ck_assert_uint_gt(len, 0);
+	if (!c->calls++)
+		c->first_at = now_ms();
+	size_t room = sizeof c->data[0] - c->len[stream - 1];
+	size_t n = len < room ? len : room;
+	memcpy(c->data[stream - 1] + c->len[stream - 1], data, n);
+	c->len[stream - 1] += n;
+	return c->refuse_after && c->calls >= c->refuse_after ? -1 : 0;
+}
+
+/* Live output arrives while the program still runs, and what the calls
+   carry is exactly what the result holds, cap included. */
+START_TEST(test_live_output)
+{
+	char *argv[] = { "/bin/sh", "-c", "echo one; echo err >&2; /bin/sleep 1; "
+			 "echo two; printf 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	struct capture c = { .calls = 0 };
+
+	spec_init(&spec, argv);
+	spec.limits.output_bytes = 20;
+	spec.on_output = capture_output;
+	spec.on_output_arg = &c;
+	uint64_t t0 = now_ms();
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OUTPUT_EXCEEDED);
+	ck_assert_msg(c.first_at - t0 < 700, "first output after %llu ms",
+		      (unsigned long long)(c.first_at - t0));
+	ck_assert_uint_eq(c.len[0], res.out.len);
+	ck_assert_uint_eq(res.out.len, 20);
+	ck_assert_int_eq(memcmp(c.data[0], res.out.data, res.out.len), 0);
+	ck_assert_uint_eq(c.len[1], res.err.len);
+	ck_assert_int_eq(memcmp(c.data[1], "err\n", 4), 0);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* A caller that refuses bytes (its reader is gone) cancels the run. */
+START_TEST(test_output_refused)
+{
+	char *argv[] = { "/bin/sh", "-c", "echo one; /bin/sleep 30", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	struct capture c = { .refuse_after = 1 };
+
+	spec_init(&spec, argv);
+	spec.on_output = capture_output;
+	spec.on_output_arg = &c;
+	uint64_t ms = run(&spec, &res);
+	ck_assert_status(&res, SBX_CANCELLED);
+	ck_assert_uint_lt(ms, QUICK_MS);
+	ck_assert_int_eq(c.calls, 1);
+	sbx_result_free(&res);
+}
+END_TEST
+
+/* merge_output: one pipe, both streams in the order written. */
+START_TEST(test_merge_output)
+{
+	char *argv[] = { "/bin/sh", "-c", "echo 1; echo 2 >&2; echo 3; echo 4 >&2", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	struct capture c = { .calls = 0 };
+
+	spec_init(&spec, argv);
+	spec.merge_output = true;
+	spec.on_output = capture_output;
+	spec.on_output_arg = &c;
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_str_eq(res.out.data, "1\n2\n3\n4\n");
+	ck_assert_uint_eq(res.err.len, 0);
+	ck_assert_uint_eq(c.len[1], 0);
+	ck_assert_uint_eq(c.len[0], 8);
+	sbx_result_free(&res);
+}
+END_TEST
+
 /* ------------------------------------------------------------------- suite */
 
 static TCase *tcase(Suite *s, const char *name, double timeout)
@@ -1790,6 +1954,13 @@ static Suite *sandbox_suite(void)
 	tcase_add_test(tc, test_exit_zero_is_ok);
 	tcase_add_test(tc, test_nonzero_exit);
 	tcase_add_test(tc, test_segv_is_signaled);
+
+	tc = tcase(s, "cancel_and_live_output", 30);
+	tcase_add_test(tc, test_cancel_fd);
+	tcase_add_test(tc, test_cancel_fd_quiet);
+	tcase_add_test(tc, test_live_output);
+	tcase_add_test(tc, test_output_refused);
+	tcase_add_test(tc, test_merge_output);
 
 	tc = tcase(s, "child", 30);
 	tcase_add_test(tc, test_new_session);

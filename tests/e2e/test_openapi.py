@@ -73,8 +73,8 @@ def validate(value, schema, path="$"):
     return errs
 
 
-def check_answer(name, svc, method, path, body=None):
-    status, hdrs, parsed, raw = svc.request_json(method, path, body)
+def check_answer(name, svc, method, path, body=None, headers=None):
+    status, hdrs, parsed, raw = svc.request_json(method, path, body, headers)
     op = SPEC["paths"].get(path if path in SPEC["paths"] else "", {}).get(method.lower())
     if op is None and status == 404:
         op = {"responses": {"404": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}
@@ -90,6 +90,22 @@ def check_answer(name, svc, method, path, body=None):
             ctype = hdrs.get("content-type", "").split(";")[0]
             if ctype not in content:
                 problems.append("content type %r not documented" % ctype)
+            elif ctype == "application/x-ndjson":
+                # Every line is one event; the last is the result, which
+                # is a RunResponse.
+                lines = raw.split(b"\n")
+                if lines[-1] != b"" or len(lines) < 2:
+                    problems.append("the stream does not end with a newline: %r" % raw[-200:])
+                events = [json.loads(l) for l in lines[:-1]]
+                for i, e in enumerate(events):
+                    problems += validate(e, content[ctype]["schema"], "event[%d]" % i)
+                last = dict(events[-1]) if events else {}
+                if last.pop("event", None) != "result":
+                    problems.append("the last event is not the result")
+                else:
+                    problems += validate(last, SPEC["components"]["schemas"]["RunResponse"],
+                                         "result")
+                    parsed = last
             elif ctype == "application/json":
                 if parsed is None:
                     problems.append("body is not JSON: %r" % raw[:200])
@@ -138,9 +154,18 @@ def main():
             ("invalid_request", {"command": ["/bin/true"], "bogus": 1}),
             ("unknown_language", {"language": "cobol", "code": ""}),
         ]
+        ndjson = {"Accept": "application/x-ndjson"}
+        cases += [
+            ("merge_output", {"command": ["/bin/sh", "-c", "echo a; echo b >&2"],
+                              "merge_output": True}),
+            ("streamed", {"command": ["/bin/sh", "-c", "echo a; echo b >&2"]}, ndjson),
+            ("streamed judge mode", {"language": "c", "code": "int main(void){return 0;}",
+                                     "tests": [{}, {}]}, ndjson),
+        ]
         seen = set()
-        for name, body in cases:
-            status, parsed = check_answer("POST %s: %s" % (run, name), svc, "POST", run, body)
+        for name, body, *hdrs in cases:
+            status, parsed = check_answer("POST %s: %s" % (run, name), svc, "POST", run, body,
+                                          hdrs[0] if hdrs else None)
             if isinstance(parsed, dict):
                 seen.add(parsed.get("status") or parsed.get("error", {}).get("code"))
         for status_name in ("ok", "nonzero_exit", "signaled", "cpu_time_exceeded",
