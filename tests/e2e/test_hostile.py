@@ -359,6 +359,105 @@ def memory_bomb():
     return "memory_exceeded (max_rss_bytes %d)" % body["usage"]["max_rss_bytes"]
 
 
+SOCKET_HOARDER = r"""
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROCS 4
+#define CONNS 60
+#define CAP_PER_PROC (96L << 20)   /* 4 x 96 MiB: far past 64 MiB, bounded */
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CONNS loopback connections; write into them, never read. */
+static long hoard(void)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
+    socklen_t len = sizeof a;
+    int l = socket(AF_INET, SOCK_STREAM, 0), fds[CONNS], peers[CONNS];
+    static char buf[65536];
+    long sent = 0;
+    double end = now() + 3.0;
+
+    if (l < 0 || bind(l, (void *)&a, sizeof a) || listen(l, CONNS) ||
+        getsockname(l, (void *)&a, &len))
+        return -1;
+    for (int i = 0; i < CONNS; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        if (fds[i] < 0 || connect(fds[i], (void *)&a, sizeof a))
+            return -2;
+        peers[i] = accept(l, NULL, NULL);   /* held, never read */
+        if (peers[i] < 0)
+            return -3;
+        fcntl(fds[i], F_SETFL, O_NONBLOCK);
+    }
+    while (sent < CAP_PER_PROC && now() < end) {
+        int moved = 0;
+        for (int i = 0; i < CONNS && sent < CAP_PER_PROC; i++) {
+            ssize_t n = send(fds[i], buf, sizeof buf, 0);
+            if (n > 0) {
+                sent += n;
+                moved = 1;
+            }
+        }
+        if (!moved)
+            usleep(1000);
+    }
+    return sent;
+}
+
+int main(void)
+{
+    for (int p = 1; p < PROCS; p++)
+        if (fork() == 0) {
+            long s = hoard();
+            printf("child sent %ld\n", s);
+            fflush(stdout);
+            sleep(1);
+            _exit(0);
+        }
+    long s = hoard();
+    printf("main sent %ld\n", s);
+    fflush(stdout);
+    sleep(1);
+    while (wait(NULL) > 0)
+        ;
+    return 0;
+}
+"""
+
+
+@case
+def socket_buffers_count_as_memory():
+    """4 processes x 60 loopback connections written into and never read,
+    under memory_bytes 64 MiB: the kernel's socket buffers are the run's
+    memory too.  The run ends memory_exceeded (cgroup v1: the slot's
+    memory.kmem.tcp limit refused a charge; v2 charges sockets to
+    memory.max) and was stopped before the program's own 3 s sending
+    window ended.  Without the limit the four processes park 384 MiB in
+    the kernel and the run ends ok."""
+    body = run(c_prog(SOCKET_HOARDER, {"memory_bytes": 64 << 20, "open_files": 256,
+                                       "cpu_time_ms": 10000, "wall_time_ms": 10000}))
+    expect(body, "memory_exceeded")
+    check("socket" in body["message"] or "memory" in body["message"],
+          "message: %s" % describe(body))
+    wall = body["usage"]["wall_time_ms"]
+    check(wall < 3000, "the run was not stopped at its limit (wall %d ms): %s"
+          % (wall, describe(body)))
+    return "memory_exceeded after %d ms: %s" % (wall, body["message"])
+
+
 @case
 def output_flood_both_streams():
     """Exactly the cap on each stream, then both flooded -> output_exceeded;
