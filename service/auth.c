@@ -28,7 +28,7 @@ static int hexval(int c)
 
 int auth_load(struct auth *a, const char *path, char *err, size_t errlen)
 {
-	char line[512];
+	char line[AUTH_LINE_MAX];
 	FILE *f;
 	int lineno = 0;
 
@@ -44,6 +44,12 @@ int auth_load(struct auth *a, const char *path, char *err, size_t errlen)
 		char *p = line;
 		uint8_t h[SHA256_LEN];
 		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			/* Read in pieces, a long line would be several lines. */
+			snprintf(err, errlen, "%s:%d: line longer than %d bytes", path,
+				 lineno, AUTH_LINE_MAX - 2);
+			goto fail;
+		}
 		while (isspace((unsigned char)*p))
 			p++;
 		if (!*p || *p == '#')
@@ -115,9 +121,20 @@ int auth_add_token(const char *path, const char *label, char token[64],
 	static const char b64url[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	uint8_t raw[30];
-	char hex[2 * SHA256_LEN + 1], line[256];
+	char hex[2 * SHA256_LEN + 1], line[2 * SHA256_LEN + AUTH_LABEL_MAX + 3];
 	int fd, n;
 
+	/* Before anything is made: a bad label leaves the file untouched. */
+	if (label && (!*label || strlen(label) > AUTH_LABEL_MAX)) {
+		snprintf(err, errlen, "the label must be 1 to %d characters long (got %zu)",
+			 AUTH_LABEL_MAX, strlen(label));
+		return -1;
+	}
+	for (const char *c = label; c && *c; c++)
+		if (!isgraph((unsigned char)*c)) {
+			snprintf(err, errlen, "a label is one word of printable characters");
+			return -1;
+		}
 	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
 		snprintf(err, errlen, "getrandom: %s", strerror(errno));
 		return -1;
@@ -132,12 +149,11 @@ int auth_add_token(const char *path, const char *label, char token[64],
 	}
 	token[4 + sizeof raw / 3 * 4] = '\0';
 	sha256_hex(token, strlen(token), hex);
-	for (const char *c = label; c && *c; c++)
-		if (!isgraph((unsigned char)*c)) {
-			snprintf(err, errlen, "a label is one word of printable characters");
-			return -1;
-		}
 	n = snprintf(line, sizeof line, "%s%s%s\n", hex, label ? " " : "", label ? label : "");
+	if (n < 0 || (size_t)n >= sizeof line) {
+		snprintf(err, errlen, "internal error: the tokens line does not fit");
+		return -1;
+	}
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0 || write(fd, line, (size_t)n) != n) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));

@@ -23,7 +23,12 @@ int auth_load(struct auth *a, const char *path, char *err, size_t errlen);
 void auth_free(struct auth *a);
 /* The Authorization header's value carries a valid token. */
 bool auth_check(const struct auth *a, const char *authorization);
-/* Make a token, append its hash (and label) to path, put the token in
+/* Longest label: a line (hash, space, label, newline) must fit the
+   reader's line buffer (AUTH_LINE_MAX). */
+#define AUTH_LABEL_MAX 128
+#define AUTH_LINE_MAX 512
+/* Make a token, append its hash (and label, one word of at most
+   AUTH_LABEL_MAX printable characters) to path, put the token in
    token[64].  The token itself is never stored. */
 int auth_add_token(const char *path, const char *label, char token[64],
 		   char *err, size_t errlen);
