@@ -55,6 +55,8 @@ from harness import short, fail, check, eq  # noqa: E402
 svc = None       # the running service of the current group
 TOKEN = None     # the auth group's token
 TOKENS_FILE = None
+MAX_LABEL_TOKEN = None   # a token whose label is the longest allowed
+LONG_LABEL_RESULT = None # (rc, stdout, stderr, file existed) of a too-long label
 CLI = None       # path of the runbox CLI, or None (CLI_WHY says why)
 CLI_WHY = ""
 WORK = None      # scratch directory for program files
@@ -237,13 +239,49 @@ def auth_tokens_file_holds_only_a_hash():
     check(TOKEN not in text, "the token itself is in the tokens file")
     check(TOKEN[4:24] not in text, "part of the token is in the tokens file")
     lines = [l for l in text.splitlines() if l.strip() and not l.startswith("#")]
-    eq(len(lines), 1, "lines in the tokens file")
-    fields = lines[0].split()
-    check(re.fullmatch(r"[0-9a-f]{64}", fields[0]), "not a SHA-256 line: %r" % lines[0])
+    eq(len(lines), 2, "lines in the tokens file (the 128-character label's, then ours)")
+    fields = lines[1].split()
+    check(re.fullmatch(r"[0-9a-f]{64}", fields[0]), "not a SHA-256 line: %r" % lines[1])
     eq(fields[0], hashlib.sha256(TOKEN.encode()).hexdigest(), "the stored hash")
     eq(fields[1:], ["e2e-ops"], "the label")
     mode = os.stat(TOKENS_FILE).st_mode & 0o777
     check(mode & 0o077 == 0, "tokens file mode %o is readable by others" % mode)
+
+
+@test("auth")
+def auth_long_label_refused_and_next_token_intact():
+    """--add-token with a 1000-character label fails naming the label and
+    writes nothing; the tokens added after a 128-character label both
+    authenticate through nginx."""
+    rc, out, err, existed = LONG_LABEL_RESULT
+    check(rc != 0, "--add-token with a 1000-character label succeeded: %r" % out)
+    check("label" in err and "128" in err, "the error does not explain the label: %r" % err)
+    eq(out.strip(), "", "a token printed for a refused label")
+    check(not existed, "the refused label created the tokens file")
+    for what, tok in (("the 128-character label's token", MAX_LABEL_TOKEN),
+                      ("the token added after it", TOKEN)):
+        r = run_ok({"language": "sh", "code": "echo ok"}, auth_header(tok), what)
+        eq(r.get("stdout"), "ok\n", what)
+
+
+@test("auth")
+def auth_health_hides_paths_without_token():
+    """With tokens on, the open /api/v1/health names none of the service's
+    directories to a request without a token; with the token it lists
+    them (hidden_paths), and hidden_paths_count is in both."""
+    status, _, anon, raw = svc.request_json("GET", "/api/v1/health")
+    eq(status, 200, "GET /api/v1/health without a token")
+    iso = anon.get("isolation", {})
+    check("hidden_paths" not in iso, "hidden_paths shown without a token: %s" % short(iso))
+    status, _, full, _ = svc.request_json("GET", "/api/v1/health", None, auth_header(TOKEN))
+    eq(status, 200, "GET /api/v1/health with the token")
+    paths = full.get("isolation", {}).get("hidden_paths")
+    check(isinstance(paths, list) and paths, "no hidden_paths with the token: %s"
+          % short(full.get("isolation")))
+    text = raw.decode(errors="replace")
+    for path in paths + [svc.runtime]:
+        check(path not in text, "%s is in the anonymous health answer" % path)
+    eq(iso.get("hidden_paths_count"), len(paths), "hidden_paths_count without a token")
 
 
 @test("auth")
@@ -1285,6 +1323,16 @@ def start_group(group, confdir):
     if group == "auth":
         config = make_auth_config(confdir)
         TOKENS_FILE = os.path.join(confdir, "tokens.sha256")
+        # A label past the bound is refused and leaves the file as it
+        # was; the longest label allowed works, and so does a token added
+        # after it (an unbounded label once broke the next line).
+        global LONG_LABEL_RESULT, MAX_LABEL_TOKEN
+        p = subprocess.run([RUNBOXD, "--config", config, "--add-token=" + "L" * 1000],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        LONG_LABEL_RESULT = (p.returncode, p.stdout.decode(errors="replace"),
+                             p.stderr.decode(errors="replace"),
+                             os.path.exists(TOKENS_FILE))
+        MAX_LABEL_TOKEN = add_token(config, "M" * 128)
         TOKEN = add_token(config, "e2e-ops")
         s = harness.Service(config=config)
     elif group == "rate":
