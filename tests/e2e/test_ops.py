@@ -153,6 +153,38 @@ def free_port():
     return harness.free_port()
 
 
+# ---- version probes ---------------------------------------------------------
+
+# A version command that reports its own isolation as a version number:
+# "0.<uid>.<pid>.<seccomp mode>.<cgroup lines naming a slot>", all from the
+# shell itself (no child process, whose view could differ).
+ISOLATION_PROBE = (
+    "s=0; while read -r k v rest; do [ \"$k\" = Seccomp: ] && s=$v; done < /proc/self/status; "
+    "c=0; while IFS= read -r l; do case $l in *slot-*) c=$((c+1));; esac; "
+    "done < /proc/self/cgroup; echo \"0.$(id -u).$$.$s.$c\"")
+
+
+@test("probe")
+def version_probe_isolated_like_a_run():
+    """The version commands at start run as a run does: a slot's uid, in a
+    PID namespace (a small pid), under seccomp (mode 2) and in a slot's
+    cgroup."""
+    status, _, langs, raw = svc.request_json("GET", "/api/v1/languages")
+    eq(status, 200, "GET /api/v1/languages")
+    got = [l.get("version") for l in langs if l.get("id") == "isolation-probe"]
+    eq(len(got), 1, "the probe language in %s" % short(raw))
+    fields = got[0].split(".")
+    eq(len(fields), 5, "fields of the probe's version %r" % got[0])
+    _, uid, pid, seccomp, cgroups = (int(x) for x in fields)
+    with open(svc.config) as f:
+        cfg = json.load(f)
+    base = cfg["sandbox"]["uid_base"]
+    check(base <= uid < base + cfg["slots"], "the probe ran as uid %d, not a slot's" % uid)
+    check(pid < 10, "the probe's pid %d: not in its own PID namespace" % pid)
+    eq(seccomp, 2, "the probe's seccomp mode")
+    check(cgroups >= 1, "the probe ran in no slot's cgroup (version %r)" % got[0])
+
+
 # ---- auth: tokens -------------------------------------------------------------
 
 def make_auth_config(confdir):
@@ -1320,6 +1352,17 @@ def start_group(group, confdir):
     global TOKEN, TOKENS_FILE
     if group in ("install", "instances"):
         return None
+    if group == "probe":
+        with open(os.path.join(harness.srcdir(), "conf", "languages.json")) as f:
+            langs = json.load(f)
+        langs["languages"].append({
+            "id": "isolation-probe", "name": "isolation probe",
+            "source_file": "main.sh", "run": ["/bin/sh", "{file}"],
+            "version_command": ["/bin/sh", "-c", ISOLATION_PROBE]})
+        path = os.path.join(confdir, "languages.json")
+        with open(path, "w") as f:
+            json.dump(langs, f, indent=2)
+        return harness.Service(overrides={"languages_file": path})
     if group == "auth":
         config = make_auth_config(confdir)
         TOKENS_FILE = os.path.join(confdir, "tokens.sha256")
@@ -1365,7 +1408,7 @@ def main():
     n = 0
     t_start = time.monotonic()
     try:
-        for group in ("auth", "plain", "rate", "instances", "install"):
+        for group in ("auth", "plain", "rate", "probe", "instances", "install"):
             tests = [fn for g, fn in TESTS if g == group
                      and (not only or fn.__name__ in only)]
             if not tests:
