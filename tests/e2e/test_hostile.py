@@ -1503,6 +1503,39 @@ def long_non_ascii_names_answer_400():
     return "400 with a whole-character message each time"
 
 
+# (Dot segments that resolve to an endpoint are that endpoint: nginx
+# normalises them; only odd bytes are tried here.)
+ODD_PATHS = ["/api/%ff", "/api/%FF%FE", "/api/%00", "/api/v1/%00", "/api/v1/run%00",
+             "/api/v1/run%ff", "/api/v1/%2e%2e/x%ff", "/api/%C0%AF",
+             "/api/" + "%C3" * 300, "/api/v1/run;x", "/api/\\..\\etc", "/%ff",
+             "/api/v1/%ZZ", "/api/%", "/api/v1/health%20", "/api/v1/%0d%0aX-A:%20b"]
+
+
+@case
+def odd_api_paths_never_500():
+    """Paths nginx decodes into odd bytes (invalid UTF-8, NUL, encoded dot
+    segments, a stray %): through nginx each is answered 4xx, never 500;
+    what reaches runboxd is answered with the API's JSON error."""
+    seen = []
+    for path in ODD_PATHS:
+        for method in ("GET", "POST"):
+            status, _, body, raw = svc.request_json(method, path, "{}" if method == "POST"
+                                                    else None)
+            seen.append("%s %s %d" % (method, path[:24], status))
+            check(400 <= status < 500, "%s %s answered %d: %s"
+                  % (method, path[:60], status, short(raw)))
+            if path.startswith("/api/"):
+                check(status in (400, 404, 405, 415), "%s %s: unexpected %d: %s"
+                      % (method, path[:60], status, short(raw)))
+                # nginx refuses a NUL or a bad %-escape (400) while
+                # parsing the request line, before any location: its own
+                # page.  Everything routed to runboxd is the API's JSON.
+                check(status == 400 or isinstance(body, dict) and
+                      isinstance(body.get("error"), dict) and body["error"].get("code"),
+                      "%s %s: not the API's JSON error: %s" % (method, path[:60], short(raw)))
+    return "4xx each: " + ", ".join(seen)
+
+
 @case
 def nul_in_names_refused():
     """"sh\\u0000zzz" read as a C string is "sh": a NUL in a string that
