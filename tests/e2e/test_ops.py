@@ -153,6 +153,37 @@ def free_port():
     return harness.free_port()
 
 
+# ---- make run's nginx -------------------------------------------------------
+
+def proc_ids(pid):
+    """(real uid, effective uid, real gid) of pid from /proc."""
+    with open("/proc/%d/status" % pid) as f:
+        st = dict(l.split(":", 1) for l in f if ":" in l)
+    uids, gids = st["Uid"].split(), st["Gid"].split()
+    return int(uids[0]), int(uids[1]), int(gids[0])
+
+
+@test("plain")
+def nginx_workers_not_root():
+    """conf/run.sh (make run, every e2e suite) starts nginx's workers as an
+    unprivileged user with the socket's group, and they still serve the
+    static page and reach runboxd's 0660 socket."""
+    table = harness.processes()
+    nginx = set(svc.nginx_pids())
+    workers = [p for p in nginx if table.get(p, ("", "", 0))[2] in nginx]
+    check(workers, "no nginx worker found among %s" % sorted(nginx))
+    if os.geteuid() == 0:
+        for p in workers:
+            ruid, euid, rgid = proc_ids(p)
+            check(ruid != 0 and euid != 0, "nginx worker %d runs as uid %d/%d" % (p, ruid, euid))
+            check(rgid != 0, "nginx worker %d runs with gid 0" % p)
+    status, _, page = svc.request("GET", "/")
+    eq(status, 200, "GET / (www/ read by the workers)")
+    check(b"<html" in page.lower(), "GET / is not the page: %s" % short(page))
+    status, _, _, raw = svc.request_json("GET", "/api/v1/health")
+    eq(status, 200, "GET /api/v1/health through the socket: %s" % short(raw))
+
+
 # ---- version probes ---------------------------------------------------------
 
 # A version command that reports its own isolation as a version number:
