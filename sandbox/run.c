@@ -902,7 +902,10 @@ int sbx_netns_create(char *err, size_t errlen)
 		;
 	if (fd < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		sbx_set_error(err, errlen, "sandbox: a network namespace: %s",
-			  fd < 0 ? strerrordesc_np(saved) : "loopback did not come up");
+			  fd < 0 ? strerrordesc_np(saved) :
+			  WIFEXITED(status) && WEXITSTATUS(status) == 2 ?
+			  "net.ipv4.tcp_max_tw_buckets could not be set to 0" :
+			  "loopback did not come up");
 		if (fd >= 0)
 			close(fd);
 		return -1;

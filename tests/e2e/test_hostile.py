@@ -760,6 +760,41 @@ def network_loopback_only():
     return "ok: " + "; ".join(out.strip().splitlines())
 
 
+NET_TRACE = r"""
+import socket, sys
+def entries():
+    n = 0
+    for f in ("/proc/net/tcp", "/proc/net/tcp6"):
+        n += len(open(f).read().splitlines()[1:])
+    return n
+if sys.stdin.read().strip() == "leave":
+    l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(4)
+    for i in range(20):
+        c = socket.create_connection(l.getsockname()); s, _ = l.accept()
+        c.close(); s.close()          # the client closed first: TIME_WAIT on its side
+    l.close()
+    print("left", entries())
+else:
+    print("seen", entries())
+"""
+
+
+@case
+def previous_runs_sockets_invisible():
+    """A slot's runs share its network namespace.  One run closes 20
+    loopback connections (TIME_WAIT for 60 s by default); the next run in
+    the same slot (judge mode: the tests of a request run one after the
+    other in one slot) lists no socket in /proc/net/tcp or tcp6."""
+    body = run(py_prog(NET_TRACE, tests=[{"stdin": "leave"}, {"stdin": "look"}]))
+    tests = body.get("tests") or []
+    eq(len(tests), 2, "tests in the answer: %s" % describe(body))
+    for t in tests:
+        expect(t, "ok", "a test")
+    check(tests[0]["stdout"].startswith("left"), "first test: %s" % describe(tests[0]))
+    eq(tests[1]["stdout"], "seen 0\n", "what the second run sees in /proc/net/tcp*")
+    return "the next run sees 0 sockets (%s in the first)" % tests[0]["stdout"].strip()
+
+
 @case
 def sys_class_net_shows_only_lo():
     """ls /sys/class/net in the run's network namespace shows only lo
