@@ -65,19 +65,30 @@ alive() {
 }
 
 "$runboxd" --config "$config" --check-config >/dev/null
-# The socket is mode 0660, group nginx's.  nginx started as root runs its
-# workers as nobody unless told; they must read www/ and reach the socket in
-# this run's private directory: as root, with the config's socket_group.
-# Not root, nginx cannot change users: it runs as us, with our group.
+# The socket is mode 0660, group nginx's.  Started as root, nginx runs its
+# workers as an unprivileged user (www-data, else nobody) with the config's
+# socket_group, so they reach the socket and nothing a root worker could.
+# They must read www/: a checkout under a closed directory (/root is 0700)
+# is closed to them, and then they serve a copy made in the runtime
+# directory (edits to www/ show after a restart only).  Not root, nginx
+# cannot change users: it runs as us, with our group, and reads www/ as is.
+www="$srcdir/www"
 if [ "$(id -u)" = 0 ]; then
 	group=$(echo @SOCKET_GROUP@ | "$runboxd" --config "$config" --render /dev/stdin)
+	if id -u www-data >/dev/null 2>&1; then user=www-data; else user=nobody; fi
+	if ! setpriv --reuid="$user" --regid="$group" --clear-groups \
+		sh -c 'test -x "$1" && test -r "$1/index.html"' sh "$www" 2>/dev/null; then
+		cp -R "$www" "$runtime/www"
+		chmod -R a+rX "$runtime/www"
+		www="$runtime/www"
+	fi
 else
 	group=$(id -g)
 fi
 {
-	[ "$(id -u)" = 0 ] && echo "user root $group;"
+	[ "$(id -u)" = 0 ] && echo "user $user $group;"
 	"$runboxd" --config "$config" --listen "$socket" --render "$srcdir/conf/nginx.conf.in" \
-		--addr "$addr" --port "$port" --runtime "$runtime" --www "$srcdir/www" \
+		--addr "$addr" --port "$port" --runtime "$runtime" --www "$www" \
 		--metrics-listen "$addr:$mport"
 } >"$runtime/nginx.conf"
 

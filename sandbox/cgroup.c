@@ -61,6 +61,8 @@ enum { C_MEMORY, C_PIDS, C_CPUACCT, C_FREEZER, C_COUNT };
 static const char *const ctrl_names[C_COUNT] = { "memory", "pids", "cpuacct", "freezer" };
 
 #define EMPTY_WAIT_MS 2000 /* longest wait for killed processes to go */
+#define TCP_WAIT_MS 500    /* longest wait for a killed run's sockets to go */
+#define TCP_SLACK (256u << 10) /* socket charges come in pages; see cg_tcp_over */
 
 static struct {
 	enum sbx_cgroup_mode mode;
@@ -82,6 +84,10 @@ struct sbx_cgroup {
 	   file costs about as much as the read or write itself. */
 	int f_limit, f_memsw, f_usage, f_maxusage, f_oom, f_pidsmax,
 	    f_user, f_sys, f_procs;
+	/* v1: memory.kmem.tcp.{limit_in_bytes,failcnt,max_usage_in_bytes},
+	   -1 where the kernel has no TCP accounting for v1 (cg_prepare). */
+	int f_tcp_limit, f_tcp_fail, f_tcp_max;
+	uint64_t tcp_limit; /* this run's */
 	int f_join[C_COUNT];
 	char name[256];
 };
@@ -510,6 +516,7 @@ int sbx_cgroup_create(struct sbx_cgroup **out, const char *name, char *err,
 	cg->cpu_fd = cg->peak_fd = -1;
 	cg->f_limit = cg->f_memsw = cg->f_usage = cg->f_maxusage = cg->f_oom =
 		cg->f_pidsmax = cg->f_user = cg->f_sys = cg->f_procs = -1;
+	cg->f_tcp_limit = cg->f_tcp_fail = cg->f_tcp_max = -1;
 	snprintf(cg->name, sizeof cg->name, "%s", name);
 	for (int c = 0; c < C_COUNT; c++)
 		cg->dir[c] = cg->f_join[c] = -1;
@@ -540,6 +547,17 @@ int sbx_cgroup_create(struct sbx_cgroup **out, const char *name, char *err,
 		cg->f_user = openat(cg->dir[C_CPUACCT], "cpuacct.usage_user", O_RDONLY | O_CLOEXEC);
 		cg->f_sys = openat(cg->dir[C_CPUACCT], "cpuacct.usage_sys", O_RDONLY | O_CLOEXEC);
 		cg->f_procs = openat(cg->dir[C_PIDS], "cgroup.procs", O_RDONLY | O_CLOEXEC);
+		cg->f_tcp_limit = openat(mem, "memory.kmem.tcp.limit_in_bytes",
+					 O_WRONLY | O_CLOEXEC);
+		cg->f_tcp_fail = openat(mem, "memory.kmem.tcp.failcnt", O_RDWR | O_CLOEXEC);
+		cg->f_tcp_max = openat(mem, "memory.kmem.tcp.max_usage_in_bytes",
+				       O_RDWR | O_CLOEXEC);
+		if ((cg->f_tcp_limit < 0) != (cg->f_tcp_fail < 0) ||
+		    (cg->f_tcp_limit < 0) != (cg->f_tcp_max < 0)) {
+			sbx_set_error(err, errlen, "cgroup %s: memory.kmem.tcp files: %s",
+				name, strerror(errno));
+			goto fail;
+		}
 		for (int c = 0; c < C_COUNT; c++)
 			if (cg->dir[c] >= 0 &&
 			    (cg->f_join[c] = openat(cg->dir[c], "cgroup.procs",
@@ -582,7 +600,8 @@ void sbx_cgroup_destroy(struct sbx_cgroup *cg)
 	if (cg->peak_fd >= 0)
 		close(cg->peak_fd);
 	int files[] = { cg->f_limit, cg->f_memsw, cg->f_usage, cg->f_maxusage,
-			cg->f_oom, cg->f_pidsmax, cg->f_user, cg->f_sys, cg->f_procs };
+			cg->f_oom, cg->f_pidsmax, cg->f_user, cg->f_sys, cg->f_procs,
+			cg->f_tcp_limit, cg->f_tcp_fail, cg->f_tcp_max };
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
 		if (files[i] >= 0)
 			close(files[i]);
@@ -676,6 +695,30 @@ int cg_prepare(struct sbx_cgroup *cg, const struct sbx_limits *limits,
 		step = "memory.max_usage_in_bytes";
 		if (write_fd(cg->f_maxusage, "0") < 0)
 			goto fail;
+		/* v1 charges socket buffers to memory.kmem.tcp, never to the
+		   memory limit (v2 charges them to memory.max): without a TCP
+		   limit a program holds gigabytes in unread loopback sockets.
+		   The same number as the memory limit bounds them; reaching
+		   it ends the run as memory_exceeded (cg_tcp_over). */
+		step = "memory.kmem.tcp.limit_in_bytes";
+		if (cg->f_tcp_limit >= 0) {
+			cg->tcp_limit = limits->memory_bytes ? limits->memory_bytes
+							     : (uint64_t)INT64_MAX;
+			snprintf(v, sizeof v, "%" PRIu64, cg->tcp_limit);
+			/* EBUSY: the last run's sockets, closed by the kill,
+			   still hold more than this run's limit; they go
+			   within moments. */
+			uint64_t until = now_ms() + TCP_WAIT_MS;
+			int rc;
+			while ((rc = write_fd(cg->f_tcp_limit, v)) < 0 && errno == EBUSY &&
+			       now_ms() < until) {
+				struct timespec ts = { 0, 1000000 };
+				nanosleep(&ts, NULL);
+			}
+			if (rc < 0 || write_fd(cg->f_tcp_fail, "0") < 0 ||
+			    write_fd(cg->f_tcp_max, "0") < 0)
+				goto fail;
+		}
 		if (read_fd(cg->f_oom, buf, sizeof buf) > 0)
 			keyed_u64(buf, "oom_kill", &base->oom_kills);
 		step = "pids.max";
@@ -780,6 +823,32 @@ static int wait_frozen(int dir, const char *file, const char *want, uint64_t unt
 	return -1;
 }
 
+bool cg_watch_tcp(const struct sbx_cgroup *cg)
+{
+	return cg->mode == SBX_CGROUP_V1 && cg->f_tcp_fail >= 0;
+}
+
+/*
+ * The TCP counter refused a charge, or came within TCP_SLACK of its limit.
+ * Both are needed: since Linux 6.x failcnt counts only for the memory and
+ * memsw counters (it stays 0 here), while socket charges the stack must
+ * not fail are forced past the limit, which the peak shows.  A refused
+ * charge that was not forced left the peak within one charge (a few
+ * pages) of the limit.
+ */
+bool cg_tcp_over(struct sbx_cgroup *cg)
+{
+	uint64_t fails = 0, peak = 0;
+
+	if (!cg_watch_tcp(cg))
+		return false;
+	if (read_u64_fd(cg->f_tcp_fail, &fails) == 0 && fails > 0)
+		return true;
+	/* A small limit gets a proportionate slack. */
+	uint64_t slack = cg->tcp_limit / 8 < TCP_SLACK ? cg->tcp_limit / 8 : TCP_SLACK;
+	return read_u64_fd(cg->f_tcp_max, &peak) == 0 && peak + slack >= cg->tcp_limit;
+}
+
 int cg_kill_all(struct sbx_cgroup *cg, char *err, size_t errlen)
 {
 	int dir = cg->mode == SBX_CGROUP_V1 ? cg->dir[C_PIDS] : cg->dir[0];
@@ -831,6 +900,7 @@ void cg_collect(struct sbx_cgroup *cg, const struct cg_baseline *base,
 			u->oom = oom > base->oom_kills;
 		u->have_peak = read_u64_fd(cg->f_maxusage, &u->peak_bytes) == 0;
 		u->have_cpu = read_cpu_v1(cg, &cpu, &user, &sys) == 0;
+		u->tcp_over = cg_tcp_over(cg);
 	} else {
 		char buf[64];
 		if (keyed_at(cg->dir[0], "memory.events", "oom_kill", &oom) == 0)

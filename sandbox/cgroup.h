@@ -28,6 +28,11 @@ int cg_prepare(struct sbx_cgroup *cg, const struct sbx_limits *limits,
 bool cg_has_memory(const struct sbx_cgroup *cg);
 /* CPU time of the whole tree since the baseline, in ns; -1 if unknown. */
 int64_t cg_cpu_ns(struct sbx_cgroup *cg, const struct cg_baseline *base);
+/* v1 with TCP accounting: socket buffers have their own counter, which
+   must be watched during the run (a refused charge only stalls the
+   sender).  cg_tcp_over: the run tried to pass its TCP limit. */
+bool cg_watch_tcp(const struct sbx_cgroup *cg);
+bool cg_tcp_over(struct sbx_cgroup *cg);
 /* Kill every process in the cgroup and wait until it is empty.  -1 if it
    could not be emptied (logged by the caller). */
 int cg_kill_all(struct sbx_cgroup *cg, char *err, size_t errlen);
@@ -37,6 +42,7 @@ struct cg_usage {
 	uint64_t peak_bytes;
 	uint64_t user_ns, sys_ns, cpu_ns;
 	bool have_cpu, have_peak;
+	bool tcp_over; /* v1: socket buffers passed the memory limit */
 };
 void cg_collect(struct sbx_cgroup *cg, const struct cg_baseline *base,
 		struct cg_usage *u);

@@ -463,12 +463,24 @@ _Noreturn void child_main(const struct child_plan *plan)
 /*
  * sbx_netns_create()'s child: a fresh network namespace with loopback up,
  * then wait until the parent has opened it (EOF on the pipe).
+ *
+ * A slot's runs share this namespace, and a TCP connection outlives the
+ * processes that closed it in TIME_WAIT (60 s): the next run would see it
+ * in /proc/net/tcp (addresses, ports, which side closed).  With no
+ * TIME_WAIT buckets (a per-namespace sysctl) a closed connection goes at
+ * once; the kernel counts each one in TCPTimeWaitOverflow, nothing more.
+ * Renewing the namespace per run would do it too, at about 1 ms a run.
  */
 _Noreturn void netns_holder_main(int wait_fd)
 {
 	char c;
 	if (setup_loopback() < 0)
 		_exit(1);
+	/* The net sysctls are those of the opener's network namespace. */
+	int fd = open("/proc/sys/net/ipv4/tcp_max_tw_buckets", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "0", 1) != 1)
+		_exit(2);
+	close(fd);
 	while (read(wait_fd, &c, 1) < 0 && errno == EINTR)
 		;
 	_exit(0);

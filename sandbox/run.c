@@ -27,14 +27,17 @@
  *
  * The loop polls the pidfd and the three pipes with a timeout that is the
  * nearer of the wall deadline and the next CPU sample (at most every 50 ms,
- * sooner when the CPU limit is close).  A run ends in one of these ways:
+ * sooner when the CPU limit is close; on cgroup v1 the socket-buffer
+ * counter is sampled as often, since passing it only stalls the sender).
+ * A run ends in one of these ways:
  *   - the main process exits or is killed: the whole group is SIGKILLed
  *     (background children do not outlive the run), the pipes are drained
  *     for at most DRAIN_MS (a setsid'd grandchild holding stdout open
  *     cannot make the run wait), the child is reaped with wait4;
- *   - the wall deadline passes, the sampled CPU time passes the limit or a
- *     stream passes its cap: the group is SIGKILLed, the kill reason is
- *     remembered, and the run ends as above when the main process is gone;
+ *   - the wall deadline passes, the sampled CPU time passes the limit, the
+ *     socket buffers pass the memory limit (v1) or a stream passes its
+ *     cap: the group is SIGKILLed, the kill reason is remembered, and the
+ *     run ends as above when the main process is gone;
  *   - the cancel descriptor's peer hangs up, or on_output refuses bytes:
  *     likewise, and the status is cancelled.
  * Live output (on_output): the captured buffers are the queue.  sent[]
@@ -79,7 +82,7 @@
 #define DRAIN_MS 50      /* longest wait for output after the main exit */
 #define READ_CHUNK 65536
 
-enum kill_reason { KILL_NONE, KILL_WALL, KILL_CPU, KILL_OUTPUT, KILL_CANCEL };
+enum kill_reason { KILL_NONE, KILL_WALL, KILL_CPU, KILL_OUTPUT, KILL_CANCEL, KILL_TCP };
 
 /* Everything one run holds; run_cleanup() is its only releaser. */
 struct run {
@@ -98,6 +101,7 @@ struct run {
 	enum kill_reason reason;
 	uint64_t killed_at_cpu_ms;
 	int output_stream; /* 1 stdout, 2 stderr: the one that passed its cap */
+	bool tcp_over;     /* v1: socket buffers passed the memory limit */
 	struct sbx_result *res;
 	struct sbx_cgroup *cg;     /* the slot's cgroup, or NULL */
 	struct cg_baseline cg_base;
@@ -571,6 +575,8 @@ static int next_timeout(struct run *r, uint64_t now)
 		if (t < 0 || s < t)
 			t = s;
 	}
+	if (r->cg && cg_watch_tcp(r->cg) && (t < 0 || t > CPU_SAMPLE_MS))
+		t = CPU_SAMPLE_MS;
 	return t > INT_MAX ? INT_MAX : (int)t;
 }
 
@@ -589,8 +595,11 @@ static void check_limits(struct run *r, uint64_t now)
 		if (used >= l->cpu_time_ms) {
 			r->killed_at_cpu_ms = used;
 			kill_group(r, KILL_CPU);
+			return;
 		}
 	}
+	if (r->cg && cg_tcp_over(r->cg))
+		kill_group(r, KILL_TCP);
 }
 
 /* Add the output pipes still open to pfd at n; their places go in idx. */
@@ -783,6 +792,12 @@ static void conclude(struct run *r, int wstatus, bool oom)
 		describe(res, "the program was killed for using more than the "
 			 "memory limit of %llu bytes",
 			 (unsigned long long)l->memory_bytes);
+	} else if (r->reason == KILL_TCP || r->tcp_over) {
+		/* Checked before the other kill reasons: a sender stalled
+		   on its socket buffers runs into the wall time next. */
+		res->status = SBX_MEMORY_EXCEEDED;
+		describe(res, "the program's socket buffers passed the memory limit "
+			 "of %llu bytes", (unsigned long long)l->memory_bytes);
 	} else if (r->reason == KILL_CANCEL) {
 		res->status = SBX_CANCELLED;
 		describe(res, "cancelled after %llu ms: %s",
@@ -847,6 +862,7 @@ static void fill_usage(struct run *r, const struct rusage *ru, bool *oom)
 		cg_collect(r->cg, &r->cg_base, &cu);
 	if (oom)
 		*oom = cu.oom;
+	r->tcp_over = cu.tcp_over;
 	if (cu.have_cpu) {
 		/* The whole tree, reaped or not; split as the kernel saw it. */
 		u->cpu_time_ms = cu.cpu_ns / 1000000u;
@@ -973,7 +989,10 @@ int sbx_netns_create(char *err, size_t errlen)
 		;
 	if (fd < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		sbx_set_error(err, errlen, "sandbox: a network namespace: %s",
-			  fd < 0 ? strerrordesc_np(saved) : "loopback did not come up");
+			  fd < 0 ? strerrordesc_np(saved) :
+			  WIFEXITED(status) && WEXITSTATUS(status) == 2 ?
+			  "net.ipv4.tcp_max_tw_buckets could not be set to 0" :
+			  "loopback did not come up");
 		if (fd >= 0)
 			close(fd);
 		return -1;

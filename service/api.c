@@ -210,19 +210,23 @@ static void handle_languages(struct service *svc, struct http_response *resp)
 		set_error(resp, 500, "internal", "out of memory");
 }
 
-static json_t *isolation_json(struct service *svc)
+/* show_paths: the hidden paths name the service's own directories (its
+   config, runtime and work root): with tokens on they are shown only to
+   a request that carries a valid token; the count is for everyone. */
+static json_t *isolation_json(struct service *svc, bool show_paths)
 {
 	const struct config *c = &svc->cfg;
 	json_t *ns = json_array(), *hidden = json_array();
+	size_t nhidden = 0;
 
 	if (c->namespaces) {
 		static const char *const names[] = { "pid", "mount", "network", "ipc", "uts" };
 		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 			json_array_append_new(ns, json_string(names[i]));
 	}
-	for (char **h = c->hide; h && *h; h++)
+	for (char **h = c->hide; h && *h; h++, nhidden++)
 		json_array_append_new(hidden, json_string(*h));
-	return json_pack("{s:{s:b, s:b, s:I, s:I, s:b}, s:o, s:s, s:b, s:b, s:o, s:s, s:b}",
+	json_t *o = json_pack("{s:{s:b, s:b, s:I, s:I, s:b}, s:o, s:s, s:b, s:b, s:I, s:s, s:b}",
 		"identity", "own_uid_per_slot", !c->weaker && !c->userns,
 		"user_namespace", c->userns,
 		"uid_first", (json_int_t)c->uid_base,
@@ -232,13 +236,19 @@ static json_t *isolation_json(struct service *svc)
 		"resource_control", svc->isolation_note ? svc->isolation_note : "rlimits only",
 		"seccomp", c->seccomp && !sbx_seccomp_status(),
 		"no_new_privs", c->seccomp,
-		"hidden_paths", hidden,
+		"hidden_paths_count", (json_int_t)nhidden,
 		"network", c->namespaces ? "loopback only (per-language opt-in)" : "host",
 		"weaker", c->weaker);
+	if (o && show_paths)
+		json_object_set(o, "hidden_paths", hidden);
+	json_decref(hidden);
+	return o;
 }
 
-static void handle_health(struct service *svc, struct http_response *resp)
+static void handle_health(struct service *svc, const struct http_request *req,
+			  struct http_response *resp)
 {
+	bool show_paths = !svc->auth.enabled || auth_check(&svc->auth, req->authorization);
 	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:i, s:i, s:i, s:{s:o, s:o}, s:o}",
 		"status", "ok",
 		"version", PACKAGE_VERSION,
@@ -249,7 +259,7 @@ static void handle_health(struct service *svc, struct http_response *resp)
 		"queue", (int)svc->cfg.queue,
 		"limits", "default", limits_to_json(&svc->cfg.default_limits),
 		"max", limits_to_json(&svc->cfg.max_limits),
-		"isolation", isolation_json(svc));
+		"isolation", isolation_json(svc, show_paths));
 	set_json(resp, 200, o);
 }
 
@@ -435,7 +445,7 @@ void api_handle(struct service *svc, const struct http_request *req,
 				quota_done(svc->quota);
 			return;
 		case 1: handle_languages(svc, resp); return;
-		case 2: handle_health(svc, resp); return;
+		case 2: handle_health(svc, req, resp); return;
 		case 3: handle_metrics(svc, resp); return;
 		}
 	}

@@ -184,7 +184,7 @@ int auth_add_token(const char *path, const char *label,
 		   char *err, size_t errlen)
 {
 	uint8_t raw[30], h[SHA256_LEN];
-	char hex[2 * SHA256_LEN + 1], line[256];
+	char hex[2 * SHA256_LEN + 1], line[320];
 	int fd, n;
 
 	if (sodium_init() < 0) {

@@ -24,7 +24,7 @@ struct token_policy {
 };
 
 #define AUTH_MAX_TOKENS 1024
-#define AUTH_MAX_LABEL 64
+#define AUTH_MAX_LABEL 128
 #define AUTH_MAX_RATE 1000000
 
 struct auth {

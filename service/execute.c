@@ -214,6 +214,26 @@ static char **concat_argv(char *const *a, char *const *b)
 	return v;
 }
 
+void exec_isolation(struct sbx_spec *spec, const struct config *cfg,
+		    const struct language *lang, const struct slot *slot)
+{
+	*spec = (struct sbx_spec){
+		.set_ids = !cfg->weaker && !cfg->userns, .uid = slot->uid, .gid = slot->gid,
+		.rlimit_as = lang ? lang->rlimit_as : true,
+		.cgroup = slot->cgroup,
+		.seccomp = cfg->seccomp, .hide = cfg->hide, .tmp_size = cfg->tmp_size,
+	};
+	if (cfg->namespaces) {
+		spec->namespaces = SBX_NS_ALL | (cfg->userns ? SBX_NS_USER : 0);
+		/* Network is off unless the admin allowed it for the language. */
+		if (lang && lang->network)
+			spec->namespaces &= ~SBX_NS_NET;
+		/* The slot's own loopback-only namespace, made once. */
+		if (spec->namespaces & SBX_NS_NET && slot->netns_fd >= 0)
+			spec->netns_fd_plus1 = slot->netns_fd + 1;
+	}
+}
+
 /* How a step is watched: the cancel fd always, live output and merging
    for the program's runs only (never the compile step). */
 struct step_watch {
@@ -228,14 +248,15 @@ static int run_step(char **argv, char **env, const char *cwd,
 		    const char *in, size_t in_len, const struct step_watch *w,
 		    struct sbx_result *res, char *err, size_t errlen)
 {
-	struct sbx_spec spec = {
-		.argv = argv, .envp = env, .cwd = cwd,
-		.stdin_data = in, .stdin_len = in_len,
-		.set_ids = !cfg->weaker && !cfg->userns, .uid = slot->uid, .gid = slot->gid,
-		.rlimit_as = lang ? lang->rlimit_as : true,
-		.cgroup = slot->cgroup, .limits = *limits,
-		.seccomp = cfg->seccomp, .hide = cfg->hide, .tmp_size = cfg->tmp_size,
-	};
+	struct sbx_spec spec;
+
+	exec_isolation(&spec, cfg, lang, slot);
+	spec.argv = argv;
+	spec.envp = env;
+	spec.cwd = cwd;
+	spec.stdin_data = in;
+	spec.stdin_len = in_len;
+	spec.limits = *limits;
 	if (w->hooks && w->hooks->cancel_fd >= 0)
 		spec.cancel_fd_plus1 = w->hooks->cancel_fd + 1;
 	if (w->live && w->hooks && w->hooks->output) {
@@ -243,15 +264,6 @@ static int run_step(char **argv, char **env, const char *cwd,
 		spec.on_output_arg = w->hooks->arg;
 	}
 	spec.merge_output = w->merge_output;
-	if (cfg->namespaces) {
-		spec.namespaces = SBX_NS_ALL | (cfg->userns ? SBX_NS_USER : 0);
-		/* Network is off unless the admin allowed it for the language. */
-		if (lang && lang->network)
-			spec.namespaces &= ~SBX_NS_NET;
-		/* The slot's own loopback-only namespace, made once. */
-		if (spec.namespaces & SBX_NS_NET && slot->netns_fd >= 0)
-			spec.netns_fd_plus1 = slot->netns_fd + 1;
-	}
 	if (sbx_run(&spec, res, err, errlen) < 0)
 		return -1;
 	if (res->leftovers)

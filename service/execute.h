@@ -91,6 +91,11 @@ int job_execute(const struct job *job, const struct config *cfg,
 void job_result_free(struct job_result *res);
 
 /* Open (creating if needed) the work root of slot index under cfg->work_root. */
+/* The isolation every program started in slot gets (runs, compile steps,
+   version probes): identity, namespaces, cgroup, seccomp, hidden paths.
+   The caller adds argv, envp, cwd, stdin and limits. */
+void exec_isolation(struct sbx_spec *spec, const struct config *cfg,
+		    const struct language *lang, const struct slot *slot);
 int slot_open(struct slot *slot, unsigned index, const struct config *cfg,
 	      char *err, size_t errlen);
 void slot_close(struct slot *slot);

@@ -22,9 +22,16 @@ int compare_mode_parse(const char *name)
 	return -1;
 }
 
+/* The one definition of whitespace, for every mode: the C locale's
+   isspace().  A blank is whitespace that does not end a line. */
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
 static bool is_space(char c)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+	return c == '\n' || is_blank(c);
 }
 
 /* Length of s without trailing blank lines and line-end blanks. */
@@ -45,7 +52,7 @@ static bool next_line(const char *s, size_t end, size_t *pos, const char **line,
 	const char *nl = memchr(start, '\n', end - *pos);
 	size_t n = nl ? (size_t)(nl - start) : end - *pos;
 	*pos += n + 1;
-	while (n && (start[n - 1] == ' ' || start[n - 1] == '\t' || start[n - 1] == '\r'))
+	while (n && is_blank(start[n - 1]))
 		n--;
 	*line = start;
 	*len = n;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "service/execute.h"
 #include "service/jsonx.h"
 #include "service/languages.h"
 #include "service/limits.h"
@@ -237,21 +238,24 @@ static char *version_token(const char *text)
 }
 
 int languages_probe_versions(struct languages *langs, const struct config *cfg,
-			     char *err, size_t errlen)
+			     const struct slot *slot, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < langs->n; i++) {
 		struct language *l = &langs->v[i];
-		struct sbx_spec spec = {
-			.argv = l->version_command, .envp = cfg->env,
-			.cwd = cfg->userns ? NULL : "/",
-			.set_ids = geteuid() == 0, .uid = cfg->uid_base, .gid = cfg->gid_base,
-			.namespaces = cfg->userns ? SBX_NS_ALL | SBX_NS_USER : 0,
-			.limits = { .wall_time_ms = 10000, .cpu_time_ms = 10000,
-				    .output_bytes = 65536 },
-		};
+		struct sbx_spec spec;
 		struct sbx_result res;
 		char serr[256];
 
+		/* The limits of a run, with time enough for a cold start. */
+		exec_isolation(&spec, cfg, l, slot);
+		spec.argv = l->version_command;
+		spec.envp = cfg->env;
+		spec.cwd = cfg->userns ? NULL : "/";
+		spec.limits = cfg->default_limits;
+		if (spec.limits.wall_time_ms < 10000)
+			spec.limits.wall_time_ms = 10000;
+		if (spec.limits.cpu_time_ms < 10000)
+			spec.limits.cpu_time_ms = 10000;
 		if (l->version_fixed) {
 			if (!(l->version = strdup(l->version_fixed)))
 				goto nomem;

@@ -37,10 +37,12 @@ int languages_load(struct languages *langs, const char *path,
 		   const struct config *cfg, char *err, size_t errlen);
 const struct language *languages_find(const struct languages *langs,
 				      const char *id);
-/* Run each version command once (in the sandbox, as uid/gid) and keep the
-   first version-looking token of its output. */
+struct slot;
+/* Run each version command once, in slot, isolated as a run is
+   (exec_isolation()), and keep the first version-looking token of its
+   output. */
 int languages_probe_versions(struct languages *langs, const struct config *cfg,
-			     char *err, size_t errlen);
+			     const struct slot *slot, char *err, size_t errlen);
 /* The body of GET /api/v1/languages. */
 json_t *languages_to_json(const struct languages *langs);
 void languages_free(struct languages *langs);

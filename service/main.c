@@ -154,6 +154,9 @@ fail:
 	return 1;
 }
 
+/* Longest wait at a reload for a slot to run the version commands in. */
+#define RELOAD_SLOT_WAIT_MS 30000
+
 static char isolation[512];
 
 /* Can this process give a run its own user namespace?  Try one. */
@@ -294,12 +297,12 @@ static int setup_slots(struct service *svc)
  * GET /api/v1/languages once: at start and at every reload.  NULL with err.
  */
 static char *languages_body(struct languages *langs, const struct config *cfg,
-			    char *err, size_t errlen)
+			    const struct slot *slot, char *err, size_t errlen)
 {
 	json_t *lj;
 	char *body;
 
-	if (languages_probe_versions(langs, cfg, err, errlen) < 0)
+	if (languages_probe_versions(langs, cfg, slot, err, errlen) < 0)
 		return NULL;
 	lj = languages_to_json(langs);
 	body = lj ? jsonmem_dumps(lj, JSON_COMPACT) : NULL;
@@ -322,6 +325,7 @@ static int reload(struct service *svc)
 	struct auth auth = { 0 };
 	char err[1024];
 	char *body = NULL;
+	unsigned slot;
 
 	if (config_load(&cfg, svc->cfg.path, err, sizeof err) < 0) {
 		log_msg(LOG_ERR, "reload refused, the running config stays: %s", err);
@@ -349,8 +353,18 @@ static int reload(struct service *svc)
 	}
 	if (languages_load(&langs, cfg.languages_file, &cfg, err, sizeof err) < 0 ||
 	    auth_load(&auth, cfg.tokens_file, err, sizeof err) < 0 ||
-	    build_hide_list(&cfg) < 0 ||
-	    !(body = languages_body(&langs, &cfg, err, sizeof err)))
+	    build_hide_list(&cfg) < 0)
+		goto refuse;
+	/* The probes run in a slot like any run: take one from the workers'
+	   pool for the moment. */
+	if (pool_acquire(svc->pool, RELOAD_SLOT_WAIT_MS, &slot) < 0) {
+		snprintf(err, sizeof err, "no slot became free within %d ms to run the "
+			 "version commands in", RELOAD_SLOT_WAIT_MS);
+		goto refuse;
+	}
+	body = languages_body(&langs, &cfg, &svc->slots[slot], err, sizeof err);
+	pool_release(svc->pool, slot);
+	if (!body)
 		goto refuse;
 	config_free(&svc->cfg);
 	languages_free(&svc->langs);
@@ -539,10 +553,6 @@ int main(int argc, char **argv)
 		log_msg(LOG_ERR, "refusing to start: %s", err);
 		return 1;
 	}
-	if (!(svc.languages_body = languages_body(&svc.langs, &svc.cfg, err, sizeof err))) {
-		log_msg(LOG_ERR, "%s", err);
-		return 1;
-	}
 	if (!(svc.pool = pool_create(svc.cfg.slots)) ||
 	    !(svc.metrics = metrics_create()) || !(svc.quota = quota_create())) {
 		log_msg(LOG_ERR, "cannot set up: %s", strerror(errno));
@@ -550,6 +560,12 @@ int main(int argc, char **argv)
 	}
 	if (setup_slots(&svc) < 0)
 		return 1;
+	/* Before any worker exists: slot 0 is free. */
+	if (!(svc.languages_body = languages_body(&svc.langs, &svc.cfg, &svc.slots[0], err,
+						  sizeof err))) {
+		log_msg(LOG_ERR, "%s", err);
+		return 1;
+	}
 	svc.started = time(NULL);
 	svc.isolation_note = isolation;
 	svc.reload = reload;

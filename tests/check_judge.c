@@ -37,6 +37,12 @@ START_TEST(test_trailing_whitespace)
 	ck_assert(!same("a b", "a  b", m));
 	ck_assert(!same("1\n2", "1\n2\n3", m));
 	ck_assert(!same("1\n2\n3", "1\n2", m));
+	/* One definition of whitespace: VT and FF end a line's content as
+	   they end the output's. */
+	ck_assert(same("1\f\n2", "1\n2\f", m));
+	ck_assert(same("1\v\n2\n", "1\n2", m));
+	ck_assert(same("1 \f\t\v\r\n2", "1\n2", m));
+	ck_assert(!same("1\f2", "1 2", m));
 }
 END_TEST
 

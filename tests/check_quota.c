@@ -116,9 +116,9 @@ START_TEST(test_add_and_find_token)
 	auth_free(&a);
 
 	/* Labels: bounded, one word, no '=' (it would read as an option). */
-	char longlabel[80];
-	memset(longlabel, 'x', 65);
-	longlabel[65] = '\0';
+	char longlabel[160];
+	memset(longlabel, 'x', 129);
+	longlabel[129] = '\0';
 	ck_assert_int_eq(auth_add_token(path, longlabel, &p, token, err, sizeof err), -1);
 	ck_assert_int_eq(auth_add_token(path, "a=b", &p, token, err, sizeof err), -1);
 	ck_assert_int_eq(auth_add_token(path, "two words", &p, token, err, sizeof err), -1);

@@ -359,6 +359,105 @@ def memory_bomb():
     return "memory_exceeded (max_rss_bytes %d)" % body["usage"]["max_rss_bytes"]
 
 
+SOCKET_HOARDER = r"""
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROCS 4
+#define CONNS 60
+#define CAP_PER_PROC (96L << 20)   /* 4 x 96 MiB: far past 64 MiB, bounded */
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CONNS loopback connections; write into them, never read. */
+static long hoard(void)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
+    socklen_t len = sizeof a;
+    int l = socket(AF_INET, SOCK_STREAM, 0), fds[CONNS], peers[CONNS];
+    static char buf[65536];
+    long sent = 0;
+    double end = now() + 3.0;
+
+    if (l < 0 || bind(l, (void *)&a, sizeof a) || listen(l, CONNS) ||
+        getsockname(l, (void *)&a, &len))
+        return -1;
+    for (int i = 0; i < CONNS; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        if (fds[i] < 0 || connect(fds[i], (void *)&a, sizeof a))
+            return -2;
+        peers[i] = accept(l, NULL, NULL);   /* held, never read */
+        if (peers[i] < 0)
+            return -3;
+        fcntl(fds[i], F_SETFL, O_NONBLOCK);
+    }
+    while (sent < CAP_PER_PROC && now() < end) {
+        int moved = 0;
+        for (int i = 0; i < CONNS && sent < CAP_PER_PROC; i++) {
+            ssize_t n = send(fds[i], buf, sizeof buf, 0);
+            if (n > 0) {
+                sent += n;
+                moved = 1;
+            }
+        }
+        if (!moved)
+            usleep(1000);
+    }
+    return sent;
+}
+
+int main(void)
+{
+    for (int p = 1; p < PROCS; p++)
+        if (fork() == 0) {
+            long s = hoard();
+            printf("child sent %ld\n", s);
+            fflush(stdout);
+            sleep(1);
+            _exit(0);
+        }
+    long s = hoard();
+    printf("main sent %ld\n", s);
+    fflush(stdout);
+    sleep(1);
+    while (wait(NULL) > 0)
+        ;
+    return 0;
+}
+"""
+
+
+@case
+def socket_buffers_count_as_memory():
+    """4 processes x 60 loopback connections written into and never read,
+    under memory_bytes 64 MiB: the kernel's socket buffers are the run's
+    memory too.  The run ends memory_exceeded (cgroup v1: the slot's
+    memory.kmem.tcp limit refused a charge; v2 charges sockets to
+    memory.max) and was stopped before the program's own 3 s sending
+    window ended.  Without the limit the four processes park 384 MiB in
+    the kernel and the run ends ok."""
+    body = run(c_prog(SOCKET_HOARDER, {"memory_bytes": 64 << 20, "open_files": 256,
+                                       "cpu_time_ms": 10000, "wall_time_ms": 10000}))
+    expect(body, "memory_exceeded")
+    check("socket" in body["message"] or "memory" in body["message"],
+          "message: %s" % describe(body))
+    wall = body["usage"]["wall_time_ms"]
+    check(wall < 3000, "the run was not stopped at its limit (wall %d ms): %s"
+          % (wall, describe(body)))
+    return "memory_exceeded after %d ms: %s" % (wall, body["message"])
+
+
 @case
 def output_flood_both_streams():
     """Exactly the cap on each stream, then both flooded -> output_exceeded;
@@ -659,6 +758,41 @@ def network_loopback_only():
     eq(out.count("failed"), 3, "failed connections")
     check("proc:lo\n" in out, "/proc/net/dev: %s" % describe(body))
     return "ok: " + "; ".join(out.strip().splitlines())
+
+
+NET_TRACE = r"""
+import socket, sys
+def entries():
+    n = 0
+    for f in ("/proc/net/tcp", "/proc/net/tcp6"):
+        n += len(open(f).read().splitlines()[1:])
+    return n
+if sys.stdin.read().strip() == "leave":
+    l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(4)
+    for i in range(20):
+        c = socket.create_connection(l.getsockname()); s, _ = l.accept()
+        c.close(); s.close()          # the client closed first: TIME_WAIT on its side
+    l.close()
+    print("left", entries())
+else:
+    print("seen", entries())
+"""
+
+
+@case
+def previous_runs_sockets_invisible():
+    """A slot's runs share its network namespace.  One run closes 20
+    loopback connections (TIME_WAIT for 60 s by default); the next run in
+    the same slot (judge mode: the tests of a request run one after the
+    other in one slot) lists no socket in /proc/net/tcp or tcp6."""
+    body = run(py_prog(NET_TRACE, tests=[{"stdin": "leave"}, {"stdin": "look"}]))
+    tests = body.get("tests") or []
+    eq(len(tests), 2, "tests in the answer: %s" % describe(body))
+    for t in tests:
+        expect(t, "ok", "a test")
+    check(tests[0]["stdout"].startswith("left"), "first test: %s" % describe(tests[0]))
+    eq(tests[1]["stdout"], "seen 0\n", "what the second run sees in /proc/net/tcp*")
+    return "the next run sees 0 sockets (%s in the first)" % tests[0]["stdout"].strip()
 
 
 @case
@@ -1402,6 +1536,39 @@ def long_non_ascii_names_answer_400():
         check(isinstance(body, dict) and body.get("error", {}).get("code") == "not_found",
               "GET %s: %s" % (path[:40], short(body)))
     return "400 with a whole-character message each time"
+
+
+# (Dot segments that resolve to an endpoint are that endpoint: nginx
+# normalises them; only odd bytes are tried here.)
+ODD_PATHS = ["/api/%ff", "/api/%FF%FE", "/api/%00", "/api/v1/%00", "/api/v1/run%00",
+             "/api/v1/run%ff", "/api/v1/%2e%2e/x%ff", "/api/%C0%AF",
+             "/api/" + "%C3" * 300, "/api/v1/run;x", "/api/\\..\\etc", "/%ff",
+             "/api/v1/%ZZ", "/api/%", "/api/v1/health%20", "/api/v1/%0d%0aX-A:%20b"]
+
+
+@case
+def odd_api_paths_never_500():
+    """Paths nginx decodes into odd bytes (invalid UTF-8, NUL, encoded dot
+    segments, a stray %): through nginx each is answered 4xx, never 500;
+    what reaches runboxd is answered with the API's JSON error."""
+    seen = []
+    for path in ODD_PATHS:
+        for method in ("GET", "POST"):
+            status, _, body, raw = svc.request_json(method, path, "{}" if method == "POST"
+                                                    else None)
+            seen.append("%s %s %d" % (method, path[:24], status))
+            check(400 <= status < 500, "%s %s answered %d: %s"
+                  % (method, path[:60], status, short(raw)))
+            if path.startswith("/api/"):
+                check(status in (400, 404, 405, 415), "%s %s: unexpected %d: %s"
+                      % (method, path[:60], status, short(raw)))
+                # nginx refuses a NUL or a bad %-escape (400) while
+                # parsing the request line, before any location: its own
+                # page.  Everything routed to runboxd is the API's JSON.
+                check(status == 400 or isinstance(body, dict) and
+                      isinstance(body.get("error"), dict) and body["error"].get("code"),
+                      "%s %s: not the API's JSON error: %s" % (method, path[:60], short(raw)))
+    return "4xx each: " + ", ".join(seen)
 
 
 @case

@@ -56,6 +56,8 @@ svc = None       # the running service of the current group
 TOKEN = None     # the auth group's token
 QUOTA_CONFIG = QUOTA_FILE = None  # the quota group's config and tokens file
 TOKENS_FILE = None
+MAX_LABEL_TOKEN = None   # a token whose label is the longest allowed
+LONG_LABEL_RESULT = None # (rc, stdout, stderr, file existed) of a too-long label
 CLI = None       # path of the runbox CLI, or None (CLI_WHY says why)
 CLI_WHY = ""
 WORK = None      # scratch directory for program files
@@ -152,6 +154,69 @@ def free_port():
     return harness.free_port()
 
 
+# ---- make run's nginx -------------------------------------------------------
+
+def proc_ids(pid):
+    """(real uid, effective uid, real gid) of pid from /proc."""
+    with open("/proc/%d/status" % pid) as f:
+        st = dict(l.split(":", 1) for l in f if ":" in l)
+    uids, gids = st["Uid"].split(), st["Gid"].split()
+    return int(uids[0]), int(uids[1]), int(gids[0])
+
+
+@test("plain")
+def nginx_workers_not_root():
+    """conf/run.sh (make run, every e2e suite) starts nginx's workers as an
+    unprivileged user with the socket's group, and they still serve the
+    static page and reach runboxd's 0660 socket."""
+    table = harness.processes()
+    nginx = set(svc.nginx_pids())
+    workers = [p for p in nginx if table.get(p, ("", "", 0))[2] in nginx]
+    check(workers, "no nginx worker found among %s" % sorted(nginx))
+    if os.geteuid() == 0:
+        for p in workers:
+            ruid, euid, rgid = proc_ids(p)
+            check(ruid != 0 and euid != 0, "nginx worker %d runs as uid %d/%d" % (p, ruid, euid))
+            check(rgid != 0, "nginx worker %d runs with gid 0" % p)
+    status, _, page = svc.request("GET", "/")
+    eq(status, 200, "GET / (www/ read by the workers)")
+    check(b"<html" in page.lower(), "GET / is not the page: %s" % short(page))
+    status, _, _, raw = svc.request_json("GET", "/api/v1/health")
+    eq(status, 200, "GET /api/v1/health through the socket: %s" % short(raw))
+
+
+# ---- version probes ---------------------------------------------------------
+
+# A version command that reports its own isolation as a version number:
+# "0.<uid>.<pid>.<seccomp mode>.<cgroup lines naming a slot>", all from the
+# shell itself (no child process, whose view could differ).
+ISOLATION_PROBE = (
+    "s=0; while read -r k v rest; do [ \"$k\" = Seccomp: ] && s=$v; done < /proc/self/status; "
+    "c=0; while IFS= read -r l; do case $l in *slot-*) c=$((c+1));; esac; "
+    "done < /proc/self/cgroup; echo \"0.$(id -u).$$.$s.$c\"")
+
+
+@test("probe")
+def version_probe_isolated_like_a_run():
+    """The version commands at start run as a run does: a slot's uid, in a
+    PID namespace (a small pid), under seccomp (mode 2) and in a slot's
+    cgroup."""
+    status, _, langs, raw = svc.request_json("GET", "/api/v1/languages")
+    eq(status, 200, "GET /api/v1/languages")
+    got = [l.get("version") for l in langs if l.get("id") == "isolation-probe"]
+    eq(len(got), 1, "the probe language in %s" % short(raw))
+    fields = got[0].split(".")
+    eq(len(fields), 5, "fields of the probe's version %r" % got[0])
+    _, uid, pid, seccomp, cgroups = (int(x) for x in fields)
+    with open(svc.config) as f:
+        cfg = json.load(f)
+    base = cfg["sandbox"]["uid_base"]
+    check(base <= uid < base + cfg["slots"], "the probe ran as uid %d, not a slot's" % uid)
+    check(pid < 10, "the probe's pid %d: not in its own PID namespace" % pid)
+    eq(seccomp, 2, "the probe's seccomp mode")
+    check(cgroups >= 1, "the probe ran in no slot's cgroup (version %r)" % got[0])
+
+
 # ---- auth: tokens -------------------------------------------------------------
 
 def make_auth_config(confdir):
@@ -238,13 +303,49 @@ def auth_tokens_file_holds_only_a_hash():
     check(TOKEN not in text, "the token itself is in the tokens file")
     check(TOKEN[4:24] not in text, "part of the token is in the tokens file")
     lines = [l for l in text.splitlines() if l.strip() and not l.startswith("#")]
-    eq(len(lines), 1, "lines in the tokens file")
-    fields = lines[0].split()
-    check(re.fullmatch(r"[0-9a-f]{64}", fields[0]), "not a SHA-256 line: %r" % lines[0])
+    eq(len(lines), 2, "lines in the tokens file (the 128-character label's, then ours)")
+    fields = lines[1].split()
+    check(re.fullmatch(r"[0-9a-f]{64}", fields[0]), "not a SHA-256 line: %r" % lines[1])
     eq(fields[0], hashlib.sha256(TOKEN.encode()).hexdigest(), "the stored hash")
     eq(fields[1:], ["e2e-ops"], "the label")
     mode = os.stat(TOKENS_FILE).st_mode & 0o777
     check(mode & 0o077 == 0, "tokens file mode %o is readable by others" % mode)
+
+
+@test("auth")
+def auth_long_label_refused_and_next_token_intact():
+    """--add-token with a 1000-character label fails naming the label and
+    writes nothing; the tokens added after a 128-character label both
+    authenticate through nginx."""
+    rc, out, err, existed = LONG_LABEL_RESULT
+    check(rc != 0, "--add-token with a 1000-character label succeeded: %r" % out)
+    check("label" in err and "128" in err, "the error does not explain the label: %r" % err)
+    eq(out.strip(), "", "a token printed for a refused label")
+    check(not existed, "the refused label created the tokens file")
+    for what, tok in (("the 128-character label's token", MAX_LABEL_TOKEN),
+                      ("the token added after it", TOKEN)):
+        r = run_ok({"language": "sh", "code": "echo ok"}, auth_header(tok), what)
+        eq(r.get("stdout"), "ok\n", what)
+
+
+@test("auth")
+def auth_health_hides_paths_without_token():
+    """With tokens on, the open /api/v1/health names none of the service's
+    directories to a request without a token; with the token it lists
+    them (hidden_paths), and hidden_paths_count is in both."""
+    status, _, anon, raw = svc.request_json("GET", "/api/v1/health")
+    eq(status, 200, "GET /api/v1/health without a token")
+    iso = anon.get("isolation", {})
+    check("hidden_paths" not in iso, "hidden_paths shown without a token: %s" % short(iso))
+    status, _, full, _ = svc.request_json("GET", "/api/v1/health", None, auth_header(TOKEN))
+    eq(status, 200, "GET /api/v1/health with the token")
+    paths = full.get("isolation", {}).get("hidden_paths")
+    check(isinstance(paths, list) and paths, "no hidden_paths with the token: %s"
+          % short(full.get("isolation")))
+    text = raw.decode(errors="replace")
+    for path in paths + [svc.runtime]:
+        check(path not in text, "%s is in the anonymous health answer" % path)
+    eq(iso.get("hidden_paths_count"), len(paths), "hidden_paths_count without a token")
 
 
 @test("auth")
@@ -1574,9 +1675,9 @@ def quota_options_are_stored_and_checked():
         p = subprocess.run([RUNBOXD, "--config", QUOTA_CONFIG, "--add-token=bad"] + bad,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
         check(p.returncode != 0 and not p.stdout, "%s was accepted" % bad)
-    p = subprocess.run([RUNBOXD, "--config", QUOTA_CONFIG, "--add-token=" + "x" * 65],
+    p = subprocess.run([RUNBOXD, "--config", QUOTA_CONFIG, "--add-token=" + "x" * 129],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
-    check(p.returncode != 0 and b"1 to 64" in p.stderr, "a 65-character label: %r" % p.stderr)
+    check(p.returncode != 0 and b"1 to 128" in p.stderr, "a 129-character label: %r" % p.stderr)
     eq(open(QUOTA_FILE).read(), text, "the tokens file after refused options")
     return "options stored; 5 bad ones refused"
 
@@ -1586,9 +1687,30 @@ def start_group(group, confdir):
     global TOKEN, TOKENS_FILE
     if group in ("install", "instances"):
         return None
+    if group == "probe":
+        with open(os.path.join(harness.srcdir(), "conf", "languages.json")) as f:
+            langs = json.load(f)
+        langs["languages"].append({
+            "id": "isolation-probe", "name": "isolation probe",
+            "source_file": "main.sh", "run": ["/bin/sh", "{file}"],
+            "version_command": ["/bin/sh", "-c", ISOLATION_PROBE]})
+        path = os.path.join(confdir, "languages.json")
+        with open(path, "w") as f:
+            json.dump(langs, f, indent=2)
+        return harness.Service(overrides={"languages_file": path})
     if group == "auth":
         config = make_auth_config(confdir)
         TOKENS_FILE = os.path.join(confdir, "tokens.sha256")
+        # A label past the bound is refused and leaves the file as it
+        # was; the longest label allowed works, and so does a token added
+        # after it (an unbounded label once broke the next line).
+        global LONG_LABEL_RESULT, MAX_LABEL_TOKEN
+        p = subprocess.run([RUNBOXD, "--config", config, "--add-token=" + "L" * 1000],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        LONG_LABEL_RESULT = (p.returncode, p.stdout.decode(errors="replace"),
+                             p.stderr.decode(errors="replace"),
+                             os.path.exists(TOKENS_FILE))
+        MAX_LABEL_TOKEN = add_token(config, "M" * 128)
         TOKEN = add_token(config, "e2e-ops")
         s = harness.Service(config=config)
     elif group == "quota":
@@ -1631,7 +1753,7 @@ def main():
     n = 0
     t_start = time.monotonic()
     try:
-        for group in ("auth", "plain", "rate", "quota", "instances", "install"):
+        for group in ("auth", "plain", "rate", "quota", "probe", "instances", "install"):
             tests = [fn for g, fn in TESTS if g == group
                      and (not only or fn.__name__ in only)]
             if not tests:
