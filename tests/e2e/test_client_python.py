@@ -164,6 +164,25 @@ def busy_is_retried_after_retry_after():
     return "503 busy (Retry-After %s s), then ran after %.1f s" % (busy.retry_after, waited)
 
 
+@case
+def stream_yields_events_live():
+    """stream(): the first stdout event arrives while the program still
+    sleeps, events come in order, and the last is the result run() would
+    give."""
+    t0 = time.monotonic()
+    seen = []
+    for ev in client().stream(language="sh", code="echo a; sleep 1.5; echo b"):
+        seen.append((ev.kind, ev.data, time.monotonic() - t0))
+        last = ev
+    kinds = [k for k, _, _ in seen]
+    eq(kinds[0], "stdout", "first event")
+    check(seen[0][2] < 1.0, "the first line arrived after %.2f s" % seen[0][2])
+    eq("".join(d for k, d, _ in seen if k == "stdout"), "a\nb\n", "streamed stdout")
+    eq(last.kind, "result", "last event")
+    eq((last.result.status, last.result.stdout), ("ok", "a\nb\n"), "the result")
+    return "%s; first line after %.2f s" % (kinds, seen[0][2])
+
+
 def openapi_schemas():
     path = os.path.join(harness.srcdir(), "docs", "openapi.yaml")
     with open(path) as f:
@@ -183,7 +202,9 @@ def field_names_follow_openapi():
         mine = {f.name for f in dataclasses.fields(cls)} - {"raw"}
         theirs = set(schemas[schema].get("properties", {}))
         eq(sorted(mine), sorted(theirs), "%s vs %s" % (cls.__name__, schema))
-    return "%d types match" % len(pairs)
+    eq(sorted(runbox._client._FIELDS), sorted(schemas["RunRequest"]["properties"]),
+       "run()'s arguments vs RunRequest")
+    return "%d types and the request's fields match" % len(pairs)
 
 
 def main():

@@ -4,6 +4,8 @@
     rb = Runbox("http://127.0.0.1:8080", token=None)
     r = rb.run(language="python3", code="print(input()[::-1])", stdin="abc")
     print(r.status, r.stdout)          # ok cba
+    for ev in rb.stream(language="sh", code="echo a; sleep 1; echo b"):
+        print(ev.kind, ev.data or "")  # stdout a, then stdout b, then result
 
 Standard library only.  Results are typed (Result, TestResult, Step,
 Usage, Limits); every field keeps the API's name (docs/openapi.yaml).
@@ -13,8 +15,8 @@ honouring Retry-After, up to `retries` times.
 """
 
 from ._client import Runbox, RunboxError
-from ._types import Language, Limits, Result, Step, TestResult, Usage
+from ._types import Event, Language, Limits, Result, Step, TestResult, Usage
 
 __all__ = ["Runbox", "RunboxError", "Result", "Step", "TestResult", "Usage",
-           "Limits", "Language"]
+           "Limits", "Language", "Event"]
 __version__ = "0.1.0"

@@ -7,7 +7,7 @@ import time
 import urllib.error
 import urllib.request
 
-from ._types import Language, Result
+from ._types import Event, Language, Result
 
 # Answers that say the program did not run: safe to send again.
 RETRYABLE = {429, 503}
@@ -36,6 +36,52 @@ def _b64(value):
     return base64.b64encode(value).decode("ascii")
 
 
+_FIELDS = ("language", "code", "command", "args", "stdin", "files", "env", "limits",
+           "tests", "compare", "stop_on_failure", "collect", "encoding", "merge_output")
+
+
+def _request(given):
+    """The JSON body of a run request from run()'s or stream()'s arguments,
+    and whether it goes in base64 mode."""
+    unknown = set(given) - set(_FIELDS) - {"self"}
+    if unknown:
+        raise TypeError("unknown argument(s): %s" % ", ".join(sorted(unknown)))
+    g = {k: given.get(k) for k in _FIELDS}
+    texts = [g["code"], g["stdin"]] + list((g["files"] or {}).values())
+    for t in g["tests"] or []:
+        texts += [t.get("stdin"), t.get("expected_stdout")]
+    b64 = g["encoding"] == "base64" or any(isinstance(v, (bytes, bytearray)) for v in texts)
+    enc = _b64 if b64 else (lambda v: v)
+    body = {}
+    for k in ("language", "compare", "collect"):
+        if g[k] is not None:
+            body[k] = list(g[k]) if k == "collect" else g[k]
+    if g["code"] is not None:
+        body["code"] = enc(g["code"])
+    if g["command"] is not None:
+        body["command"] = list(g["command"])
+    if g["args"] is not None:
+        body["args"] = list(g["args"])
+    if g["stdin"] is not None:
+        body["stdin"] = enc(g["stdin"])
+    if g["files"] is not None:
+        body["files"] = {name: enc(data) for name, data in g["files"].items()}
+    if g["env"] is not None:
+        body["env"] = dict(g["env"])
+    if g["limits"] is not None:
+        lim = g["limits"]
+        body["limits"] = lim.to_json() if hasattr(lim, "to_json") else dict(lim)
+    if g["tests"] is not None:
+        body["tests"] = [{k: enc(v) if k in ("stdin", "expected_stdout") else v
+                          for k, v in t.items()} for t in g["tests"]]
+    for k in ("stop_on_failure", "merge_output"):
+        if g[k] is not None:
+            body[k] = bool(g[k])
+    if b64:
+        body["encoding"] = "base64"
+    return body, b64
+
+
 class Runbox:
     """A runbox server.
 
@@ -56,7 +102,7 @@ class Runbox:
 
     def run(self, language=None, code=None, command=None, args=None, stdin=None,
             files=None, env=None, limits=None, tests=None, compare=None,
-            stop_on_failure=None, collect=None, encoding=None):
+            stop_on_failure=None, collect=None, encoding=None, merge_output=None):
         """POST /api/v1/run.  Give language and code, or command (argv).
 
         Text (str) goes as UTF-8.  If code, stdin, a file or a test's
@@ -64,44 +110,22 @@ class Runbox:
         is sent in base64 mode and every output comes back as bytes.
         tests: a list of {"stdin": ..., "expected_stdout": ..., "args": [...]}.
         limits: a dict (or runbox.Limits) of the API's limit names."""
-        texts = [code, stdin] + list((files or {}).values())
-        for t in tests or []:
-            texts += [t.get("stdin"), t.get("expected_stdout")]
-        b64 = encoding == "base64" or any(isinstance(v, (bytes, bytearray)) for v in texts)
-        enc = _b64 if b64 else (lambda v: v)
-        body = {}
-        if language is not None:
-            body["language"] = language
-        if code is not None:
-            body["code"] = enc(code)
-        if command is not None:
-            body["command"] = list(command)
-        if args is not None:
-            body["args"] = list(args)
-        if stdin is not None:
-            body["stdin"] = enc(stdin)
-        if files is not None:
-            body["files"] = {name: enc(data) for name, data in files.items()}
-        if env is not None:
-            body["env"] = dict(env)
-        if limits is not None:
-            body["limits"] = limits.to_json() if hasattr(limits, "to_json") else dict(limits)
-        if tests is not None:
-            body["tests"] = []
-            for t in tests:
-                item = {}
-                for k, v in t.items():
-                    item[k] = enc(v) if k in ("stdin", "expected_stdout") else v
-                body["tests"].append(item)
-        if compare is not None:
-            body["compare"] = compare
-        if stop_on_failure is not None:
-            body["stop_on_failure"] = bool(stop_on_failure)
-        if collect is not None:
-            body["collect"] = list(collect)
-        if b64:
-            body["encoding"] = "base64"
+        body, b64 = _request(locals())
         return Result.from_json(self._call("POST", "/api/v1/run", body), b64)
+
+    def stream(self, **request):
+        """The same request as run(), answered live: yields Event objects
+        as the server sends them (kind "compile", "stdout", "stderr",
+        "test", "error"), and last an Event of kind "result" whose
+        .result is the Result run() would have returned.  Closing the
+        generator early hangs up, which cancels the run on the server."""
+        body, b64 = _request(request)
+        resp = self._open("POST", "/api/v1/run", body, accept="application/x-ndjson")
+        with resp:
+            for line in resp:
+                if not line.strip():
+                    continue
+                yield Event.from_json(json.loads(line.decode("utf-8")), b64)
 
     def languages(self):
         """GET /api/v1/languages: the languages this server offers."""
@@ -114,8 +138,14 @@ class Runbox:
     # -- HTTP ----------------------------------------------------------------
 
     def _call(self, method, path, body=None):
+        with self._open(method, path, body) as resp:
+            return json.loads(resp.read().decode("utf-8"))
+
+    def _open(self, method, path, body=None, accept="application/json"):
+        """The HTTP answer (a file-like object) of a 2xx; RunboxError
+        otherwise, after retrying what proves nothing ran."""
         data = json.dumps(body).encode("utf-8") if body is not None else None
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": accept}
         if data is not None:
             headers["Content-Type"] = "application/json"
         if self.token:
@@ -125,8 +155,7 @@ class Runbox:
             req = urllib.request.Request(self.url + path, data=data, method=method,
                                          headers=headers)
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                    return json.loads(resp.read().decode("utf-8"))
+                return urllib.request.urlopen(req, timeout=self.timeout)
             except urllib.error.HTTPError as e:
                 err = self._error(e)
                 if e.code in RETRYABLE and attempt < self.retries:

@@ -150,3 +150,38 @@ class Language:
     @classmethod
     def from_json(cls, obj):
         return cls(**_known(cls, obj))
+
+
+@dataclass
+class Event:
+    """One line of a streamed answer.  kind: "compile", "stdout",
+    "stderr", "test", "result" or "error"; data: the output chunk (str,
+    or bytes in base64 mode); index and test: a judge test as it ends;
+    step: the compile step; result: the final Result; error: the API
+    error object; raw: the line as parsed."""
+    kind: str
+    data: Optional[Bytes] = None
+    index: Optional[int] = None
+    test: Optional["TestResult"] = None
+    step: Optional[Step] = None
+    result: Optional[Result] = None
+    error: Optional[Dict[str, str]] = None
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, obj, base64_mode=False):
+        kind = obj.get("event", "")
+        ev = cls(kind=kind, raw=obj)
+        if kind in ("stdout", "stderr"):
+            ev.data = _output(obj.get("data"), base64_mode)
+        elif kind == "test":
+            ev.index = obj.get("index")
+            ev.test = TestResult.from_json(obj, base64_mode)
+        elif kind == "compile":
+            ev.step = Step.from_json(obj, base64_mode)
+        elif kind == "result":
+            ev.result = Result.from_json({k: v for k, v in obj.items() if k != "event"},
+                                         base64_mode)
+        elif kind == "error":
+            ev.error = obj.get("error")
+        return ev
