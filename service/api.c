@@ -184,19 +184,49 @@ static void handle_languages(struct service *svc, struct http_response *resp)
 		set_error(resp, 500, "internal", "out of memory");
 }
 
+static json_t *strv_json(char *const *v)
+{
+	json_t *a = json_array();
+	for (; a && v && *v; v++)
+		json_array_append_new(a, json_string(*v));
+	return a;
+}
+
+/* What a run's minimal root shows (sbx_root, root.c): the allow-list, each
+   language's additions, and what is made for the run. */
+static json_t *root_json(struct service *svc)
+{
+	json_t *langs = json_object();
+
+	for (size_t i = 0; langs && i < svc->langs.n; i++)
+		if (svc->langs.v[i].paths && svc->langs.v[i].paths[0])
+			json_object_set_new(langs, svc->langs.v[i].id,
+					    strv_json(svc->langs.v[i].paths));
+	return json_pack("{s:o, s:o, s:o, s:[sss], s:[ssss], s:b}",
+		"bind", strv_json(svc->cfg.root_binds),
+		"language_paths", langs,
+		"devices", strv_json((char *const *)sbx_root_devices),
+		"generated", "/etc/passwd", "/etc/group", "/etc/hosts",
+		"private", "/proc", "/tmp", "/dev/shm", "/dev/pts",
+		"read_only", 1);
+}
+
 static json_t *isolation_json(struct service *svc)
 {
 	const struct config *c = &svc->cfg;
-	json_t *ns = json_array(), *hidden = json_array();
+	json_t *ns = json_array(), *root = json_null();
 
 	if (c->namespaces) {
-		static const char *const names[] = { "pid", "mount", "network", "ipc", "uts" };
+		static const char *const names[] = { "pid", "mount", "network", "ipc", "uts",
+						     "cgroup" };
 		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 			json_array_append_new(ns, json_string(names[i]));
+		json_decref(root);
+		root = root_json(svc);
 	}
-	for (char **h = c->hide; h && *h; h++)
-		json_array_append_new(hidden, json_string(*h));
-	return json_pack("{s:{s:b, s:b, s:I, s:I, s:b}, s:o, s:s, s:b, s:b, s:o, s:s, s:b}",
+	/* hidden_paths: nothing is hidden any more, everything is unless
+	   allowed (root); kept, empty, for clients that read it. */
+	return json_pack("{s:{s:b, s:b, s:I, s:I, s:b}, s:o, s:s, s:b, s:b, s:[], s:o, s:s, s:b}",
 		"identity", "own_uid_per_slot", !c->weaker && !c->userns,
 		"user_namespace", c->userns,
 		"uid_first", (json_int_t)c->uid_base,
@@ -206,7 +236,8 @@ static json_t *isolation_json(struct service *svc)
 		"resource_control", svc->isolation_note ? svc->isolation_note : "rlimits only",
 		"seccomp", c->seccomp && !sbx_seccomp_status(),
 		"no_new_privs", c->seccomp,
-		"hidden_paths", hidden,
+		"hidden_paths",
+		"root", root,
 		"network", c->namespaces ? "loopback only (per-language opt-in)" : "host",
 		"weaker", c->weaker);
 }

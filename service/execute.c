@@ -226,7 +226,7 @@ static int run_step(char **argv, char **env, const char *cwd,
 		.set_ids = !cfg->weaker && !cfg->userns, .uid = slot->uid, .gid = slot->gid,
 		.rlimit_as = lang ? lang->rlimit_as : true,
 		.cgroup = slot->cgroup, .limits = *limits,
-		.seccomp = cfg->seccomp, .hide = cfg->hide, .tmp_size = cfg->tmp_size,
+		.seccomp = cfg->seccomp, .root = lang ? &lang->root : &cfg->root, .tmp_size = cfg->tmp_size,
 	};
 	if (cfg->namespaces) {
 		spec.namespaces = SBX_NS_ALL | (cfg->userns ? SBX_NS_USER : 0);

@@ -24,6 +24,8 @@ static void language_free(struct language *l)
 	jx_strv_free(l->run);
 	jx_strv_free(l->env);
 	jx_strv_free(l->version_command);
+	jx_strv_free(l->paths);
+	jx_strv_free(l->binds);
 	free(l->version_fixed);
 	free(l->sample);
 }
@@ -73,13 +75,28 @@ static int check_id(const char *id, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* The root of the language's runs: the config's allow-list and its own. */
+static int build_root(struct language *l, const struct config *cfg)
+{
+	size_t n = jx_strv_len(cfg->root_binds), m = jx_strv_len(l->paths);
+
+	if (!(l->binds = calloc(n + m + 1, sizeof *l->binds)))
+		return -1;
+	for (size_t i = 0; i < n + m; i++)
+		if (!(l->binds[i] = strdup(i < n ? cfg->root_binds[i] : l->paths[i - n])))
+			return -1;
+	l->root = cfg->root;
+	l->root.binds = l->binds;
+	return 0;
+}
+
 static int parse_language(json_t *o, const char *path, struct language *l,
 			  const struct config *cfg, char *err, size_t errlen)
 {
 	static const char *const keys[] = {
 		"id", "name", "source_file", "compile", "compile_limits", "run",
 		"env", "rlimit_as", "network", "version_command", "version", "sample",
-		NULL,
+		"paths", NULL,
 	};
 	char p[256];
 	json_t *v;
@@ -142,6 +159,18 @@ static int parse_language(json_t *o, const char *path, struct language *l,
 	    jx_bool(v, jx_path(p, sizeof p, path, "network"), &l->network,
 		    err, errlen) < 0)
 		return -1;
+	if ((v = json_object_get(o, "paths"))) {
+		if (jx_strv(v, jx_path(p, sizeof p, path, "paths"), true, &l->paths,
+			    err, errlen) < 0)
+			return -1;
+		for (char **d = l->paths; *d; d++)
+			if (config_check_root_path(*d, p, err, errlen) < 0)
+				return -1;
+	}
+	if (build_root(l, cfg) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	if ((v = json_object_get(o, "version_command")) &&
 	    jx_strv(v, jx_path(p, sizeof p, path, "version_command"), false,
 		    &l->version_command, err, errlen) < 0)
@@ -245,7 +274,11 @@ int languages_probe_versions(struct languages *langs, const struct config *cfg,
 			.argv = l->version_command, .envp = cfg->env,
 			.cwd = cfg->userns ? NULL : "/",
 			.set_ids = geteuid() == 0, .uid = cfg->uid_base, .gid = cfg->gid_base,
-			.namespaces = cfg->userns ? SBX_NS_ALL | SBX_NS_USER : 0,
+			/* The admin's own command, not a program of a request:
+			   it sees the host's files as the root-mode probe (no
+			   namespaces) does; dpkg-query needs /var/lib/dpkg. */
+			.namespaces = cfg->userns ?
+				(SBX_NS_ALL & ~SBX_NS_MNT) | SBX_NS_USER : 0,
 			.limits = { .wall_time_ms = 10000, .cpu_time_ms = 10000,
 				    .output_bytes = 65536 },
 		};

@@ -325,9 +325,10 @@ def test_command_not_found():
 def test_command_in_unreachable_directory():
     """A command under a directory the slot user cannot enter (a checkout in
     root's 0700 home, a `mktemp -d` folder): exec_failed naming that
-    directory, not a bare "Permission denied".  Made under /var/tmp: the
-    run's /tmp is a private tmpfs, where the program would not exist."""
-    top = tempfile.mkdtemp(prefix="runbox-e2e-closed.", dir="/var/tmp")
+    directory, not a bare "Permission denied".  Made under /usr/local: the
+    run's root shows only the allow-list (sandbox.root.bind), which has /usr;
+    anywhere else the program would not exist for the run."""
+    top = tempfile.mkdtemp(prefix="runbox-e2e-closed.", dir="/usr/local")
     try:
         os.chmod(top, 0o700)
         prog = os.path.join(top, "bin", "prog")

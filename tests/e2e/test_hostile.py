@@ -505,11 +505,12 @@ def fd_exhaustion():
 
 @case
 def read_etc_shadow():
-    """cat /etc/shadow as the slot uid -> Permission denied (nonzero_exit),
+    """cat /etc/shadow -> it does not exist in the run's root (nonzero_exit),
     nothing of it in stdout."""
+    check(os.path.exists("/etc/shadow"), "the host has no /etc/shadow")
     body = run(sh_prog("cat /etc/shadow\n"))
     expect(body, "nonzero_exit")
-    check("Permission denied" in body["stderr"], "stderr: %s" % describe(body))
+    check("No such file or directory" in body["stderr"], "stderr: %s" % describe(body))
     check("root:" not in body["stdout"], "/etc/shadow leaked: %s" % describe(body))
     return "nonzero_exit, %r" % body["stderr"].strip()
 
@@ -662,14 +663,156 @@ def network_loopback_only():
 
 
 @case
-def sys_class_net_shows_only_lo():
-    """ls /sys/class/net in the run's network namespace shows only lo
-    (sysfs shows the namespace of whoever mounted it: the host's /sys lists
-    the host's interfaces unless the sandbox mounts its own)."""
-    body = run(sh_prog("ls /sys/class/net\n"))
+def no_sys_at_all():
+    """The run's root has no /sys (the host's would show its devices, its
+    cgroup tree and, mounted by the host, its interfaces); loopback is seen
+    through /proc/net/dev of the run's network namespace instead."""
+    body = run(sh_prog("ls -A /sys 2>&1; echo rc=$?\n"
+                       "grep -o '^ *[a-z0-9]*:' /proc/net/dev | tr -d ' :'\n"))
     expect(body, "ok")
-    eq(body["stdout"].split(), ["lo"], "ls /sys/class/net")
-    return "ok: lo"
+    out = body["stdout"]
+    check("No such file or directory" in out and "rc=2" in out, "/sys: %s" % describe(body))
+    eq(out.split("\n", 2)[2].split(), ["lo"], "interfaces in /proc/net/dev")
+    return "ok: no /sys; lo only"
+
+
+# What a run's /dev holds (sandbox/root.c): nodes bound from the host, links
+# and private mounts.
+DEV_NODES = ["full", "null", "random", "tty", "urandom", "zero"]
+DEV_MADE = ["fd", "ptmx", "pts", "shm", "stderr", "stdin", "stdout"]
+
+
+@case
+def host_directories_invisible():
+    """The root is an allow-list: the host's /home, /var, /run, /etc/nginx,
+    /opt, /root, /srv, /boot (each that exists on this host) do not exist
+    for the program; / holds only the allowed paths and what the run made."""
+    dirs = ["/home", "/var", "/run", "/etc/nginx", "/opt", "/root", "/srv", "/boot",
+            "/mnt", "/media", "/etc/runbox"]
+    present = [d for d in dirs if os.path.lexists(d)]
+    check("/var" in present and "/run" in present, "the host has no /var or /run?")
+    body = run(sh_prog('for d in "$@"; do if [ -e "$d" ]; then echo "seen $d"; fi; done\n'
+                       'echo top: $(ls -A /)\n', args=present))
+    expect(body, "ok")
+    out = body["stdout"]
+    check("seen " not in out, "host directories visible: %s" % describe(body))
+    top = out.split("top:", 1)[1].split()
+    allowed = {"bin", "dev", "etc", "lib", "lib64", "proc", "sbin", "tmp", "usr"}
+    work_top = svc.work_root().strip("/").split("/")[0]
+    extra = [t for t in top if t not in allowed and t != work_top]
+    check(not extra, "unexpected entries in /: %s (all: %s)" % (extra, top))
+    host_top = sorted(os.listdir("/"))
+    check(len(host_top) > len(top), "the host's / (%s) is not larger than the run's (%s)"
+          % (host_top, top))
+    return "ok: %d host directories absent; / = %s" % (len(present), " ".join(top))
+
+
+@case
+def dev_only_allowed_entries():
+    """/dev holds the allowed nodes (those the host has), the std* and fd
+    links, ptmx, pts and shm: nothing else of the host's /dev."""
+    body = run(sh_prog("ls -A /dev\n"))
+    expect(body, "ok")
+    got = sorted(body["stdout"].split())
+    want = sorted([n for n in DEV_NODES if os.path.exists("/dev/" + n)] + DEV_MADE)
+    eq(got, want, "ls -A /dev")
+    host = os.listdir("/dev")
+    check(len(host) > len(want), "the host's /dev has only %d entries" % len(host))
+    return "ok: %d entries (the host has %d)" % (len(got), len(host))
+
+
+@case
+def host_unix_socket_unreachable():
+    """A datagram socket under /run on the host (mode 0666, as /dev/log and
+    journald's are) cannot be reached: the path does not exist in the run,
+    and nothing arrives."""
+    import socket
+    path = "/run/runbox-test-%d.sock" % os.getpid()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        sock.bind(path)
+        os.chmod(path, 0o666)
+        sock.setblocking(False)
+        body = run(py_prog(
+            "import socket, sys\n"
+            "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+            "try:\n"
+            "    s.sendto(b'hello from the run', sys.argv[1])\n"
+            "    print('sent')\n"
+            "except OSError as e:\n"
+            "    print('refused', e.errno)\n", args=[path]))
+        expect(body, "ok")
+        time.sleep(0.1)  # a datagram sent would already be queued; this is margin
+        try:
+            got = sock.recv(100)
+        except BlockingIOError:
+            got = None
+        check(got is None, "the host socket received %r" % got)
+        eq(body["stdout"], "refused 2\n", "the program's send")
+    finally:
+        sock.close()
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+    return "ok: ENOENT, nothing received"
+
+
+@case
+def var_tmp_and_run_lock_not_shared():
+    """/var/tmp and /run/lock are not the host's: a file written there (if
+    the program can write at all) is not readable by the next run and not
+    on the host."""
+    name = "runbox-hostile-shared-%d" % os.getpid()
+    body = run(sh_prog('for d in /var/tmp /run/lock; do '
+                       '(umask 077; echo secret > "$d/%s") 2>/dev/null && echo "wrote $d"; done\n'
+                       'echo done\n' % name))
+    expect(body, "ok")
+    wrote = body["stdout"]
+    body = run(sh_prog('for d in /var/tmp /run/lock; do cat "$d/%s" 2>/dev/null; done\n'
+                       'echo checked\n' % name))
+    expect(body, "ok")
+    eq(body["stdout"], "checked\n", "what the next run read")
+    for d in ("/var/tmp", "/run/lock"):
+        p = os.path.join(d, name)
+        check(not os.path.exists(p), "%s exists on the host" % p)
+    return "ok: writer said %r; nothing read back, nothing on the host" % wrote.strip()
+
+
+@case
+def mountinfo_names_nothing_of_the_host():
+    """/proc/self/mountinfo lists the run's own root only: no /var/lib, no
+    /home or /run, nothing of the config directory; the runtime directory
+    appears only on the work directory's own line (its mount point)."""
+    body = run(sh_prog("cat /proc/self/mountinfo; echo cwd=$(pwd)\n"))
+    expect(body, "ok")
+    lines = body["stdout"].splitlines()
+    cwd = lines[-1][4:]
+    conf = os.path.realpath(os.path.join(svc.srcdir, "conf"))
+    runtime = os.path.realpath(svc.runtime)
+    for line in lines[:-1]:
+        fields = line.split()
+        point = fields[4]
+        for bad in ("/var/lib", "/home", conf):
+            check(bad not in line, "mountinfo names %s: %s" % (bad, line))
+        check(not point.startswith("/run") and not point.startswith("/var"),
+              "a host mount point: %s" % line)
+        if runtime in line or svc.runtime in line:
+            eq(point, cwd, "the only mount naming the runtime directory")
+    return "ok: %d mounts, none of the host's" % (len(lines) - 1)
+
+
+@case
+def cgroup_names_nothing_of_the_host():
+    """/proc/self/cgroup shows the run's cgroup namespace: every hierarchy
+    at "/", nothing of the host's paths or runboxd's pid."""
+    body = run(sh_prog("cat /proc/self/cgroup\n"))
+    expect(body, "ok")
+    lines = body["stdout"].splitlines()
+    check(lines, "empty /proc/self/cgroup")
+    for line in lines:
+        check(line.endswith(":/"), "a host cgroup path: %s" % line)
+    return "ok: %d hierarchies, all at /" % len(lines)
 
 
 @case
