@@ -232,6 +232,7 @@ static int plan_binds(struct root_plan *rp, char *const *binds, const char **wha
 			}
 			if (add_symlink(rp, path, target) < 0)
 				goto out;
+			v[i] = NULL; /* what is below it is elsewhere on the host */
 		} else if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
 			if (add_bind(rp, path, S_ISDIR(st.st_mode), CHILD_STEP_ROOT_BIND,
 				     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
