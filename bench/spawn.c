@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "sandbox/sandbox.h"
+#include "service/workdir.h"
 
 #define MAX_ROWS 24
 #define MAX_WORKERS 64
@@ -181,6 +182,8 @@ struct row {
 	double cpu;             /* summed over the measured runs */
 	bool cold;              /* K_SANDBOX: runs after COLD_GAP_MS without
 				   any cgroup join */
+	uint64_t workfs_bytes;  /* K_SANDBOX: a work tmpfs of this size made
+				   and dropped per run, as runboxd does */
 };
 
 /* The program every row starts (argv, and argv joined with spaces), and
@@ -257,9 +260,21 @@ static double run_clone(struct row *row)
 static double run_sandbox(struct row *row)
 {
 	struct sbx_result res;
+	struct workdir wd = { .fd = -1, .mnt_fd = -1 };
+	struct sbx_spec spec = row->spec;
 	char err[256];
 	double t0 = now_us();
-	if (sbx_run(&row->spec, &res, err, sizeof err) < 0) {
+	if (row->workfs_bytes) {
+		if (workdir_create_tmpfs(&wd, spec.cwd, row->workfs_bytes, spec.uid,
+					 spec.gid, err, sizeof err) < 0) {
+			snprintf(row->skip, sizeof row->skip, "failed: %.200s", err);
+			return -1;
+		}
+		spec.workfs_fd_plus1 = wd.mnt_fd + 1;
+	}
+	int rc = sbx_run(&spec, &res, err, sizeof err);
+	workdir_remove(&wd, NULL, 0);
+	if (rc < 0) {
 		snprintf(row->skip, sizeof row->skip, "failed: %.200s", err);
 		return -1;
 	}
@@ -613,12 +628,16 @@ static int per_run(int n, const char *oslo_script)
 		add_sandbox_row(rows, &nrows, "  + network namespace (loopback up)", s,
 				"+ CLONE_NEWNET, lo brought up");
 		s.seccomp = true;
-		add_sandbox_row(rows, &nrows, "  + seccomp (= what runboxd runs)", s,
+		add_sandbox_row(rows, &nrows, "  + seccomp", s,
 				"+ PR_SET_NO_NEW_PRIVS, seccomp deny list");
+		add_sandbox_row(rows, &nrows, "  + own 64 MiB tmpfs (= what runboxd runs)", s,
+				"+ fsopen/fsconfig/fsmount a tmpfs per run (disk_bytes), work/tmp/shm in it, bound at cwd, /tmp, /dev/shm; dropped after");
+		rows[nrows - 1].workfs_bytes = 64u << 20;
 		if (cg) {
 			add_sandbox_row(rows, &nrows, "  the same, first run after 50 ms idle", s,
 					"the row above, run after 50 ms without any cgroup join (a lone request)");
 			rows[nrows - 1].cold = true;
+			rows[nrows - 1].workfs_bytes = 64u << 20;
 		}
 	}
 

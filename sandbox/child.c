@@ -247,7 +247,27 @@ static int bind_readonly(const struct root_op *op)
 	return rc;
 }
 
-static int replay_root_op(const struct root_op *op, int workdir)
+/*
+ * A copy of the run's file system, moved onto path: the caller's mount
+ * stays detached and its own, so the next step of the same request (the
+ * program after its compile step) can be given the same files again.
+ */
+static int move_clone(int from, const char *path)
+{
+	int fd = (int)syscall(SYS_open_tree, from, "",
+			      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = (int)syscall(SYS_move_mount, fd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+static int replay_root_op(const struct root_op *op, int workdir, int workfs)
 {
 	int fd;
 
@@ -273,6 +293,15 @@ static int replay_root_op(const struct root_op *op, int workdir)
 	case ROOT_OP_WORKDIR:
 		return (int)syscall(SYS_move_mount, workdir, "", AT_FDCWD, op->path,
 				    MOVE_MOUNT_F_EMPTY_PATH);
+	case ROOT_OP_WORKFS:
+		return move_clone(workfs, op->path);
+	case ROOT_OP_SUBDIR:
+		/* A bind keeps the source mount's nosuid and nodev. */
+		return mount(op->src, op->path, NULL, MS_BIND, NULL);
+	case ROOT_OP_DETACH:
+		if (umount2(op->path, MNT_DETACH) < 0)
+			return -1;
+		return rmdir(op->path);
 	}
 	errno = EINVAL;
 	return -1;
@@ -295,7 +324,7 @@ static int setup_root(const struct child_plan *plan, int *step, int *failed_op)
 	/* A detached copy of the work directory, taken while its path still
 	   leads to it, moved into the new root below. */
 	*step = CHILD_STEP_MOUNT_WORKDIR;
-	if (plan->cwd &&
+	if (plan->cwd && plan->workfs_fd < 0 &&
 	    (tree = (int)syscall(SYS_open_tree, AT_FDCWD, plan->cwd,
 				 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)) < 0)
 		return -1;
@@ -307,7 +336,7 @@ static int setup_root(const struct child_plan *plan, int *step, int *failed_op)
 	    chdir(plan->root_at) < 0)
 		return -1;
 	for (size_t i = 0; i < plan->n_root_ops; i++) {
-		if (replay_root_op(&plan->root_ops[i], tree) < 0) {
+		if (replay_root_op(&plan->root_ops[i], tree, plan->workfs_fd) < 0) {
 			*step = plan->root_ops[i].step;
 			*failed_op = (int)i;
 			return -1;

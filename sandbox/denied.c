@@ -230,8 +230,11 @@ bool explain_denied(const struct sbx_spec *spec, const char *path, bool is_cwd,
 		return false; /* the caller's own identity: not ours to explain */
 	}
 	/* A relative path starts where the child was: in its cwd when
-	   execve failed, in the caller's cwd when chdir did. */
-	if (!realpath(!is_cwd && spec->cwd ? spec->cwd : ".", start))
+	   execve failed, in the caller's cwd when chdir did (a cwd on the
+	   run's own file system has no host path: only absolute ones then). */
+	if (path[0] == '/')
+		snprintf(start, sizeof start, "/");
+	else if (!realpath(!is_cwd && spec->cwd ? spec->cwd : ".", start))
 		return false;
 	v = walk_path(&w, start, path, is_cwd);
 	if (v == BLOCKED) {

@@ -45,6 +45,7 @@ struct sock_fprog;
 	X(ROOT_MOUNT, "mount a private file system in the new root") \
 	X(ROOT_BIND, "bind an allowed path read-only")     \
 	X(ROOT_WORKDIR, "mount the work directory in the new root") \
+	X(ROOT_WORKFS, "mount the run's file system in the new root") \
 	X(PIVOT_ROOT, "pivot_root into the new root")      \
 	X(ROOT_READONLY, "make the new root read-only")    \
 	X(CGROUP_NS, "unshare the cgroup namespace")       \
@@ -108,6 +109,9 @@ enum root_op_kind {
 	ROOT_OP_MOUNT,   /* a new file system of type src at path: flags
 			    (MS_*) and options data */
 	ROOT_OP_WORKDIR, /* the work directory's clone, moved onto path */
+	ROOT_OP_WORKFS,  /* the run's file system (workfs_fd), moved onto path */
+	ROOT_OP_SUBDIR,  /* a directory of the new root (src) bound at path */
+	ROOT_OP_DETACH,  /* path unmounted (lazily) and removed */
 };
 
 struct root_op {
@@ -180,6 +184,7 @@ struct child_plan {
 				   before pivot_root ("/tmp" of the old one) */
 	const char *root_opts;  /* its mount options */
 	const struct root_op *root_ops; /* how to fill it, in order */
+	int workfs_fd;          /* the run's file system (a detached mount), -1 */
 	size_t n_root_ops;
 	const struct sock_fprog *seccomp; /* NULL: none */
 	int userns_fd;          /* SBX_NS_USER: read end; a byte arrives when

@@ -155,6 +155,25 @@ static int add_bind(struct root_plan *rp, const char *src, bool is_dir, int step
 	return 0;
 }
 
+/*
+ * Where the run's own file system (sbx_spec.workfs_fd_plus1) is attached
+ * while the root is built: its directories are bound at the work
+ * directory, /tmp and /dev/shm, then this mount is let go of and the
+ * directory removed, so the program never sees it.
+ */
+#define WORKFS_AT "/.workfs"
+
+static int add_subdir(struct root_plan *rp, const char *from, const char *to)
+{
+	struct root_op *op;
+
+	if (add_dirs(rp, to, true) < 0 ||
+	    !(op = add_op(rp, ROOT_OP_SUBDIR, CHILD_STEP_ROOT_WORKFS, to)) ||
+	    set_str(&op->src, from + 1) < 0)
+		return -1;
+	return 0;
+}
+
 /* Is path at or below base? */
 static bool is_under(const char *path, const char *base)
 {
@@ -310,10 +329,11 @@ static int plan_dev(struct root_plan *rp, const struct sbx_spec *spec,
 			return -1;
 	snprintf(opts, sizeof opts, "newinstance,ptmxmode=0666,mode=0620,max=%u",
 		 spec->root->ptys ? spec->root->ptys : DEFAULT_PTYS);
-	if (add_mount(rp, "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, opts) < 0 ||
-	    add_mount(rp, "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, tmp_opts) < 0)
+	if (add_mount(rp, "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, opts) < 0)
 		return -1;
-	return 0;
+	if (spec->workfs_fd_plus1 > 0)
+		return add_subdir(rp, WORKFS_AT "/shm", "/dev/shm");
+	return add_mount(rp, "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, tmp_opts);
 }
 
 int root_plan_build(struct root_plan *rp, const struct sbx_spec *spec,
@@ -328,15 +348,30 @@ int root_plan_build(struct root_plan *rp, const struct sbx_spec *spec,
 		errno = EINVAL;
 		return -1;
 	}
+	*what = "a run's file system needs a cwd";
+	if (spec->workfs_fd_plus1 > 0 && !spec->cwd) {
+		errno = EINVAL;
+		goto fail;
+	}
 	*what = "malloc";
+	if (spec->workfs_fd_plus1 > 0 &&
+	    (add_dirs(rp, WORKFS_AT, true) < 0 ||
+	     !add_op(rp, ROOT_OP_WORKFS, CHILD_STEP_ROOT_WORKFS, WORKFS_AT)))
+		goto fail;
 	if (plan_etc(rp, spec) < 0 || plan_dev(rp, spec, tmp_opts) < 0 ||
-	    add_mount(rp, "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "") < 0 ||
+	    add_mount(rp, "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "") < 0)
+		goto fail;
+	if (spec->workfs_fd_plus1 > 0 ? add_subdir(rp, WORKFS_AT "/tmp", "/tmp") < 0 :
 	    add_mount(rp, "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmp_opts) < 0)
 		goto fail;
 	if (plan_binds(rp, spec->root->binds, what) < 0)
 		goto fail;
 	*what = "malloc";
-	if (spec->cwd) {
+	if (spec->workfs_fd_plus1 > 0) {
+		if (add_subdir(rp, WORKFS_AT "/work", spec->cwd) < 0 ||
+		    !add_op(rp, ROOT_OP_DETACH, CHILD_STEP_ROOT_WORKFS, WORKFS_AT))
+			goto fail;
+	} else if (spec->cwd) {
 		if (add_dirs(rp, spec->cwd, true) < 0 ||
 		    !(op = add_op(rp, ROOT_OP_WORKDIR, CHILD_STEP_ROOT_WORKDIR, spec->cwd)))
 			goto fail;

@@ -969,6 +969,8 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		.ns = spec->namespaces, .status_fd = r.statp[1],
 		.root_at = "/tmp", .root_opts = r.root.mnt_opts,
 		.root_ops = r.root.ops, .n_root_ops = r.root.n,
+		.workfs_fd = spec->namespaces & SBX_NS_MNT && spec->workfs_fd_plus1 > 0 ?
+			spec->workfs_fd_plus1 - 1 : -1,
 		.seccomp = filter,
 		.arg_start = arg_area[0], .arg_end = arg_area[1],
 		.userns_fd = r.userns[0], .userns_ready_fd = r.usready[1],

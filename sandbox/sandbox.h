@@ -61,6 +61,9 @@ struct sbx_limits {
 	uint64_t open_files;      /* RLIMIT_NOFILE */
 	uint64_t file_size_bytes; /* RLIMIT_FSIZE */
 	uint64_t output_bytes;    /* cap per stream (stdout, stderr) */
+	uint64_t disk_bytes;      /* the run's files (work dir, /tmp, /dev/shm):
+				     the size of the tmpfs the caller makes and
+				     passes as workfs_fd_plus1; not applied here */
 };
 
 /*
@@ -179,6 +182,12 @@ struct sbx_spec {
 				   new namespace; 0 (the default) = a new one */
 	unsigned namespaces;    /* SBX_NS_* */
 	const struct sbx_root *root; /* required with SBX_NS_MNT */
+	int workfs_fd_plus1;    /* with SBX_NS_MNT and cwd: 1 + a detached
+				   mount (fsmount) whose "work", "tmp" and
+				   "shm" become cwd, /tmp and /dev/shm: one
+				   quota for all of the run's files; 0: cwd is
+				   a host directory, /tmp and /dev/shm tmpfs of
+				   tmp_size each */
 	const char *tmp_size;   /* size of the private /tmp and /dev/shm
 				   ("64m"); NULL = "64m" */
 	bool seccomp;           /* NO_NEW_PRIVS + the seccomp filter */

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,29 @@ out:
 	return env;
 }
 
+/*
+ * A run's work directory.  With namespaces and root: a fresh tmpfs of
+ * disk_bytes of its own (workdir_create_tmpfs), which also holds the run's
+ * /tmp and /dev/shm, shown at a path of the slot's work root that exists
+ * only in the run's root.  Otherwise (no mount namespace, or no right to
+ * make a file system: the user-namespace mode) a directory on the host's
+ * disk in the slot's work root, removed by walking it.
+ */
+static int open_workdir(struct workdir *wd, const struct config *cfg,
+			const struct slot *slot, uint64_t disk_bytes,
+			char *why, size_t len)
+{
+	static atomic_ulong counter;
+	char path[sizeof wd->path];
+
+	if (!cfg->namespaces || cfg->userns || cfg->weaker)
+		return workdir_create(wd, slot->root_fd, slot->root_path, slot->uid,
+				      slot->gid, why, len);
+	snprintf(path, sizeof path, "%s/run-%lu", slot->root_path,
+		 atomic_fetch_add(&counter, 1));
+	return workdir_create_tmpfs(wd, path, disk_bytes, slot->uid, slot->gid, why, len);
+}
+
 static char **concat_argv(char *const *a, char *const *b)
 {
 	size_t n = jx_strv_len(a), m = jx_strv_len(b);
@@ -214,14 +238,14 @@ static char **concat_argv(char *const *a, char *const *b)
 	return v;
 }
 
-static int run_step(char **argv, char **env, const char *cwd,
+static int run_step(char **argv, char **env, const struct workdir *wd,
 		    const struct config *cfg, const struct language *lang,
 		    const struct slot *slot, const struct sbx_limits *limits,
 		    const char *in, size_t in_len,
 		    struct sbx_result *res, char *err, size_t errlen)
 {
 	struct sbx_spec spec = {
-		.argv = argv, .envp = env, .cwd = cwd,
+		.argv = argv, .envp = env, .cwd = wd->path,
 		.stdin_data = in, .stdin_len = in_len,
 		.set_ids = !cfg->weaker && !cfg->userns, .uid = slot->uid, .gid = slot->gid,
 		.rlimit_as = lang ? lang->rlimit_as : true,
@@ -236,6 +260,8 @@ static int run_step(char **argv, char **env, const char *cwd,
 		/* The slot's own loopback-only namespace, made once. */
 		if (spec.namespaces & SBX_NS_NET && slot->netns_fd >= 0)
 			spec.netns_fd_plus1 = slot->netns_fd + 1;
+		if (wd->on_tmpfs)
+			spec.workfs_fd_plus1 = wd->mnt_fd + 1;
 	}
 	if (sbx_run(&spec, res, err, errlen) < 0)
 		return -1;
@@ -338,7 +364,7 @@ static int run_program(const struct job *job, const struct config *cfg,
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	if (run_step(argv, env, wd->path, cfg, job->lang, slot, &job->limits, in,
+	if (run_step(argv, env, wd, cfg, job->lang, slot, &job->limits, in,
 		     in_len, run, err, errlen) < 0)
 		goto out;
 	*ran = true;
@@ -419,8 +445,7 @@ static int run_tests(const struct job *job, const struct config *cfg,
 			res->abandoned++;
 			continue;
 		}
-		if (workdir_create(&wd, slot->root_fd, slot->root_path, slot->uid,
-				   slot->gid, why, sizeof why) < 0) {
+		if (open_workdir(&wd, cfg, slot, job->limits.disk_bytes, why, sizeof why) < 0) {
 			snprintf(err, errlen, "work directory: %s", why);
 			return -1;
 		}
@@ -454,8 +479,9 @@ int job_execute(const struct job *job, const struct config *cfg,
 	int rc = -1;
 
 	memset(res, 0, sizeof *res);
-	if (workdir_create(&wd, slot->root_fd, slot->root_path, slot->uid,
-			   slot->gid, why, sizeof why) < 0) {
+	if (open_workdir(&wd, cfg, slot, job->lang && job->lang->compile ?
+			 job->lang->compile_limits.disk_bytes : job->limits.disk_bytes,
+			 why, sizeof why) < 0) {
 		snprintf(err, errlen, "work directory: %s", why);
 		return -1;
 	}
@@ -482,7 +508,7 @@ int job_execute(const struct job *job, const struct config *cfg,
 			snprintf(err, errlen, "out of memory");
 			goto out;
 		}
-		if (run_step(argv, compile_env, wd.path, cfg, job->lang, slot,
+		if (run_step(argv, compile_env, &wd, cfg, job->lang, slot,
 			     &job->lang->compile_limits, NULL, 0, &res->compile,
 			     err, errlen) < 0)
 			goto out;

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <ctype.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1829,6 +1830,69 @@ START_TEST(test_minimal_root)
 }
 END_TEST
 
+/*
+ * A run's own file system (workfs_fd_plus1): its "work", "tmp" and "shm"
+ * are the run's cwd, /tmp and /dev/shm, all on the one tmpfs (the files
+ * are there through the caller's fd afterwards), nothing of it is left as
+ * a mount in the run's root, and the same fd serves a second run.
+ */
+START_TEST(test_run_file_system)
+{
+	char *argv[] = { "/bin/sh", "-c", "echo a > f && echo b > /tmp/f && "
+			 "echo c > /dev/shm/f && pwd && "
+			 "grep -c -e ' /.workfs ' /proc/self/mountinfo; "
+			 "dd if=/dev/zero of=/tmp/big bs=1M count=8 2>&1 | grep -o 'No space'",
+			 NULL };
+	static char *envp[] = { "PATH=/usr/bin:/bin", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	char buf[8];
+	int fs = fsopen("tmpfs", FSOPEN_CLOEXEC), mnt, d;
+
+	ck_assert_int_ge(fs, 0);
+	ck_assert_int_eq(fsconfig(fs, FSCONFIG_SET_STRING, "size", "4194304", 0), 0);
+	ck_assert_int_eq(fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0), 0);
+	mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	ck_assert_int_ge(mnt, 0);
+	close(fs);
+	ck_assert_int_eq(mkdirat(mnt, "work", 0700), 0);
+	ck_assert_int_eq(fchownat(mnt, "work", NS_UID, NS_UID, 0), 0);
+	ck_assert_int_eq(mkdirat(mnt, "tmp", 0777), 0);
+	ck_assert_int_eq(fchmodat(mnt, "tmp", 01777, 0), 0);
+	ck_assert_int_eq(mkdirat(mnt, "shm", 0777), 0);
+	ck_assert_int_eq(fchmodat(mnt, "shm", 01777, 0), 0);
+
+	spec_init(&spec, argv);
+	spec.envp = envp;
+	spec.root = &test_root;
+	spec.cwd = "/box/run";
+	spec.workfs_fd_plus1 = mnt + 1;
+	spec.namespaces = SBX_NS_ALL;
+	spec.set_ids = true;
+	spec.uid = spec.gid = NS_UID;
+	spec.limits.file_size_bytes = 64 << 20;
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_str_eq(res.out.data, "/box/run\n0\nNo space\n");
+	sbx_result_free(&res);
+	const char *files[][2] = { { "work/f", "a" }, { "tmp/f", "b" }, { "shm/f", "c" } };
+	for (int i = 0; i < 3; i++) {
+		d = openat(mnt, files[i][0], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		ck_assert_msg(d >= 0, "%s: %s", files[i][0], strerror(errno));
+		ck_assert_int_eq(read(d, buf, sizeof buf), 2);
+		ck_assert_int_eq(buf[0], files[i][1][0]);
+		close(d);
+	}
+	/* The same file system again: the files are still there. */
+	argv[2] = "cat f /tmp/f /dev/shm/f";
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_str_eq(res.out.data, "a\nb\nc\n");
+	sbx_result_free(&res);
+	close(mnt);
+}
+END_TEST
+
 /* seccomp refuses what opens the way out, with EPERM. */
 START_TEST(test_seccomp_refuses)
 {
@@ -1946,6 +2010,7 @@ static Suite *sandbox_suite(void)
 	tcase_add_test(tc, test_pid_namespace);
 	tcase_add_test(tc, test_joined_network_namespace);
 	tcase_add_test(tc, test_minimal_root);
+	tcase_add_test(tc, test_run_file_system);
 	tcase_add_test(tc, test_seccomp_refuses);
 	tcase_add_test(tc, test_seccomp_clone_namespaces);
 

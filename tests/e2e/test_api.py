@@ -126,7 +126,8 @@ STEP_KEYS = {"status", "message", "exit_code", "signal", "stdout", "stderr",
 USAGE_KEYS = {"cpu_time_ms", "user_time_ms", "system_time_ms", "wall_time_ms",
               "max_rss_bytes"}
 LIMIT_KEYS = {"cpu_time_ms", "wall_time_ms", "memory_bytes", "stack_bytes",
-              "processes", "open_files", "file_size_bytes", "output_bytes"}
+              "processes", "open_files", "file_size_bytes", "output_bytes",
+              "disk_bytes"}
 
 
 def check_step_shape(step, what):

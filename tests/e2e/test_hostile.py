@@ -477,8 +477,9 @@ def pid_hopper_outlives_main():
 
 @case
 def tmp_fill():
-    """Filling the private /tmp (tmpfs, 64m) with a file limit above it:
-    ENOSPC, dd fails -> nonzero_exit; the host's /tmp is untouched."""
+    """Filling the private /tmp (on the run's tmpfs, disk_bytes 64m by
+    default) with a file limit above it: ENOSPC, dd fails -> nonzero_exit;
+    the host's /tmp is untouched."""
     name = "runbox-hostile-fill-%d" % os.getpid()
     body = run(sh_prog("dd if=/dev/zero of=/tmp/%s bs=1M count=100 2>&1\n" % name,
                        {"file_size_bytes": 128 << 20, "memory_bytes": 256 << 20}))
@@ -486,6 +487,48 @@ def tmp_fill():
     check("No space left" in body["stdout"], "dd did not hit ENOSPC: %s" % describe(body))
     check(not os.path.exists("/tmp/" + name), "/tmp/%s exists on the host" % name)
     return "nonzero_exit (dd: No space left on device)"
+
+
+@case
+def disk_quota_shared_and_enforced():
+    """A run's files (work directory, /tmp, /dev/shm) share one tmpfs of
+    disk_bytes: writing twice that, spread over the three, ends in ENOSPC
+    for the program; the host's disk under the work root does not move by
+    anything like it, and a later run starts with an empty /tmp."""
+    quota = 8 << 20
+    st0 = os.statvfs(svc.work_root())
+    body = run(sh_prog(
+        "for d in . /tmp /dev/shm; do\n"
+        "  dd if=/dev/zero of=$d/fill bs=1M count=%d 2>&1 | grep -o 'No space left on device'\n"
+        "done\n"
+        "echo total $(du -ck ./fill /tmp/fill /dev/shm/fill | tail -1 | cut -f1)\n"
+        % (2 * quota >> 20),
+        {"disk_bytes": quota, "file_size_bytes": 4 * quota, "memory_bytes": 256 << 20}))
+    st1 = os.statvfs(svc.work_root())
+    expect(body, "ok")
+    out = body["stdout"]
+    check(out.count("No space left on device") == 3,
+          "not every write hit ENOSPC: %s" % describe(body))
+    total_kib = int(out.split("total ")[1].split()[0])
+    check(quota // 1024 - 1024 <= total_kib <= quota // 1024,
+          "the three places hold %d KiB, the quota is %d KiB" % (total_kib, quota // 1024))
+    drop = (st0.f_bavail - st1.f_bavail) * st0.f_frsize
+    check(drop < quota // 2, "the host's free space under the work root fell by %d bytes"
+          % drop)
+    body = run(sh_prog("ls -A /tmp /dev/shm | grep -c fill\n"))
+    eq(body["stdout"], "0\n", "fill files in the next run")
+    return "ok: ENOSPC in all three at %d KiB of %d; host free space moved %d bytes" % (
+        total_kib, quota // 1024, drop)
+
+
+@case
+def disk_bytes_above_the_maximum_refused():
+    """disk_bytes above max_limits.disk_bytes -> 400 naming the field."""
+    top = CFG["max_limits"]["disk_bytes"]
+    status, _, body = svc.post_run(sh_prog("true\n", {"disk_bytes": top + 1}))
+    eq(status, 400, "HTTP status")
+    check("limits.disk_bytes" in json.dumps(body), "the error: %s" % short(body))
+    return "400: %s" % short(body.get("error", {}).get("message", ""), 100)
 
 
 @case
@@ -542,9 +585,9 @@ def read_service_config():
 @case
 def other_slots_invisible():
     """While another run sleeps in another slot, the work root shows only
-    the program's own slot directory; the other run's directory (its host
-    path passed as an argument) and the service's runtime files (socket,
-    nginx.conf) do not exist."""
+    the program's own slot directory; the other run's directory (its path,
+    read from its process's cwd, passed as an argument) and the service's
+    runtime files (socket, nginx.conf) do not exist."""
     marker = "hostile-neighbour-%d" % os.getpid()
     result = {}
 
@@ -559,9 +602,14 @@ def other_slots_invisible():
         root = svc.work_root()
 
         def neighbour_dir():
-            for d in os.listdir(root):
-                for r in os.listdir(os.path.join(root, d)):
-                    return os.path.join(root, d, r)
+            # Its work directory lives on a file system of its own, with
+            # no path on the host: ask its process where it is.
+            for pid, st in harness.processes().items():
+                if st[0] == "sleep" and harness.proc_uid(pid) in UIDS:
+                    try:
+                        return os.readlink("/proc/%d/cwd" % pid)
+                    except OSError:
+                        return None
             return None
         other = harness.wait_until(neighbour_dir, 5.0, 0.02)
         check(other, "the neighbour's run directory never appeared")

@@ -564,11 +564,12 @@ def cli_json_output():
     out, _ = expect_cli(["run", "-j", "--cpu-time-ms", "1234", "--memory-bytes", "100M",
                          "--processes", "7", "--open-files", "33", "--stack-bytes", "2M",
                          "--file-size-bytes", "12345", "--output-bytes", "4096",
-                         "--wall-time-ms", "4321", path], 5)
+                         "--wall-time-ms", "4321", "--disk-bytes", "3M", path], 5)
     eq(json.loads(out.decode()).get("limits"),
        {"cpu_time_ms": 1234, "wall_time_ms": 4321, "memory_bytes": 100 << 20,
         "stack_bytes": 2 << 20, "processes": 7, "open_files": 33,
-        "file_size_bytes": 12345, "output_bytes": 4096}, "the effective limits")
+        "file_size_bytes": 12345, "output_bytes": 4096, "disk_bytes": 3 << 20},
+       "the effective limits")
 
 
 @test("plain")
@@ -981,7 +982,10 @@ def run_ok_on(s):
 
 @test("instances")
 def event_lines_are_json_with_log_format_json():
-    s = harness.Service(overrides={"log_format": "json", "slots": 1, "queue": 1})
+    # Without namespaces a run's files are in a directory of the slot's
+    # work root on the host (with them, on a tmpfs of the run's own).
+    s = harness.Service(overrides={"log_format": "json", "slots": 1, "queue": 1,
+                                   "sandbox": {"namespaces": False}})
     try:
         s.start()
         # The slot's work root goes away under runboxd: the run fails inside
