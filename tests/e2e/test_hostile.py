@@ -522,6 +522,19 @@ def disk_quota_shared_and_enforced():
 
 
 @case
+def files_larger_than_disk_bytes_refused():
+    """Files that cannot fit in limits.disk_bytes -> 400 naming it, before
+    anything runs (not a failure inside the service)."""
+    req = sh_prog("true\n", {"disk_bytes": 1 << 20},
+                  files={"big": "x" * (1 << 20)})
+    status, _, body = svc.post_run(req)
+    eq(status, 400, "HTTP status (%s)" % short(body))
+    check("limits.disk_bytes" in body.get("error", {}).get("message", ""),
+          "the error: %s" % short(body))
+    return "400: %s" % short(body["error"]["message"], 100)
+
+
+@case
 def disk_bytes_above_the_maximum_refused():
     """disk_bytes above max_limits.disk_bytes -> 400 naming the field."""
     top = CFG["max_limits"]["disk_bytes"]
