@@ -824,7 +824,7 @@ def targets(s1, s3, progs):
         return "**met**" if ok else "**not met**"
 
     out = ["Targets (issue 6), from this run:", ""]
-    full = find(s1, "+ seccomp (= what runboxd runs)")
+    full = find(s1, "+ own 64 MiB tmpfs (= what runboxd runs)")
     if full:
         out.append("- Sandbox with full isolation ≤ 1.5x bare per run of /bin/true: "
                    "%.2fx (%s ms vs %s ms) — %s." % (

@@ -10,7 +10,7 @@
 # after waiting up to QUIET_WAIT (60) seconds for the machine to be idle.
 EXTRA_PROGRAMS = bench/spawn
 bench_spawn_SOURCES = bench/spawn.c
-bench_spawn_LDADD = sandbox/libsandbox.la
+bench_spawn_LDADD = service/librunbox.la
 CLEANFILES += bench/spawn
 EXTRA_DIST += bench/bench.py bench/oslo_peer.py bench/post.lua
 

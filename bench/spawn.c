@@ -20,7 +20,7 @@
  *	Throughput: WORKERS processes each start ARGV in a loop for SECONDS,
  *	bare (fork, execve, waitpid) or, with -s, through the sandbox exactly
  *	as runboxd runs a program (each worker its own uid and cgroup, every
- *	namespace, hidden service directories, seccomp).
+ *	namespace, the minimal root, seccomp).
  *
  * Times are the wall time of one run as its caller sees it, from before the
  * fork to having the exit status in hand.  "CPU/run" is what the bench
@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "sandbox/sandbox.h"
+#include "service/workdir.h"
 
 #define MAX_ROWS 24
 #define MAX_WORKERS 64
@@ -181,6 +182,8 @@ struct row {
 	double cpu;             /* summed over the measured runs */
 	bool cold;              /* K_SANDBOX: runs after COLD_GAP_MS without
 				   any cgroup join */
+	uint64_t workfs_bytes;  /* K_SANDBOX: a work tmpfs of this size made
+				   and dropped per run, as runboxd does */
 };
 
 /* The program every row starts (argv, and argv joined with spaces), and
@@ -257,9 +260,21 @@ static double run_clone(struct row *row)
 static double run_sandbox(struct row *row)
 {
 	struct sbx_result res;
+	struct workdir wd = { .fd = -1, .mnt_fd = -1 };
+	struct sbx_spec spec = row->spec;
 	char err[256];
 	double t0 = now_us();
-	if (sbx_run(&row->spec, &res, err, sizeof err) < 0) {
+	if (row->workfs_bytes) {
+		if (workdir_create_tmpfs(&wd, spec.cwd, row->workfs_bytes, spec.uid,
+					 spec.gid, err, sizeof err) < 0) {
+			snprintf(row->skip, sizeof row->skip, "failed: %.200s", err);
+			return -1;
+		}
+		spec.workfs_fd_plus1 = wd.mnt_fd + 1;
+	}
+	int rc = sbx_run(&spec, &res, err, sizeof err);
+	workdir_remove(&wd, NULL, 0);
+	if (rc < 0) {
 		snprintf(row->skip, sizeof row->skip, "failed: %.200s", err);
 		return -1;
 	}
@@ -385,14 +400,21 @@ static double run_row(struct row *row, double *cpu)
 /* ---- the sandbox's surroundings -------------------------------------- */
 
 /*
- * What runboxd's runs see: a work root with a per-run directory in it, and
- * three directories hidden from programs (config, socket, work root).  The
- * bench makes the same shape under one temporary directory.
+ * What runboxd's runs see: a work root with a per-run directory in it
+ * (config and socket directories beside it, as runboxd has them), and the
+ * minimal root of the shipped config's allow-list.  The bench makes the
+ * same shape under one temporary directory.
  */
+static char *bench_binds[] = {
+	"/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc/alternatives",
+	"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+	"/etc/localtime", "/etc/ssl/certs", NULL,
+};
+static const struct sbx_root bench_root = { .binds = bench_binds, .ptys = 16 };
+
 struct site {
 	char root[64];
 	char dirs[4][96]; /* conf, sock, work, work/run */
-	char *hide[4];
 	bool made;
 };
 
@@ -409,9 +431,6 @@ static int site_make(struct site *s)
 		if (mkdir(s->dirs[i], modes[i]) < 0 || chmod(s->dirs[i], modes[i]) < 0)
 			return -1;
 	}
-	for (int i = 0; i < 3; i++)
-		s->hide[i] = s->dirs[i];
-	s->hide[3] = NULL;
 	s->made = true;
 	return 0;
 }
@@ -435,12 +454,12 @@ static const struct sbx_limits bench_limits = {
 /* The spec runboxd uses (service/execute.c run_step) with the defaults of
    conf/runboxd.json. */
 static struct sbx_spec full_spec(char *const *argv, char *const *envp, const char *cwd,
-				 struct site *site, uid_t uid, struct sbx_cgroup *cg)
+				 uid_t uid, struct sbx_cgroup *cg)
 {
 	return (struct sbx_spec){
 		.argv = argv, .envp = envp, .cwd = cwd, .rlimit_as = true,
 		.set_ids = true, .uid = uid, .gid = uid, .cgroup = cg,
-		.namespaces = SBX_NS_ALL, .hide = site->hide, .tmp_size = "64m",
+		.namespaces = SBX_NS_ALL, .root = &bench_root, .tmp_size = "64m",
 		.seccomp = true, .limits = bench_limits,
 	};
 }
@@ -602,21 +621,23 @@ static int per_run(int n, const char *oslo_script)
 			add_sandbox_row(rows, &nrows, "  + cgroup (memory, pids, cpu)", s, what);
 		}
 		s.namespaces = SBX_NS_PID | SBX_NS_MNT | SBX_NS_IPC | SBX_NS_UTS;
-		add_sandbox_row(rows, &nrows, "  + PID/mount/IPC/UTS ns, /tmp, /dev/shm, /proc", s,
-				"+ clone3 new PID/mount/IPC/UTS ns; init reaps; private /tmp and /dev/shm tmpfs, work dir moved back, new /proc, hostname");
-		s.hide = site.hide;
-		add_sandbox_row(rows, &nrows, "  + 3 hidden service directories", s,
-				"+ a read-only tmpfs over the config, socket and work-root directories (as runboxd)");
+		s.root = &bench_root;
+		add_sandbox_row(rows, &nrows, "  + PID/mount/IPC/UTS/cgroup ns, minimal root", s,
+				"+ clone3 new PID/mount/IPC/UTS ns, cgroup ns; init reaps; a tmpfs root with the allow-list bound read-only, /etc files, /dev, /proc, /tmp, /dev/shm, work dir moved in, pivot_root; hostname");
 		s.namespaces |= SBX_NS_NET;
 		add_sandbox_row(rows, &nrows, "  + network namespace (loopback up)", s,
-				"+ CLONE_NEWNET, lo brought up, its own read-only /sys");
+				"+ CLONE_NEWNET, lo brought up");
 		s.seccomp = true;
-		add_sandbox_row(rows, &nrows, "  + seccomp (= what runboxd runs)", s,
+		add_sandbox_row(rows, &nrows, "  + seccomp", s,
 				"+ PR_SET_NO_NEW_PRIVS, seccomp deny list");
+		add_sandbox_row(rows, &nrows, "  + own 64 MiB tmpfs (= what runboxd runs)", s,
+				"+ fsopen/fsconfig/fsmount a tmpfs per run (disk_bytes), work/tmp/shm in it, bound at cwd, /tmp, /dev/shm; dropped after");
+		rows[nrows - 1].workfs_bytes = 64u << 20;
 		if (cg) {
 			add_sandbox_row(rows, &nrows, "  the same, first run after 50 ms idle", s,
 					"the row above, run after 50 ms without any cgroup join (a lone request)");
 			rows[nrows - 1].cold = true;
+			rows[nrows - 1].workfs_bytes = 64u << 20;
 		}
 	}
 
@@ -836,7 +857,7 @@ static int throughput(double seconds, int workers, bool sandboxed, char *const *
 			snprintf(name, sizeof name, "w%d", w);
 			if (have_cg && sbx_cgroup_create(&cgs[w], name, err, sizeof err) < 0)
 				cgs[w] = NULL;
-			specs[w] = full_spec(argv, envp, cwd ? cwd : site.dirs[3], &site,
+			specs[w] = full_spec(argv, envp, cwd ? cwd : site.dirs[3],
 					     (uid_t)(WORKER_UID_BASE + w), cgs[w]);
 		}
 	}

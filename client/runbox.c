@@ -140,7 +140,8 @@ static const struct client_exit_doc {
 	X(processes, "processes", false, "processes and threads")                     \
 	X(open_files, "open-files", false, "open file descriptors per process")       \
 	X(file_size_bytes, "file-size-bytes", true, "largest file the program may write") \
-	X(output_bytes, "output-bytes", true, "stdout and stderr, each")
+	X(output_bytes, "output-bytes", true, "stdout and stderr, each")                \
+	X(disk_bytes, "disk-bytes", true, "the run's files: work dir, /tmp, /dev/shm")
 
 enum limit_id {
 #define X(field, option, bytes, help) LIMIT_##field,

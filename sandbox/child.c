@@ -15,8 +15,8 @@
  *    parent-death signal, cwd, seccomp, execve;
  *  - with a PID namespace the clone's child is that namespace's init
  *    (pid 1): as root (or as uid 0 of its own user namespace, after the
- *    parent wrote the maps) it joins or sets up the other namespaces and
- *    the mounts, forks the program (pid 2, which goes through program()),
+ *    parent wrote the maps) it joins or sets up the other namespaces,
+ *    builds the run's minimal root and pivots into it (setup_root), forks the program (pid 2, which goes through program()),
  *    and becomes reaper(): it reaps every orphan and, when the program
  *    exits, reports its wait status on a pipe and exits, which takes the
  *    whole namespace down with it.
@@ -45,15 +45,21 @@
 
 #include "sandbox/internal.h"
 
-_Noreturn static void fail(const struct child_plan *plan, int step, int err)
+_Noreturn static void fail_op(const struct child_plan *plan, int step, int err,
+			      int op)
 {
-	struct child_error ce = { .step = step, .err = err };
+	struct child_error ce = { .step = step, .err = err, .op = op };
 	ssize_t n;
 
 	do
 		n = write(plan->error_fd, &ce, sizeof ce);
 	while (n < 0 && errno == EINTR);
 	_exit(127);
+}
+
+_Noreturn static void fail(const struct child_plan *plan, int step, int err)
+{
+	fail_op(plan, step, err, -1);
 }
 
 /* A new session and process group: the parent kills the group by its id. */
@@ -204,70 +210,148 @@ static int exec_program(const struct child_plan *plan)
 	return -1;
 }
 
+/* Write all of len bytes (a generated file of the new root). */
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The host's src, cloned with its submounts, read-only before it is
+   attached anywhere (no moment where a write could reach the host). */
+static int bind_readonly(const struct root_op *op)
+{
+	struct mount_attr attr = { .attr_set = op->flags };
+	int fd = (int)syscall(SYS_open_tree, AT_FDCWD, op->src,
+			      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	int rc = -1;
+
+	if (fd < 0)
+		return -1;
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE,
+		    &attr, sizeof attr) == 0 &&
+	    syscall(SYS_move_mount, fd, "", AT_FDCWD, op->path,
+		    MOVE_MOUNT_F_EMPTY_PATH) == 0)
+		rc = 0;
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
 /*
- * Mounts of the run's own mount namespace, made by its init as root:
- * nothing propagates back to the host; the service's directories (config,
- * sockets, logs, the work root) are covered by an empty read-only tmpfs;
- * /tmp and /dev/shm are private tmpfs that vanish with the run; the work
- * directory, cloned with open_tree() by the parent before any of this, is
- * put back at its own path; /proc is a new instance that shows only the
- * run's PID namespace.
+ * A copy of the run's file system, moved onto path: the caller's mount
+ * stays detached and its own, so the next step of the same request (the
+ * program after its compile step) can be given the same files again.
  */
-static int setup_mounts(const struct child_plan *plan, int *step)
+static int move_clone(int from, const char *path)
+{
+	int fd = (int)syscall(SYS_open_tree, from, "",
+			      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = (int)syscall(SYS_move_mount, fd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+static int replay_root_op(const struct root_op *op, int workdir, int workfs)
+{
+	int fd;
+
+	switch (op->kind) {
+	case ROOT_OP_DIR:
+		return mkdir(op->path, op->mode) < 0 && errno != EEXIST ? -1 : 0;
+	case ROOT_OP_FILE:
+		fd = open(op->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			  op->mode);
+		if (fd < 0)
+			return -1;
+		if (write_all(fd, op->data, op->len) < 0) {
+			close(fd);
+			return -1;
+		}
+		return close(fd);
+	case ROOT_OP_SYMLINK:
+		return symlink(op->data, op->path);
+	case ROOT_OP_BIND:
+		return bind_readonly(op);
+	case ROOT_OP_MOUNT:
+		return mount(op->src, op->path, op->src, op->flags, op->data);
+	case ROOT_OP_WORKDIR:
+		return (int)syscall(SYS_move_mount, workdir, "", AT_FDCWD, op->path,
+				    MOVE_MOUNT_F_EMPTY_PATH);
+	case ROOT_OP_WORKFS:
+		return move_clone(workfs, op->path);
+	case ROOT_OP_SUBDIR:
+		/* A bind keeps the source mount's nosuid and nodev. */
+		return mount(op->src, op->path, NULL, MS_BIND, NULL);
+	case ROOT_OP_DETACH:
+		if (umount2(op->path, MNT_DETACH) < 0)
+			return -1;
+		return rmdir(op->path);
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+/*
+ * The run's root, in its own mount namespace, made by its init as root (of
+ * the host or of its user namespace): nothing propagates back to the host;
+ * a small tmpfs is filled from the plan root.c made (the allow-list bound
+ * read-only, generated /etc files, a minimal /dev, /proc of the run's PID
+ * namespace, a private /tmp, the work directory); then pivot_root into it
+ * and the old root detached, so nothing of the host outside the allow-list
+ * is reachable by any path, and the root's own tmpfs made read-only.
+ */
+static int setup_root(const struct child_plan *plan, int *step, int *failed_op)
 {
 	const unsigned long hard = MS_NOSUID | MS_NODEV;
 	int tree = -1;
 
-	/* A detached copy of the work directory, taken before anything
-	   covers it, to be put back at its own path below. */
+	/* A detached copy of the work directory, taken while its path still
+	   leads to it, moved into the new root below. */
 	*step = CHILD_STEP_MOUNT_WORKDIR;
-	if (plan->cwd && plan->workdir_dirs &&
+	if (plan->cwd && plan->workfs_fd < 0 &&
 	    (tree = (int)syscall(SYS_open_tree, AT_FDCWD, plan->cwd,
 				 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)) < 0)
 		return -1;
 	*step = CHILD_STEP_MOUNT_PRIVATE;
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return -1;
-	*step = CHILD_STEP_MOUNT_HIDE;
-	for (char *const *h = plan->hide; h && *h; h++) {
-		if (mount("tmpfs", *h, "tmpfs", hard | MS_NOEXEC, "mode=0755,size=4k") < 0) {
-			if (errno == ENOENT || errno == ENOTDIR)
-				continue;
+	*step = CHILD_STEP_ROOT_TMPFS;
+	if (mount("tmpfs", plan->root_at, "tmpfs", hard, plan->root_opts) < 0 ||
+	    chdir(plan->root_at) < 0)
+		return -1;
+	for (size_t i = 0; i < plan->n_root_ops; i++) {
+		if (replay_root_op(&plan->root_ops[i], tree, plan->workfs_fd) < 0) {
+			*step = plan->root_ops[i].step;
+			*failed_op = (int)i;
 			return -1;
 		}
 	}
-	*step = CHILD_STEP_MOUNT_TMP;
-	if (mount("tmpfs", "/tmp", "tmpfs", hard, plan->tmp_opts) < 0)
-		return -1;
-	if (mount("tmpfs", "/dev/shm", "tmpfs", hard, plan->tmp_opts) < 0 &&
-	    errno != ENOENT)
-		return -1;
-	*step = CHILD_STEP_MOUNT_WORKDIR;
-	if (tree >= 0) {
-		/* Recreate the path on whatever tmpfs now covers it. */
-		for (char **d = plan->workdir_dirs; d && *d; d++)
-			if (mkdir(*d, 0755) < 0 && errno != EEXIST)
-				return -1;
-		if (syscall(SYS_move_mount, tree, "", AT_FDCWD, plan->cwd,
-			    MOVE_MOUNT_F_EMPTY_PATH) < 0)
-			return -1;
+	if (tree >= 0)
 		close(tree);
-	}
-	/* Read-only service directories: remount each cover read-only. */
-	*step = CHILD_STEP_MOUNT_HIDE;
-	for (char *const *h = plan->hide; h && *h; h++)
-		if (mount(NULL, *h, NULL, MS_REMOUNT | MS_RDONLY | hard | MS_NOEXEC,
-			  NULL) < 0 && errno != EINVAL && errno != ENOENT &&
-		    errno != ENOTDIR)
-			return -1;
-	*step = CHILD_STEP_MOUNT_PROC;
-	if (plan->ns & SBX_NS_PID &&
-	    mount("proc", "/proc", "proc", hard | MS_NOEXEC, NULL) < 0)
+	/* The new root over the old one, then the old one let go of: what
+	   was the host's is no longer anywhere in this namespace. */
+	*step = CHILD_STEP_PIVOT_ROOT;
+	if (syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 ||
+	    chdir("/") < 0)
 		return -1;
-	/* sysfs shows the network namespace of whoever mounts it: a new one
-	   lists only "lo" (and no cgroup tree); read-only. */
-	if (plan->ns & SBX_NS_NET &&
-	    mount("sysfs", "/sys", "sysfs", hard | MS_NOEXEC | MS_RDONLY, NULL) < 0)
+	*step = CHILD_STEP_ROOT_READONLY;
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | hard, NULL) < 0)
 		return -1;
 	return 0;
 }
@@ -438,11 +522,18 @@ _Noreturn void child_main(const struct child_plan *plan)
 		if (n != 1)
 			fail(&p, CHILD_STEP_USERNS, n < 0 ? errno : EPROTO);
 	}
-	/* Joined before the mounts: /sys must show this namespace. */
 	if (plan->netns_fd >= 0 && setns(plan->netns_fd, CLONE_NEWNET) < 0)
 		fail(&p, CHILD_STEP_SETNS_NET, errno);
-	if (plan->ns & SBX_NS_MNT && setup_mounts(plan, &step) < 0)
-		fail(&p, step, errno);
+	if (plan->ns & SBX_NS_MNT) {
+		int op = -1;
+		if (setup_root(plan, &step, &op) < 0)
+			fail_op(&p, step, errno, op);
+		/* The slot's cgroups, joined above, become this namespace's
+		   root: /proc/self/cgroup shows "/" and nothing of the host's
+		   hierarchy (runboxd's cgroup names its pid). */
+		if (unshare(CLONE_NEWCGROUP) < 0)
+			fail(&p, CHILD_STEP_CGROUP_NS, errno);
+	}
 	if (plan->ns & SBX_NS_NET && plan->netns_fd < 0 && setup_loopback() < 0)
 		fail(&p, CHILD_STEP_LOOPBACK, errno);
 	if (plan->ns & SBX_NS_UTS && sethostname("runbox", 6) < 0)

@@ -15,12 +15,11 @@
  * so the answer tells the client nothing that user could not have learnt
  * with lstat().
  *
- * With a mount namespace the run sees the host's tree except where the
- * child covered it: /tmp, /dev/shm and the hidden service directories are
- * empty tmpfs, and the ancestors of the work directory are recreated there
- * with mode 0755 (child.c, setup_mounts).  A directory on such a cover is
- * taken as the run saw it: recreated ones are enterable, anything else
- * below a cover does not exist for the run and ends the walk.
+ * With a mount namespace the run sees only its new root (root.c): the
+ * allow-list and the work directory as on the host, their ancestors
+ * recreated with mode 0755 on the root's tmpfs, nothing else.  A directory
+ * is taken as the run saw it: recreated ones are enterable, anything else
+ * does not exist for the run and ends the walk.
  */
 #include "config.h"
 
@@ -62,23 +61,24 @@ static bool is_under(const char *p, const char *base)
 
 enum view { AS_ON_HOST, RECREATED, ABSENT };
 
-/* How the run's mount namespace shows the host directory dir. */
+/* How the run's new root shows the host directory dir. */
 static enum view mount_view(const struct sbx_spec *spec, const char *dir)
 {
-	static const char *const tmpfs[] = { "/tmp", "/dev/shm" };
-	bool covered = false;
-
 	if (!(spec->namespaces & SBX_NS_MNT))
 		return AS_ON_HOST;
 	if (spec->cwd && is_under(dir, spec->cwd))
 		return AS_ON_HOST; /* the work directory is put back as it is */
-	for (size_t i = 0; i < sizeof tmpfs / sizeof tmpfs[0]; i++)
-		covered |= is_under(dir, tmpfs[i]);
-	for (char *const *h = spec->hide; h && *h; h++)
-		covered |= is_under(dir, *h);
-	if (!covered)
-		return AS_ON_HOST;
-	return spec->cwd && is_under(spec->cwd, dir) ? RECREATED : ABSENT;
+	for (char *const *b = spec->root ? spec->root->binds : NULL; b && *b; b++)
+		if (is_under(dir, *b))
+			return AS_ON_HOST;
+	/* Made on the root's tmpfs on the way to the work directory or to
+	   an allowed path: enterable.  Anything else is not there. */
+	if (spec->cwd && is_under(spec->cwd, dir))
+		return RECREATED;
+	for (char *const *b = spec->root ? spec->root->binds : NULL; b && *b; b++)
+		if (is_under(*b, dir))
+			return RECREATED;
+	return ABSENT;
 }
 
 /* The permission bits (of S_IRWXO) that apply to the run's user on st. */
@@ -230,8 +230,11 @@ bool explain_denied(const struct sbx_spec *spec, const char *path, bool is_cwd,
 		return false; /* the caller's own identity: not ours to explain */
 	}
 	/* A relative path starts where the child was: in its cwd when
-	   execve failed, in the caller's cwd when chdir did. */
-	if (!realpath(!is_cwd && spec->cwd ? spec->cwd : ".", start))
+	   execve failed, in the caller's cwd when chdir did (a cwd on the
+	   run's own file system has no host path: only absolute ones then). */
+	if (path[0] == '/')
+		snprintf(start, sizeof start, "/");
+	else if (!realpath(!is_cwd && spec->cwd ? spec->cwd : ".", start))
 		return false;
 	v = walk_path(&w, start, path, is_cwd);
 	if (v == BLOCKED) {

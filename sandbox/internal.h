@@ -35,11 +35,20 @@ struct sock_fprog;
 	X(NAMESPACES, "set up namespaces")                 \
 	X(USERNS, "wait for the user namespace maps")      \
 	X(CAPS, "drop capabilities")                       \
-	X(MOUNT_PRIVATE, "make mounts private")            \
-	X(MOUNT_HIDE, "hide a service directory")          \
-	X(MOUNT_TMP, "mount a private /tmp or /dev/shm")   \
 	X(MOUNT_WORKDIR, "keep the work directory visible") \
-	X(MOUNT_PROC, "mount /proc or /sys")               \
+	X(MOUNT_PRIVATE, "make mounts private")            \
+	X(ROOT_TMPFS, "mount the new root's tmpfs")        \
+	X(ROOT_DIR, "make a directory in the new root")    \
+	X(ROOT_FILE, "write a file of the new root")       \
+	X(ROOT_SYMLINK, "make a symlink in the new root")  \
+	X(ROOT_DEVICE, "bind a device node into the new root") \
+	X(ROOT_MOUNT, "mount a private file system in the new root") \
+	X(ROOT_BIND, "bind an allowed path read-only")     \
+	X(ROOT_WORKDIR, "mount the work directory in the new root") \
+	X(ROOT_WORKFS, "mount the run's file system in the new root") \
+	X(PIVOT_ROOT, "pivot_root into the new root")      \
+	X(ROOT_READONLY, "make the new root read-only")    \
+	X(CGROUP_NS, "unshare the cgroup namespace")       \
 	X(LOOPBACK, "bring up loopback")                   \
 	X(SETNS_NET, "join the slot's network namespace")  \
 	X(HOSTNAME, "sethostname")                         \
@@ -83,7 +92,55 @@ bool explain_denied(const struct sbx_spec *spec, const char *path, bool is_cwd,
 struct child_error {
 	int step;
 	int err;
+	int op; /* the root_op that failed (its path names it), or -1 */
 };
+
+/*
+ * One step of building the run's new root, relative to it (the init's
+ * working directory while it builds).  root.c plans them in the parent;
+ * child.c replays them with raw system calls, in order.
+ */
+enum root_op_kind {
+	ROOT_OP_DIR,     /* mkdir path (mode); an existing one is fine */
+	ROOT_OP_FILE,    /* create path (mode) holding data[0..len) */
+	ROOT_OP_SYMLINK, /* path -> data */
+	ROOT_OP_BIND,    /* the host's src, cloned with its submounts, made
+			    read-only (attr: MOUNT_ATTR_*), moved onto path */
+	ROOT_OP_MOUNT,   /* a new file system of type src at path: flags
+			    (MS_*) and options data */
+	ROOT_OP_WORKDIR, /* the work directory's clone, moved onto path */
+	ROOT_OP_WORKFS,  /* the run's file system (workfs_fd), moved onto path */
+	ROOT_OP_SUBDIR,  /* a directory of the new root (src) bound at path */
+	ROOT_OP_DETACH,  /* path unmounted (lazily) and removed */
+};
+
+struct root_op {
+	enum root_op_kind kind;
+	int step;          /* CHILD_STEP_* reported when it fails */
+	char *path;        /* relative to the new root ("usr", "dev/null") */
+	char *src;
+	char *data;
+	size_t len;
+	unsigned mode;
+	uint64_t flags;
+};
+
+/* The plan of a run's new root; root_plan_free() releases it. */
+struct root_plan {
+	struct root_op *ops;
+	size_t n, cap;
+	char mnt_opts[64]; /* the root tmpfs's options */
+};
+
+/*
+ * Plan the new root for spec (SBX_NS_MNT): the allow-list read-only, the
+ * generated /etc files, the minimal /dev, /proc, /tmp (tmp_opts), and the
+ * work directory at spec->cwd.  0, or -1 with errno and *what naming the
+ * failing step (a static string).
+ */
+int root_plan_build(struct root_plan *rp, const struct sbx_spec *spec,
+		    const char *tmp_opts, const char **what);
+void root_plan_free(struct root_plan *rp);
 
 #define CHILD_MAX_RLIMITS 8
 
@@ -123,9 +180,12 @@ struct child_plan {
 	   reports the program's wait status on status_fd. */
 	unsigned ns;
 	int status_fd;          /* write end, close-on-exec */
-	char *const *hide;
-	const char *tmp_opts;   /* "mode=1777,size=64m" */
-	char **workdir_dirs;    /* cwd's ancestors, to recreate on tmpfs */
+	const char *root_at;    /* where the new root's tmpfs is mounted
+				   before pivot_root ("/tmp" of the old one) */
+	const char *root_opts;  /* its mount options */
+	const struct root_op *root_ops; /* how to fill it, in order */
+	int workfs_fd;          /* the run's file system (a detached mount), -1 */
+	size_t n_root_ops;
 	const struct sock_fprog *seccomp; /* NULL: none */
 	int userns_fd;          /* SBX_NS_USER: read end; a byte arrives when
 				   the parent has written the uid/gid maps */

@@ -8,7 +8,8 @@ sandbox_libsandbox_la_SOURCES = \
 	sandbox/denied.c \
 	sandbox/cgroup.c \
 	sandbox/cgroup.h \
-	sandbox/seccomp.c
+	sandbox/seccomp.c \
+	sandbox/root.c
 
 # A command-line demo of the sandbox: sbx-run [limits] -- argv...
 noinst_PROGRAMS += sandbox/sbx-run

@@ -111,7 +111,7 @@ struct run {
 	int statp[2];              /* PID namespace: the program's wait status */
 	int userns[2];             /* user namespace: "maps written" pipe */
 	int usready[2];            /* and "ready for the maps" pipe */
-	char **workdir_dirs;
+	struct root_plan root;     /* SBX_NS_MNT: the new root, planned */
 	char tmp_opts[64];
 	int cancel_fd;             /* the caller's, watched; -1 once fired */
 	size_t sent[2];            /* bytes of out, err given to on_output */
@@ -249,30 +249,6 @@ static int set_nonblock(int fd)
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* "/a/b/c" -> {"/a", "/a/b", "/a/b/c"}: what to recreate under a tmpfs. */
-static char **ancestors(const char *path)
-{
-	size_t n = 0, k = 0;
-	char **v;
-
-	for (const char *c = path; *c; c++)
-		n += *c == '/';
-	if (!(v = calloc(n + 1, sizeof *v)))
-		return NULL;
-	for (const char *c = path + 1;; c++) {
-		if (*c == '/' || !*c) {
-			if (c > path + 1 && c[-1] != '/' &&
-			    !(v[k++] = strndup(path, (size_t)(c - path)))) {
-				free_paths(v);
-				return NULL;
-			}
-			if (!*c)
-				break;
-		}
-	}
-	return v;
-}
-
 /* Fields 48 and 49 of /proc/self/stat: where argv lives, read once. */
 static uintptr_t arg_area[2];
 static pthread_once_t arg_once = PTHREAD_ONCE_INIT;
@@ -349,17 +325,12 @@ static int prepare_namespaces(struct run *r, const char **step)
 		return 0;
 	snprintf(r->tmp_opts, sizeof r->tmp_opts, "mode=1777,size=%s",
 		 spec->tmp_size ? spec->tmp_size : "64m");
-	if (spec->cwd) {
-		*step = "cwd must be absolute with SBX_NS_MNT";
-		if (spec->cwd[0] != '/') {
-			errno = EINVAL;
-			return -1;
-		}
-		*step = "malloc";
-		if (!(r->workdir_dirs = ancestors(spec->cwd)))
-			return -1;
+	*step = "cwd must be absolute with SBX_NS_MNT";
+	if (spec->cwd && spec->cwd[0] != '/') {
+		errno = EINVAL;
+		return -1;
 	}
-	return 0;
+	return root_plan_build(&r->root, spec, r->tmp_opts, step);
 }
 
 
@@ -376,8 +347,7 @@ static void run_cleanup(struct run *r)
 	close_fd(&r->userns[1]);
 	close_fd(&r->usready[0]);
 	close_fd(&r->usready[1]);
-	free_paths(r->workdir_dirs);
-	r->workdir_dirs = NULL;
+	root_plan_free(&r->root);
 	free_paths(r->paths);
 	r->paths = NULL;
 }
@@ -923,8 +893,13 @@ static int conclude_exec_failure(struct run *r, const struct child_error *ce)
 	r->res->signal = 0;
 	if (ce->err == EACCES && explain_exec_denied(r, ce))
 		return 0;
-	describe(r->res, "%s: %s", child_step_name(ce->step),
-		 strerrordesc_np(ce->err) ? strerrordesc_np(ce->err) : "unknown error");
+	const char *why = strerrordesc_np(ce->err) ? strerrordesc_np(ce->err) :
+		"unknown error";
+	if (ce->op >= 0 && (size_t)ce->op < r->root.n)
+		describe(r->res, "%s /%s: %s", child_step_name(ce->step),
+			 r->root.ops[ce->op].path, why);
+	else
+		describe(r->res, "%s: %s", child_step_name(ce->step), why);
 	return 0;
 }
 
@@ -1099,8 +1074,10 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		.uid = spec->uid, .gid = spec->gid,
 		.njoin = r.njoin,
 		.ns = spec->namespaces, .status_fd = r.statp[1],
-		.hide = spec->hide, .tmp_opts = r.tmp_opts,
-		.workdir_dirs = r.workdir_dirs,
+		.root_at = "/tmp", .root_opts = r.root.mnt_opts,
+		.root_ops = r.root.ops, .n_root_ops = r.root.n,
+		.workfs_fd = spec->namespaces & SBX_NS_MNT && spec->workfs_fd_plus1 > 0 ?
+			spec->workfs_fd_plus1 - 1 : -1,
 		.seccomp = filter,
 		.arg_start = arg_area[0], .arg_end = arg_area[1],
 		.userns_fd = r.userns[0], .userns_ready_fd = r.usready[1],

@@ -62,6 +62,9 @@ struct sbx_limits {
 	uint64_t open_files;      /* RLIMIT_NOFILE */
 	uint64_t file_size_bytes; /* RLIMIT_FSIZE */
 	uint64_t output_bytes;    /* cap per stream (stdout, stderr) */
+	uint64_t disk_bytes;      /* the run's files (work dir, /tmp, /dev/shm):
+				     the size of the tmpfs the caller makes and
+				     passes as workfs_fd_plus1; not applied here */
 };
 
 /*
@@ -101,8 +104,8 @@ void sbx_cgroup_destroy(struct sbx_cgroup *cg);
 /* Namespaces a run may get (sbx_spec.namespaces). */
 #define SBX_NS_PID  0x01u /* own PID namespace: the tree dies with the run;
 			     /proc shows only the run's processes */
-#define SBX_NS_MNT  0x02u /* own mount namespace: private /tmp and /dev/shm,
-			     `hide` paths covered, fresh /proc */
+#define SBX_NS_MNT  0x02u /* own mount namespace and a new minimal root
+			     (struct sbx_root); also a cgroup namespace */
 #define SBX_NS_NET  0x04u /* own network namespace: loopback only */
 #define SBX_NS_IPC  0x08u
 #define SBX_NS_UTS  0x10u /* hostname "runbox" */
@@ -134,13 +137,39 @@ extern const char *const sbx_seccomp_denied[];
  */
 int sbx_netns_create(char *err, size_t errlen);
 
+/*
+ * The root a run with SBX_NS_MNT sees: an allow-list, never "the host minus
+ * something".  The init of the run builds it on a small tmpfs and
+ * pivot_root()s into it:
+ *   - each path of binds, at the same path, read-only, nosuid, nodev, with
+ *     what is mounted below it; a path missing on the host is skipped, a
+ *     symlink is copied as a symlink (merged-/usr's /bin -> usr/bin);
+ *   - /etc/passwd, /etc/group and /etc/hosts, generated: root, the run's
+ *     user ("runbox", spec.uid/gid), nobody; localhost and "runbox";
+ *   - /dev: the host's nodes of sbx_root_devices (bind mounts, which work
+ *     in a user namespace where mknod does not), fd/stdin/stdout/stderr
+ *     links, a private devpts instance (ptys at most) with ptmx, /dev/shm;
+ *   - /proc of the run's PID namespace, a private /tmp;
+ *   - the work directory (spec.cwd), writable, at its own path.
+ * Nothing else of the host: no /sys, /run, /var, /home.  The root itself
+ * is read-only once built.
+ */
+struct sbx_root {
+	char *const *binds;     /* absolute host paths, NULL-terminated */
+	unsigned ptys;          /* pty limit of the private devpts (0: 16) */
+};
+
+/* The device nodes a root's /dev holds, NULL-terminated ("null", ...). */
+extern const char *const sbx_root_devices[];
+
 struct sbx_spec {
 	char *const *argv;      /* argv[0] is executed directly; a name
 				   without '/' is searched in envp's PATH */
 	char *const *envp;      /* exact environment (NULL = empty) */
 	const char *cwd;        /* working directory (NULL = inherit); with
-				   SBX_NS_MNT it stays visible at the same path
-				   even under a hidden or private directory */
+				   SBX_NS_MNT it is mounted at the same path
+				   in the new root (NULL: the program starts
+				   in "/") */
 	const void *stdin_data; /* bytes fed to stdin, then EOF */
 	size_t stdin_len;
 	bool set_ids;           /* drop to uid/gid (no supplementary groups) */
@@ -153,9 +182,13 @@ struct sbx_spec {
 				   sbx_netns_create to join instead of making a
 				   new namespace; 0 (the default) = a new one */
 	unsigned namespaces;    /* SBX_NS_* */
-	char *const *hide;      /* with SBX_NS_MNT: directories covered by an
-				   empty read-only tmpfs (config, sockets, logs,
-				   the work root); NULL-terminated or NULL */
+	const struct sbx_root *root; /* required with SBX_NS_MNT */
+	int workfs_fd_plus1;    /* with SBX_NS_MNT and cwd: 1 + a detached
+				   mount (fsmount) whose "work", "tmp" and
+				   "shm" become cwd, /tmp and /dev/shm: one
+				   quota for all of the run's files; 0: cwd is
+				   a host directory, /tmp and /dev/shm tmpfs of
+				   tmp_size each */
 	const char *tmp_size;   /* size of the private /tmp and /dev/shm
 				   ("64m"); NULL = "64m" */
 	bool seccomp;           /* NO_NEW_PRIVS + the seccomp filter */

@@ -5,7 +5,11 @@
  *   sbx-run [--cpu MS] [--wall MS] [--memory BYTES] [--stack BYTES]
  *           [--processes N] [--open-files N] [--file-size BYTES]
  *           [--output BYTES] [--uid UID --gid GID] [--cwd DIR]
- *           [--stdin FILE] -- PROGRAM [ARG...]
+ *           [--stdin FILE] [--cgroup] [--namespaces | --userns]
+ *           [--seccomp] [--bind PATH]... -- PROGRAM [ARG...]
+ *
+ * With namespaces the program sees a minimal root: /usr, /bin, /lib*,
+ * /sbin, the dynamic loader's cache, and each --bind PATH, read-only.
  */
 #include "config.h"
 
@@ -76,7 +80,7 @@ int main(int argc, char **argv)
 		{ "namespaces", no_argument, NULL, 'N' },
 		{ "seccomp", no_argument, NULL, 'S' },
 		{ "userns", no_argument, NULL, 'U' },
-		{ "hide", required_argument, NULL, 'H' },
+		{ "bind", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -87,8 +91,14 @@ int main(int argc, char **argv)
 	struct sbx_result res;
 	char err[256];
 	char *in = NULL;
-	int c, have_uid = 0, have_gid = 0, use_cgroup = 0, nhide = 0;
-	char *hide[16] = { NULL };
+	int c, have_uid = 0, have_gid = 0, use_cgroup = 0, nbind = 0;
+	/* The root's allow-list: --bind adds to what any program needs. */
+	char *binds[32] = { "/usr", "/bin", "/lib", "/lib64", "/sbin",
+			    "/etc/alternatives", "/etc/ld.so.cache", NULL };
+	struct sbx_root root = { .binds = binds };
+
+	while (binds[nbind])
+		nbind++;
 
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		const char *name = NULL;
@@ -112,16 +122,16 @@ int main(int argc, char **argv)
 		case 'N': spec.namespaces = SBX_NS_ALL; break;
 		case 'S': spec.seccomp = true; break;
 		case 'U': spec.namespaces = SBX_NS_ALL | SBX_NS_USER; break;
-		case 'H':
-			if (nhide < 15)
-				hide[nhide++] = optarg;
+		case 'B':
+			if (nbind < 31)
+				binds[nbind++] = optarg;
 			break;
 		case 'h':
 			printf("usage: sbx-run [--cpu MS] [--wall MS] [--memory BYTES] [--stack BYTES]\n"
 			       "               [--processes N] [--open-files N] [--file-size BYTES]\n"
 			       "               [--output BYTES] [--uid UID --gid GID] [--cwd DIR]\n"
 			       "               [--stdin FILE] [--cgroup] [--namespaces | --userns] [--seccomp]\n"
-			       "               [--hide DIR]... -- PROGRAM [ARG...]\n");
+			       "               [--bind PATH]... -- PROGRAM [ARG...]\n");
 			return 0;
 		default:
 			return 2;
@@ -136,7 +146,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	spec.set_ids = have_uid;
-	spec.hide = hide;
+	spec.root = &root;
 	spec.argv = argv + optind;
 	spec.stdin_data = in;
 

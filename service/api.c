@@ -210,23 +210,49 @@ static void handle_languages(struct service *svc, struct http_response *resp)
 		set_error(resp, 500, "internal", "out of memory");
 }
 
-/* show_paths: the hidden paths name the service's own directories (its
-   config, runtime and work root): with tokens on they are shown only to
-   a request that carries a valid token; the count is for everyone. */
-static json_t *isolation_json(struct service *svc, bool show_paths)
+static json_t *strv_json(char *const *v)
+{
+	json_t *a = json_array();
+	for (; a && v && *v; v++)
+		json_array_append_new(a, json_string(*v));
+	return a;
+}
+
+/* What a run's minimal root shows (sbx_root, root.c): the allow-list, each
+   language's additions, and what is made for the run. */
+static json_t *root_json(struct service *svc)
+{
+	json_t *langs = json_object();
+
+	for (size_t i = 0; langs && i < svc->langs.n; i++)
+		if (svc->langs.v[i].paths && svc->langs.v[i].paths[0])
+			json_object_set_new(langs, svc->langs.v[i].id,
+					    strv_json(svc->langs.v[i].paths));
+	return json_pack("{s:o, s:o, s:o, s:[sss], s:[ssss], s:b}",
+		"bind", strv_json(svc->cfg.root_binds),
+		"language_paths", langs,
+		"devices", strv_json((char *const *)sbx_root_devices),
+		"generated", "/etc/passwd", "/etc/group", "/etc/hosts",
+		"private", "/proc", "/tmp", "/dev/shm", "/dev/pts",
+		"read_only", 1);
+}
+
+static json_t *isolation_json(struct service *svc)
 {
 	const struct config *c = &svc->cfg;
-	json_t *ns = json_array(), *hidden = json_array();
-	size_t nhidden = 0;
+	json_t *ns = json_array(), *root = json_null();
 
 	if (c->namespaces) {
-		static const char *const names[] = { "pid", "mount", "network", "ipc", "uts" };
+		static const char *const names[] = { "pid", "mount", "network", "ipc", "uts",
+						     "cgroup" };
 		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 			json_array_append_new(ns, json_string(names[i]));
+		json_decref(root);
+		root = root_json(svc);
 	}
-	for (char **h = c->hide; h && *h; h++, nhidden++)
-		json_array_append_new(hidden, json_string(*h));
-	json_t *o = json_pack("{s:{s:b, s:b, s:I, s:I, s:b}, s:o, s:s, s:b, s:b, s:I, s:s, s:b}",
+	/* hidden_paths: nothing is hidden any more, everything is unless
+	   allowed (root); kept, empty, for clients that read it. */
+	return json_pack("{s:{s:b, s:b, s:I, s:I, s:b}, s:o, s:s, s:b, s:b, s:[], s:i, s:o, s:s, s:b}",
 		"identity", "own_uid_per_slot", !c->weaker && !c->userns,
 		"user_namespace", c->userns,
 		"uid_first", (json_int_t)c->uid_base,
@@ -236,19 +262,15 @@ static json_t *isolation_json(struct service *svc, bool show_paths)
 		"resource_control", svc->isolation_note ? svc->isolation_note : "rlimits only",
 		"seccomp", c->seccomp && !sbx_seccomp_status(),
 		"no_new_privs", c->seccomp,
-		"hidden_paths_count", (json_int_t)nhidden,
+		"hidden_paths",
+		"hidden_paths_count", 0,
+		"root", root,
 		"network", c->namespaces ? "loopback only (per-language opt-in)" : "host",
 		"weaker", c->weaker);
-	if (o && show_paths)
-		json_object_set(o, "hidden_paths", hidden);
-	json_decref(hidden);
-	return o;
 }
 
-static void handle_health(struct service *svc, const struct http_request *req,
-			  struct http_response *resp)
+static void handle_health(struct service *svc, struct http_response *resp)
 {
-	bool show_paths = !svc->auth.enabled || auth_check(&svc->auth, req->authorization);
 	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:i, s:i, s:i, s:{s:o, s:o}, s:o}",
 		"status", "ok",
 		"version", PACKAGE_VERSION,
@@ -259,7 +281,7 @@ static void handle_health(struct service *svc, const struct http_request *req,
 		"queue", (int)svc->cfg.queue,
 		"limits", "default", limits_to_json(&svc->cfg.default_limits),
 		"max", limits_to_json(&svc->cfg.max_limits),
-		"isolation", isolation_json(svc, show_paths));
+		"isolation", isolation_json(svc));
 	set_json(resp, 200, o);
 }
 
@@ -445,7 +467,7 @@ void api_handle(struct service *svc, const struct http_request *req,
 				quota_done(svc->quota);
 			return;
 		case 1: handle_languages(svc, resp); return;
-		case 2: handle_health(svc, req, resp); return;
+		case 2: handle_health(svc, resp); return;
 		case 3: handle_metrics(svc, resp); return;
 		}
 	}

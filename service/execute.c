@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,29 @@ out:
 	return env;
 }
 
+/*
+ * A run's work directory.  With namespaces and root: a fresh tmpfs of
+ * disk_bytes of its own (workdir_create_tmpfs), which also holds the run's
+ * /tmp and /dev/shm, shown at a path of the slot's work root that exists
+ * only in the run's root.  Otherwise (no mount namespace, or no right to
+ * make a file system: the user-namespace mode) a directory on the host's
+ * disk in the slot's work root, removed by walking it.
+ */
+static int open_workdir(struct workdir *wd, const struct config *cfg,
+			const struct slot *slot, uint64_t disk_bytes,
+			char *why, size_t len)
+{
+	static atomic_ulong counter;
+	char path[sizeof wd->path];
+
+	if (!cfg->namespaces || cfg->userns || cfg->weaker)
+		return workdir_create(wd, slot->root_fd, slot->root_path, slot->uid,
+				      slot->gid, why, len);
+	snprintf(path, sizeof path, "%s/run-%lu", slot->root_path,
+		 atomic_fetch_add(&counter, 1));
+	return workdir_create_tmpfs(wd, path, disk_bytes, slot->uid, slot->gid, why, len);
+}
+
 static char **concat_argv(char *const *a, char *const *b)
 {
 	size_t n = jx_strv_len(a), m = jx_strv_len(b);
@@ -221,7 +245,8 @@ void exec_isolation(struct sbx_spec *spec, const struct config *cfg,
 		.set_ids = !cfg->weaker && !cfg->userns, .uid = slot->uid, .gid = slot->gid,
 		.rlimit_as = lang ? lang->rlimit_as : true,
 		.cgroup = slot->cgroup,
-		.seccomp = cfg->seccomp, .hide = cfg->hide, .tmp_size = cfg->tmp_size,
+		.seccomp = cfg->seccomp, .root = lang ? &lang->root : &cfg->root,
+		.tmp_size = cfg->tmp_size,
 	};
 	if (cfg->namespaces) {
 		spec->namespaces = SBX_NS_ALL | (cfg->userns ? SBX_NS_USER : 0);
@@ -242,7 +267,7 @@ struct step_watch {
 	bool merge_output;
 };
 
-static int run_step(char **argv, char **env, const char *cwd,
+static int run_step(char **argv, char **env, const struct workdir *wd,
 		    const struct config *cfg, const struct language *lang,
 		    const struct slot *slot, const struct sbx_limits *limits,
 		    const char *in, size_t in_len, const struct step_watch *w,
@@ -253,7 +278,10 @@ static int run_step(char **argv, char **env, const char *cwd,
 	exec_isolation(&spec, cfg, lang, slot);
 	spec.argv = argv;
 	spec.envp = env;
-	spec.cwd = cwd;
+	spec.cwd = wd->path;
+	/* The run's own tmpfs (work dir, /tmp, /dev/shm), when it has one. */
+	if (wd->on_tmpfs)
+		spec.workfs_fd_plus1 = wd->mnt_fd + 1;
 	spec.stdin_data = in;
 	spec.stdin_len = in_len;
 	spec.limits = *limits;
@@ -367,7 +395,7 @@ static int run_program(const struct job *job, const struct config *cfg,
 	}
 	struct step_watch w = { .hooks = hooks, .live = true,
 				.merge_output = job->merge_output };
-	if (run_step(argv, env, wd->path, cfg, job->lang, slot, &job->limits, in,
+	if (run_step(argv, env, wd, cfg, job->lang, slot, &job->limits, in,
 		     in_len, &w, run, err, errlen) < 0)
 		goto out;
 	*ran = true;
@@ -451,8 +479,7 @@ static int run_tests(const struct job *job, const struct config *cfg,
 			res->abandoned++;
 			continue;
 		}
-		if (workdir_create(&wd, slot->root_fd, slot->root_path, slot->uid,
-				   slot->gid, why, sizeof why) < 0) {
+		if (open_workdir(&wd, cfg, slot, job->limits.disk_bytes, why, sizeof why) < 0) {
 			snprintf(err, errlen, "work directory: %s", why);
 			return -1;
 		}
@@ -491,8 +518,9 @@ int job_execute(const struct job *job, const struct config *cfg,
 	int rc = -1;
 
 	memset(res, 0, sizeof *res);
-	if (workdir_create(&wd, slot->root_fd, slot->root_path, slot->uid,
-			   slot->gid, why, sizeof why) < 0) {
+	if (open_workdir(&wd, cfg, slot, job->lang && job->lang->compile ?
+			 job->lang->compile_limits.disk_bytes : job->limits.disk_bytes,
+			 why, sizeof why) < 0) {
 		snprintf(err, errlen, "work directory: %s", why);
 		return -1;
 	}
@@ -520,7 +548,7 @@ int job_execute(const struct job *job, const struct config *cfg,
 			goto out;
 		}
 		struct step_watch w = { .hooks = hooks };
-		if (run_step(argv, compile_env, wd.path, cfg, job->lang, slot,
+		if (run_step(argv, compile_env, &wd, cfg, job->lang, slot,
 			     &job->lang->compile_limits, NULL, 0, &w, &res->compile,
 			     err, errlen) < 0)
 			goto out;

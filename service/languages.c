@@ -25,6 +25,8 @@ static void language_free(struct language *l)
 	jx_strv_free(l->run);
 	jx_strv_free(l->env);
 	jx_strv_free(l->version_command);
+	jx_strv_free(l->paths);
+	jx_strv_free(l->binds);
 	free(l->version_fixed);
 	free(l->sample);
 }
@@ -74,13 +76,28 @@ static int check_id(const char *id, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* The root of the language's runs: the config's allow-list and its own. */
+static int build_root(struct language *l, const struct config *cfg)
+{
+	size_t n = jx_strv_len(cfg->root_binds), m = jx_strv_len(l->paths);
+
+	if (!(l->binds = calloc(n + m + 1, sizeof *l->binds)))
+		return -1;
+	for (size_t i = 0; i < n + m; i++)
+		if (!(l->binds[i] = strdup(i < n ? cfg->root_binds[i] : l->paths[i - n])))
+			return -1;
+	l->root = cfg->root;
+	l->root.binds = l->binds;
+	return 0;
+}
+
 static int parse_language(json_t *o, const char *path, struct language *l,
 			  const struct config *cfg, char *err, size_t errlen)
 {
 	static const char *const keys[] = {
 		"id", "name", "source_file", "compile", "compile_limits", "run",
 		"env", "rlimit_as", "network", "version_command", "version", "sample",
-		NULL,
+		"paths", NULL,
 	};
 	char p[256];
 	json_t *v;
@@ -143,6 +160,18 @@ static int parse_language(json_t *o, const char *path, struct language *l,
 	    jx_bool(v, jx_path(p, sizeof p, path, "network"), &l->network,
 		    err, errlen) < 0)
 		return -1;
+	if ((v = json_object_get(o, "paths"))) {
+		if (jx_strv(v, jx_path(p, sizeof p, path, "paths"), true, &l->paths,
+			    err, errlen) < 0)
+			return -1;
+		for (char **d = l->paths; *d; d++)
+			if (config_check_root_path(*d, p, err, errlen) < 0)
+				return -1;
+	}
+	if (build_root(l, cfg) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	if ((v = json_object_get(o, "version_command")) &&
 	    jx_strv(v, jx_path(p, sizeof p, path, "version_command"), false,
 		    &l->version_command, err, errlen) < 0)

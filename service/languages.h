@@ -23,6 +23,9 @@ struct language {
 	bool rlimit_as;       /* apply memory_bytes as RLIMIT_AS (without a
 				 cgroup memory controller) */
 	bool network;         /* keep the host's network (admin's choice) */
+	char **paths;         /* more host paths its runs' root shows */
+	char **binds;         /* sandbox.root.bind + paths */
+	struct sbx_root root; /* the root of its runs, compiles and probe */
 	char **version_command;
 	char *version_fixed;
 	char *sample;         /* a short program for the playground */

@@ -17,6 +17,8 @@ static uint64_t limit_min(const char *name)
 		return 1u << 20;
 	if (!strcmp(name, "stack_bytes"))
 		return 64u << 10;
+	if (!strcmp(name, "disk_bytes"))
+		return 1u << 20;
 	return 1;
 }
 

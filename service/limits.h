@@ -19,7 +19,8 @@
 	X(processes)        \
 	X(open_files)       \
 	X(file_size_bytes)  \
-	X(output_bytes)
+	X(output_bytes)     \
+	X(disk_bytes)
 
 struct limit_field {
 	const char *name;

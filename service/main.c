@@ -165,7 +165,7 @@ static bool userns_works(const struct config *cfg, char *err, size_t errlen)
 	char *argv[] = { "/bin/true", NULL };
 	struct sbx_spec spec = {
 		.argv = argv, .envp = cfg->env,
-		.namespaces = SBX_NS_ALL | SBX_NS_USER,
+		.namespaces = SBX_NS_ALL | SBX_NS_USER, .root = &cfg->root,
 		.limits = { .wall_time_ms = 5000 },
 	};
 	struct sbx_result res;
@@ -177,61 +177,6 @@ static bool userns_works(const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", res.message);
 	sbx_result_free(&res);
 	return ok;
-}
-
-/*
- * Directories programs must not see: the config's and the languages
- * file's (tokens live there), the socket's, and the work root (other runs).
- * Never "/" or a top-level directory: hiding /etc or /usr would break
- * every program; such a config is refused.
- */
-static int build_hide_list(struct config *cfg)
-{
-	char *paths[5] = { NULL }, *c;
-	size_t n = 0;
-
-	if ((c = realpath(cfg->path, NULL))) {
-		paths[n++] = strdup(dirname(c));
-		free(c);
-	}
-	if ((c = realpath(cfg->languages_file, NULL))) {
-		paths[n++] = strdup(dirname(c));
-		free(c);
-	}
-	if (cfg->tokens_file && (c = strdup(cfg->tokens_file))) {
-		paths[n++] = realpath(dirname(c), NULL);
-		free(c);
-	}
-	if (cfg->listen && cfg->listen[0] == '/') {
-		char *copy = strdup(cfg->listen);
-		if (copy)
-			paths[n++] = strdup(dirname(copy));
-		free(copy);
-	}
-	paths[n++] = strdup(cfg->work_root);
-	cfg->hide = calloc(n + 1, sizeof *cfg->hide);
-	if (!cfg->hide)
-		return -1;
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		bool dup = false;
-		if (!paths[i])
-			return -1;
-		const char *second = strchr(paths[i] + 1, '/');
-		if (!second || !second[1]) {
-			log_msg(LOG_ERR, "%s must not be hidden from programs (it is / or a "
-				"top-level directory): move the config, socket or work root "
-				"into a directory of its own", paths[i]);
-			return -1;
-		}
-		for (size_t j = 0; j < k; j++)
-			dup |= !strcmp(cfg->hide[j], paths[i]);
-		if (dup)
-			free(paths[i]);
-		else
-			cfg->hide[k++] = paths[i];
-	}
-	return 0;
 }
 
 static int setup_slots(struct service *svc)
@@ -257,8 +202,6 @@ static int setup_slots(struct service *svc)
 		log_msg(LOG_ERR, "seccomp: %s", sbx_seccomp_status());
 		return -1;
 	}
-	if (build_hide_list(&svc->cfg) < 0)
-		return -1;
 
 	if (mkdir(svc->cfg.work_root, 0711) < 0 && errno != EEXIST) {
 		log_msg(LOG_ERR, "work root %s: %s", svc->cfg.work_root, strerror(errno));
@@ -352,8 +295,7 @@ static int reload(struct service *svc)
 		goto refuse;
 	}
 	if (languages_load(&langs, cfg.languages_file, &cfg, err, sizeof err) < 0 ||
-	    auth_load(&auth, cfg.tokens_file, err, sizeof err) < 0 ||
-	    build_hide_list(&cfg) < 0)
+	    auth_load(&auth, cfg.tokens_file, err, sizeof err) < 0)
 		goto refuse;
 	/* The probes run in a slot like any run: take one from the workers'
 	   pool for the moment. */

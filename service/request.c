@@ -207,6 +207,27 @@ static int check_total_wall(const struct job *job, const struct config *cfg,
 		       job->ntests > 1 ? " or send fewer tests" : "");
 }
 
+/*
+ * The request's own files (the code and "files") go into a work directory
+ * of limits.disk_bytes: refused before anything runs when they cannot fit
+ * (each file takes whole 4 KiB pages on tmpfs).
+ */
+static int check_disk(const struct job *job, struct api_error *e)
+{
+	uint64_t page = 4096, need = 0;
+
+	if (job->lang)
+		need += (job->code_len + page - 1) / page * page;
+	for (size_t i = 0; i < job->nfiles; i++)
+		need += (job->files[i].len + page - 1) / page * page;
+	if (need <= job->limits.disk_bytes)
+		return 0;
+	return invalid(e, "invalid_request",
+		       "code and files take %llu bytes, more than limits.disk_bytes "
+		       "(%llu): raise limits.disk_bytes or send less",
+		       (unsigned long long)need, (unsigned long long)job->limits.disk_bytes);
+}
+
 static int parse_fields(json_t *root, struct job *job, const struct config *cfg,
 			const struct languages *langs, struct api_error *e)
 {
@@ -304,6 +325,8 @@ static int parse_fields(json_t *root, struct job *job, const struct config *cfg,
 	    limits_parse(v, "limits", false, &cfg->max_limits, &job->limits,
 			 e->message, sizeof e->message) < 0)
 		return bad(e);
+	if (check_disk(job, e) < 0)
+		return -1;
 	return check_total_wall(job, cfg, e);
 }
 

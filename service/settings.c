@@ -34,11 +34,77 @@ static char *resolve(const char *config_path, const char *file)
 	return out;
 }
 
+/*
+ * A path a run's root may show: absolute, not "/" (the host's whole tree)
+ * and without "." or ".." components (what is shown is what is written).
+ */
+int config_check_root_path(const char *p, const char *key, char *err, size_t errlen)
+{
+	bool bad = p[0] != '/' || !p[1] || strstr(p, "//") ||
+		strstr(p, "/./") || strstr(p, "/../");
+	size_t n = strlen(p);
+
+	bad |= (n >= 2 && !strcmp(p + n - 2, "/.")) ||
+		(n >= 3 && !strcmp(p + n - 3, "/..")) || n >= 1024;
+	if (bad)
+		snprintf(err, errlen, "%s: \"%s\" must be an absolute path other than "
+			 "\"/\", without \".\", \"..\" or \"//\"", key, p);
+	return bad ? -1 : 0;
+}
+
+/*
+ * sandbox.root: what a run's minimal root shows of the host (an
+ * allow-list, read-only).  Without the key: the dynamic loader's and the
+ * usual system directories, the same list conf/runboxd.json ships.
+ */
+static int parse_box_root(json_t *v, struct config *cfg, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "bind", "ptys", NULL };
+	static const char *const dflt[] = {
+		"/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc/alternatives",
+		"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+		"/etc/localtime", "/etc/ssl/certs", NULL,
+	};
+	uint64_t u = 16;
+	json_t *o;
+
+	if (!v) {
+		size_t n = sizeof dflt / sizeof dflt[0];
+		if (!(cfg->root_binds = calloc(n, sizeof *cfg->root_binds)))
+			goto nomem;
+		for (size_t i = 0; dflt[i]; i++)
+			if (!(cfg->root_binds[i] = strdup(dflt[i])))
+				goto nomem;
+	} else {
+		if (jx_object(v, "sandbox.root", err, errlen) < 0 ||
+		    jx_only_keys(v, "sandbox.root", keys, err, errlen) < 0)
+			return -1;
+		if (!(o = json_object_get(v, "bind"))) {
+			snprintf(err, errlen, "sandbox.root.bind is required");
+			return -1;
+		}
+		if (jx_strv(o, "sandbox.root.bind", true, &cfg->root_binds, err, errlen) < 0)
+			return -1;
+		for (char **b = cfg->root_binds; *b; b++)
+			if (config_check_root_path(*b, "sandbox.root.bind", err, errlen) < 0)
+				return -1;
+		if ((o = json_object_get(v, "ptys")) &&
+		    jx_uint(o, "sandbox.root.ptys", 1, 1024, &u, err, errlen) < 0)
+			return -1;
+	}
+	cfg->root.binds = cfg->root_binds;
+	cfg->root.ptys = (unsigned)u;
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
 static int parse_sandbox(json_t *v, struct config *cfg, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "uid_base", "gid_base", "namespaces",
 					    "seccomp", "tmp_size", "cgroups",
-					    "allow_weaker_isolation", NULL };
+					    "allow_weaker_isolation", "root", NULL };
 	uint64_t u;
 	json_t *o;
 
@@ -80,7 +146,7 @@ static int parse_sandbox(json_t *v, struct config *cfg, char *err, size_t errlen
 		}
 		snprintf(cfg->tmp_size, sizeof cfg->tmp_size, "%s", s);
 	}
-	return 0;
+	return parse_box_root(json_object_get(v, "root"), cfg, err, errlen);
 }
 
 static int parse_auth(json_t *v, struct config *cfg, char *err, size_t errlen)
@@ -495,7 +561,7 @@ void config_free(struct config *cfg)
 	free(cfg->work_root);
 	free(cfg->languages_file);
 	jx_strv_free(cfg->env);
-	jx_strv_free(cfg->hide);
+	jx_strv_free(cfg->root_binds);
 	free(cfg->tokens_file);
 	jx_strv_free(cfg->open_paths);
 	jx_strv_free(cfg->server_names);

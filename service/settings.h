@@ -34,8 +34,8 @@ struct config {
 	bool seccomp;          /* NO_NEW_PRIVS + the seccomp filter */
 	bool cgroups;          /* a cgroup per slot when the host offers one */
 	char tmp_size[16];     /* private /tmp and /dev/shm, e.g. "64m" */
-	char **hide;           /* directories hidden from programs (derived:
-				  config, languages, socket, work root) */
+	char **root_binds;     /* sandbox.root.bind: what a run's root shows */
+	struct sbx_root root;  /* the root of runs: root_binds, ptys */
 	struct sbx_limits default_limits;
 	struct sbx_limits max_limits;
 	char **env;            /* base environment of programs, "NAME=value" */
@@ -62,6 +62,9 @@ struct config {
 	char host_id[64];      /* names this host in X-Runbox-Host and health */
 };
 
+/* A path sandbox.root.bind or a language's "paths" may hold: 0, or -1
+   with a sentence naming key. */
+int config_check_root_path(const char *p, const char *key, char *err, size_t errlen);
 /* Read and validate path into *cfg; -1 with "file: key: reason" in err. */
 int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
 void config_free(struct config *cfg);

@@ -35,6 +35,8 @@
  */
 #include "config.h"
 
+#include <sys/mount.h>
+
 #include "service/workdir.h"
 #include "service/utf8.h"
 
@@ -162,6 +164,8 @@ int workdir_create(struct workdir *wd, int root_fd, const char *root_path,
 
 	wd->root_fd = root_fd;
 	wd->fd = -1;
+	wd->on_tmpfs = false;
+	wd->mnt_fd = -1;
 	wd->name[0] = '\0';
 	wd->path[0] = '\0';
 
@@ -247,6 +251,86 @@ fail_rmdir:
 fail:
 	wd->name[0] = '\0';
 	wd->path[0] = '\0';
+	return -1;
+}
+
+int workdir_create_tmpfs(struct workdir *wd, const char *path, uint64_t size,
+			 uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	static const char *const shared[] = { "tmp", "shm" };
+	char num[32];
+	uint64_t inodes = size / (16u << 10);
+	int fs, mnt = -1, fd = -1;
+	const char *step;
+
+	memset(wd, 0, sizeof *wd);
+	wd->root_fd = wd->fd = wd->mnt_fd = -1;
+	if (strlen(path) >= sizeof wd->path) {
+		errno = ENAMETOOLONG;
+		set_err(err, errlen, "cannot make a work file system: the path is too long");
+		return -1;
+	}
+	step = "fsopen(tmpfs)";
+	if ((fs = fsopen("tmpfs", FSOPEN_CLOEXEC)) < 0)
+		goto fail;
+	snprintf(num, sizeof num, "%llu", (unsigned long long)size);
+	step = "fsconfig(size)";
+	if (fsconfig(fs, FSCONFIG_SET_STRING, "size", num, 0) < 0)
+		goto fail;
+	snprintf(num, sizeof num, "%llu", (unsigned long long)(inodes < 1024 ? 1024 : inodes));
+	step = "fsconfig(nr_inodes)";
+	if (fsconfig(fs, FSCONFIG_SET_STRING, "nr_inodes", num, 0) < 0)
+		goto fail;
+	step = "fsconfig(mode)";
+	if (fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0)
+		goto fail;
+	step = "fsconfig(create)";
+	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		goto fail;
+	step = "fsmount";
+	if ((mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)) < 0)
+		goto fail;
+	close(fs);
+	fs = -1;
+	/* An empty file system of our own: nothing here can be a link. */
+	step = "mkdirat";
+	if (mkdirat(mnt, "work", 0700) < 0)
+		goto fail;
+	for (size_t i = 0; i < 2; i++) {
+		int d;
+		if (mkdirat(mnt, shared[i], 0700) < 0 ||
+		    (d = openat(mnt, shared[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+				O_CLOEXEC)) < 0)
+			goto fail;
+		int rc = fchmod(d, 01777);
+		close(d);
+		if (rc < 0)
+			goto fail;
+	}
+	step = "open(work)";
+	if ((fd = openat(mnt, "work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		goto fail;
+	step = "fchown(work)";
+	if (fchown(fd, uid, gid) < 0 || fchmod(fd, 0700) < 0)
+		goto fail;
+	wd->fd = fd;
+	wd->mnt_fd = mnt;
+	wd->on_tmpfs = true;
+	snprintf(wd->path, sizeof wd->path, "%s", path);
+	return 0;
+fail:
+	{
+		int saved = errno;
+		set_err(err, errlen, "cannot make a work file system of %llu bytes: %s: %s",
+			(unsigned long long)size, step, strerror(saved));
+		if (fd >= 0)
+			close(fd);
+		if (mnt >= 0)
+			close(mnt);
+		if (fs >= 0)
+			close(fs);
+		errno = saved;
+	}
 	return -1;
 }
 
@@ -850,6 +934,11 @@ int workdir_remove(struct workdir *wd, char *err, size_t errlen)
 	struct stat st;
 	int fd, rc = -1;
 
+	if (wd->on_tmpfs) {
+		/* Nothing to walk: dropping the mount frees the tree. */
+		workdir_cleanup(wd);
+		return 0;
+	}
 	if (wd->fd < 0)
 		return 0;
 
@@ -937,5 +1026,9 @@ void workdir_cleanup(struct workdir *wd)
 	if (wd->fd >= 0) {
 		close(wd->fd);
 		wd->fd = -1;
+	}
+	if (wd->on_tmpfs && wd->mnt_fd >= 0) {
+		close(wd->mnt_fd);
+		wd->mnt_fd = -1;
 	}
 }

@@ -1,10 +1,12 @@
 /*
  * workdir.h - per-run work directories.
  *
- * Each run gets a fresh directory inside its slot's work root.  The service
+ * Each run gets a fresh directory: as root, on a tmpfs of its own
+ * (workdir_create_tmpfs, sized by disk_bytes, never on the host's disk);
+ * otherwise inside its slot's work root (workdir_create).  The service
  * writes the request's files into it, the program runs with it as its cwd
  * (owned by the run's uid), the service reads back the files the program
- * produced, and finally removes the whole tree.
+ * produced, and finally removes the whole tree (for a tmpfs: drops it).
  *
  * While the program runs, everything inside the directory is hostile: it may
  * be replaced by symlinks (to "/" or to anything else), FIFOs, hard links to
@@ -29,6 +31,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* The longest file name workdir_check_name() accepts (NAME_MAX). */
@@ -40,7 +43,23 @@ struct workdir {
 			    -1 when not open */
 	char name[64];   /* its name inside the root */
 	char path[4096]; /* absolute path, for the program's cwd */
+	bool on_tmpfs;   /* workdir_create_tmpfs: fd is "work" on mnt_fd */
+	int mnt_fd;      /* then: the detached tmpfs (fsmount), owned */
 };
+
+/*
+ * A fresh work directory on a file system of its own: a new tmpfs of
+ * size bytes (and a cap on inodes, one per 16 KiB, at least 1024), made
+ * detached (fsopen/fsmount, nosuid, nodev): it has no path on the host and
+ * nothing outside can reach it.  Its root (root's, 0755) holds "work"
+ * (uid:gid, 0700: wd->fd), "tmp" and "shm" (1777), which the sandbox
+ * mounts at the run's cwd (path, a name only), /tmp and /dev/shm
+ * (sbx_spec.workfs_fd_plus1 = 1 + wd->mnt_fd): all of a run's files share
+ * the one quota.  workdir_remove() closes both fds; the kernel frees the
+ * whole tree when the last mount of it is gone.  Needs CAP_SYS_ADMIN.
+ */
+int workdir_create_tmpfs(struct workdir *wd, const char *path, uint64_t size,
+			 uid_t uid, gid_t gid, char *err, size_t errlen);
 
 /*
  * Make a fresh directory "run-<pid>-<counter>-<random hex>" in root_fd

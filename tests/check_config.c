@@ -42,7 +42,7 @@ static const char *write_file(const char *name, const char *text)
 
 #define LIMITS "{\"cpu_time_ms\":1000,\"wall_time_ms\":2000,\"memory_bytes\":2000000," \
 	"\"stack_bytes\":1000000,\"processes\":8,\"open_files\":64," \
-	"\"file_size_bytes\":1000,\"output_bytes\":1000}"
+	"\"file_size_bytes\":1000,\"output_bytes\":1000,\"disk_bytes\":2000000}"
 
 /* A valid config with one key replaced or added by extra. */
 static const char *config_with(const char *extra)
@@ -130,7 +130,7 @@ START_TEST(test_config_errors)
 		"\"default_limits\":" LIMITS ",\"max_limits\":{\"cpu_time_ms\":10,"
 		"\"wall_time_ms\":2000,\"memory_bytes\":2000000,\"stack_bytes\":1000000,"
 		"\"processes\":8,\"open_files\":64,\"file_size_bytes\":1000,"
-		"\"output_bytes\":1000},\"environment\":{}}");
+		"\"output_bytes\":1000,\"disk_bytes\":2000000},\"environment\":{}}");
 	ck_assert_int_eq(config_load(&cfg, path, err, sizeof err), -1);
 	ck_assert_msg(strstr(err, "default_limits.cpu_time_ms must be between 1 and 10"),
 		      "%s", err);

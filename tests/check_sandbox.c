@@ -30,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ctype.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1844,6 +1846,10 @@ static TCase *tcase(Suite *s, const char *name, double timeout)
 
 #define NS_UID 64998 /* used by nothing else on the host */
 
+static char *test_binds[] = { "/usr", "/bin", "/lib", "/lib64", "/sbin",
+			      "/etc/ld.so.cache", "/etc/alternatives", "/etc/no-such-file", NULL };
+static const struct sbx_root test_root = { .binds = test_binds, .ptys = 4 };
+
 /* Runs a shell script in all namespaces (joining netns_fd when >= 0). */
 static void run_ns(const char *script, int netns_fd, struct sbx_result *res)
 {
@@ -1853,7 +1859,7 @@ static void run_ns(const char *script, int netns_fd, struct sbx_result *res)
 
 	spec_init(&spec, argv);
 	spec.envp = envp;
-	spec.cwd = "/";
+	spec.root = &test_root;
 	spec.namespaces = SBX_NS_ALL;
 	spec.netns_fd_plus1 = netns_fd + 1;
 	spec.set_ids = true;
@@ -1889,7 +1895,7 @@ START_TEST(test_joined_network_namespace)
 	struct sbx_result a, b;
 
 	ck_assert_msg(fd >= 0, "%s", err);
-	run_ns("readlink /proc/self/ns/net; ls /sys/class/net; "
+	run_ns("readlink /proc/self/ns/net; ls /proc/sys/net/ipv4/conf | grep -v all | grep -v default; "
 	       "grep -c '^ *lo:' /proc/net/dev", fd, &a);
 	run_ns("readlink /proc/self/ns/net", fd, &b);
 	ck_assert_status(&a, SBX_OK);
@@ -1899,6 +1905,155 @@ START_TEST(test_joined_network_namespace)
 	sbx_result_free(&a);
 	sbx_result_free(&b);
 	close(fd);
+}
+END_TEST
+
+/* "a b c" from what a shell printed one per line. */
+static void squash(char *s)
+{
+	for (char *c = s; *c; c++)
+		if (*c == '\n')
+			*c = ' ';
+}
+
+/*
+ * The root of a run is an allow-list: / holds the bound paths that exist on
+ * this host (a symlink stays one), the generated /etc files, a minimal /dev
+ * and the private /proc and /tmp, nothing else; it is read-only, the host's
+ * paths outside it are not there, /proc/self/cgroup shows the run's cgroup
+ * as "/" and mountinfo names only the root's own mount points.
+ */
+START_TEST(test_minimal_root)
+{
+	struct sbx_result res;
+	char want_top[256] = "", want_dev[256] = "", got[4096];
+	const char *top[] = { "bin", "dev", "etc", "lib", "lib64", "proc", "sbin",
+			      "tmp", "usr", NULL };
+	struct stat st;
+
+	for (const char *const *t = top; *t; t++) {
+		char path[64];
+		snprintf(path, sizeof path, "/%s", *t);
+		/* dev, etc, proc, tmp are made for the run; the rest bound */
+		if (!strcmp(*t, "dev") || !strcmp(*t, "etc") || !strcmp(*t, "proc") ||
+		    !strcmp(*t, "tmp") || lstat(path, &st) == 0)
+			snprintf(want_top + strlen(want_top), sizeof want_top - strlen(want_top),
+				 "%s ", *t);
+	}
+	const char *dev[] = { "fd", "full", "null", "ptmx", "pts", "random", "shm",
+			      "stderr", "stdin", "stdout", "tty", "urandom", "zero", NULL };
+	for (const char *const *d = dev; *d; d++) {
+		char path[64];
+		snprintf(path, sizeof path, "/dev/%s", *d);
+		if (lstat(path, &st) == 0 || !strcmp(*d, "fd") || !strcmp(*d, "ptmx") ||
+		    !strncmp(*d, "std", 3) || !strcmp(*d, "pts") || !strcmp(*d, "shm"))
+			snprintf(want_dev + strlen(want_dev), sizeof want_dev - strlen(want_dev),
+				 "%s ", *d);
+	}
+	run_ns("LC_ALL=C ls -A / | LC_ALL=C sort; echo --; LC_ALL=C ls -A /dev | LC_ALL=C sort; "
+	       "echo --; ls -A /etc | LC_ALL=C sort; echo --; readlink /bin; "
+	       "grep -c '^runbox:x:64998:64998:' /etc/passwd; "
+	       "touch /usr/x 2>/dev/null || echo usr-ro; touch /x 2>/dev/null || echo root-ro; "
+	       "echo data > /dev/null && head -c 4 /dev/zero | wc -c; "
+	       "echo t > /tmp/t && cat /tmp/t; "
+	       "grep -v ':/$' /proc/self/cgroup | wc -l; "
+	       "awk '{print $5}' /proc/self/mountinfo | LC_ALL=C sort | tr '\\n' ' '; echo; "
+	       "ls -d /home /var /run /sys /root /opt 2>&1 | grep -c 'No such file'", -1, &res);
+	ck_assert_status(&res, SBX_OK);
+	snprintf(got, sizeof got, "%s", res.out.data);
+	squash(got);
+	char want[2048];
+	snprintf(want, sizeof want,
+		 "%s-- %s-- alternatives group hosts ld.so.cache passwd -- %s1 usr-ro root-ro 4 t 0 ",
+		 want_top, want_dev,
+		 lstat("/bin", &st) == 0 && S_ISLNK(st.st_mode) ? "usr/bin " : "");
+	ck_assert_msg(!strncmp(got, want, strlen(want)), "got  %s\nwant %s", got, want);
+	/* mount points: the root, its binds, devices and private mounts */
+	const char *mounts = got + strlen(want);
+	ck_assert_msg(strstr(mounts, "/ /dev/full ") && strstr(mounts, "/dev/pts ") &&
+		      strstr(mounts, "/proc /tmp /usr "), "mount points: %s", mounts);
+	for (const char *m = mounts; *m; ) {
+		size_t n = strcspn(m, " ");
+		if (n == 0)
+			break;
+		ck_assert_msg(!strncmp(m, "/ ", 2) || !strncmp(m, "/dev/", 5) ||
+			      !strncmp(m, "/etc/", 5) || !strncmp(m, "/usr ", 5) ||
+			      !strncmp(m, "/proc ", 6) || !strncmp(m, "/tmp ", 5) ||
+			      !strncmp(m, "/lib", 4) || !strncmp(m, "/bin ", 5) ||
+			      !strncmp(m, "/sbin ", 6) || isdigit((unsigned char)*m),
+			      "unexpected mount point in %s", mounts);
+		if (isdigit((unsigned char)*m)) {
+			ck_assert_int_eq(atoi(m), 6); /* /home ... /opt: none there */
+			break;
+		}
+		m += n;
+		while (*m == ' ')
+			m++;
+	}
+	sbx_result_free(&res);
+}
+END_TEST
+
+/*
+ * A run's own file system (workfs_fd_plus1): its "work", "tmp" and "shm"
+ * are the run's cwd, /tmp and /dev/shm, all on the one tmpfs (the files
+ * are there through the caller's fd afterwards), nothing of it is left as
+ * a mount in the run's root, and the same fd serves a second run.
+ */
+START_TEST(test_run_file_system)
+{
+	char *argv[] = { "/bin/sh", "-c", "echo a > f && echo b > /tmp/f && "
+			 "echo c > /dev/shm/f && pwd && "
+			 "grep -c -e ' /.workfs ' /proc/self/mountinfo; "
+			 "dd if=/dev/zero of=/tmp/big bs=1M count=8 2>&1 | grep -o 'No space'",
+			 NULL };
+	static char *envp[] = { "PATH=/usr/bin:/bin", NULL };
+	struct sbx_spec spec;
+	struct sbx_result res;
+	char buf[8];
+	int fs = fsopen("tmpfs", FSOPEN_CLOEXEC), mnt, d;
+
+	ck_assert_int_ge(fs, 0);
+	ck_assert_int_eq(fsconfig(fs, FSCONFIG_SET_STRING, "size", "4194304", 0), 0);
+	ck_assert_int_eq(fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0), 0);
+	mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	ck_assert_int_ge(mnt, 0);
+	close(fs);
+	ck_assert_int_eq(mkdirat(mnt, "work", 0700), 0);
+	ck_assert_int_eq(fchownat(mnt, "work", NS_UID, NS_UID, 0), 0);
+	ck_assert_int_eq(mkdirat(mnt, "tmp", 0777), 0);
+	ck_assert_int_eq(fchmodat(mnt, "tmp", 01777, 0), 0);
+	ck_assert_int_eq(mkdirat(mnt, "shm", 0777), 0);
+	ck_assert_int_eq(fchmodat(mnt, "shm", 01777, 0), 0);
+
+	spec_init(&spec, argv);
+	spec.envp = envp;
+	spec.root = &test_root;
+	spec.cwd = "/box/run";
+	spec.workfs_fd_plus1 = mnt + 1;
+	spec.namespaces = SBX_NS_ALL;
+	spec.set_ids = true;
+	spec.uid = spec.gid = NS_UID;
+	spec.limits.file_size_bytes = 64 << 20;
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_str_eq(res.out.data, "/box/run\n0\nNo space\n");
+	sbx_result_free(&res);
+	const char *files[][2] = { { "work/f", "a" }, { "tmp/f", "b" }, { "shm/f", "c" } };
+	for (int i = 0; i < 3; i++) {
+		d = openat(mnt, files[i][0], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		ck_assert_msg(d >= 0, "%s: %s", files[i][0], strerror(errno));
+		ck_assert_int_eq(read(d, buf, sizeof buf), 2);
+		ck_assert_int_eq(buf[0], files[i][1][0]);
+		close(d);
+	}
+	/* The same file system again: the files are still there. */
+	argv[2] = "cat f /tmp/f /dev/shm/f";
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_str_eq(res.out.data, "a\nb\nc\n");
+	sbx_result_free(&res);
+	close(mnt);
 }
 END_TEST
 
@@ -2025,6 +2180,8 @@ static Suite *sandbox_suite(void)
 	tc = tcase(s, "namespaces", 30);
 	tcase_add_test(tc, test_pid_namespace);
 	tcase_add_test(tc, test_joined_network_namespace);
+	tcase_add_test(tc, test_minimal_root);
+	tcase_add_test(tc, test_run_file_system);
 	tcase_add_test(tc, test_seccomp_refuses);
 	tcase_add_test(tc, test_seccomp_clone_namespaces);
 

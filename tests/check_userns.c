@@ -62,9 +62,10 @@ static void run_sh(const char *script, struct sbx_result *res)
 {
 	char *argv[] = { "/bin/sh", "-c", (char *)script, NULL };
 	char *envp[] = { "PATH=/usr/bin:/bin", NULL };
-	char *hide[] = { secret, NULL };
+	char *binds[] = { "/usr", "/bin", "/lib", "/lib64", "/etc/ld.so.cache", NULL };
+	struct sbx_root root = { .binds = binds };
 	struct sbx_spec spec = {
-		.argv = argv, .envp = envp, .cwd = work, .hide = hide,
+		.argv = argv, .envp = envp, .cwd = work, .root = &root,
 		.namespaces = SBX_NS_ALL | SBX_NS_USER, .seccomp = true,
 		.limits = { .wall_time_ms = 10000, .cpu_time_ms = 5000,
 			    .output_bytes = 1 << 16, .processes = 64 },
@@ -85,22 +86,26 @@ START_TEST(test_identity)
 }
 END_TEST
 
-/* Fresh /proc (the run's processes only), loopback only, private /tmp,
-   the hidden directory empty, the work directory writable. */
+/* Fresh /proc (the run's processes only), loopback only, no /sys, nothing
+   of the host beside the work directory outside the allow-list, the work
+   directory writable; /dev/null works (a bound node: no mknod here). */
 START_TEST(test_namespaces)
 {
 	struct sbx_result res;
 	char script[512];
 	snprintf(script, sizeof script,
-		 "ls /proc | grep -c '^[0-9]'; ls /sys/class/net; hostname; "
+		 "ls /proc | grep -c '^[0-9]'; grep -o '^ *lo:' /proc/net/dev | tr -d ' :'; "
+		 "ls /sys 2>/dev/null || echo no-sys; hostname; "
 		 "ls %s/marker 2>/dev/null || echo no-marker; "
-		 "cat %s/key 2>/dev/null || echo no-secret; echo x > f && cat f",
+		 "cat %s/key 2>/dev/null || echo no-secret; echo x > f && cat f; "
+		 "echo y >/dev/null && ls / | tr '\\n' ' '",
 		 dir, secret);
 	run_sh(script, &res);
 	ck_assert_msg(res.status == SBX_OK, "%s: %s", res.message, res.err.data);
 	int procs = atoi(res.out.data);
 	ck_assert_msg(procs >= 2 && procs <= 6, "%d processes visible", procs);
-	ck_assert_msg(strstr(res.out.data, "\nlo\nrunbox\nno-marker\nno-secret\nx\n"),
+	ck_assert_msg(strstr(res.out.data, "\nlo\nno-sys\nrunbox\nno-marker\nno-secret\nx\n"
+			      "bin dev etc lib lib64 proc tmp usr "),
 		      "got %s", res.out.data);
 	sbx_result_free(&res);
 }

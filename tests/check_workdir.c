@@ -343,6 +343,47 @@ START_TEST(test_create_path_forms)
 }
 END_TEST
 
+/*
+ * A work directory on a tmpfs of its own: nowhere on the host's disk (the
+ * work root gets nothing), owned by the run's uid, with tmp and shm beside
+ * it; writing past its size is ENOSPC; removing it is closing it.
+ */
+START_TEST(test_create_tmpfs)
+{
+	struct workdir wd;
+	struct stat st;
+	static char big[1 << 20];
+	char *data = NULL;
+	size_t len;
+	bool truncated;
+
+	ck_assert_msg(workdir_create_tmpfs(&wd, "/box/run-1", 2u << 20, NOBODY, NOBODY,
+					   err, sizeof(err)) == 0, "%s", err);
+	ck_assert(wd.on_tmpfs);
+	ck_assert_str_eq(wd.path, "/box/run-1");
+	ck_assert_uint_eq(count_entries(root_fd), 0);
+	ck_assert_int_eq(fstat(wd.fd, &st), 0);
+	ck_assert_uint_eq(st.st_uid, NOBODY);
+	ck_assert_uint_eq(st.st_mode & 07777, 0700);
+	ck_assert_int_eq(fstatat(wd.mnt_fd, "tmp", &st, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 01777);
+	ck_assert_int_eq(fstatat(wd.mnt_fd, "shm", &st, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 01777);
+	ck_assert_int_eq(workdir_write(&wd, "a", "hello", 5, 0644, err, sizeof(err)), 0);
+	ck_assert_int_eq(workdir_read(&wd, "a", 100, &data, &len, &truncated, err,
+				      sizeof(err)), 0);
+	ck_assert_uint_eq(len, 5);
+	free(data);
+	ck_assert_int_eq(workdir_write(&wd, "b", big, sizeof big, 0644, err, sizeof(err)), 0);
+	ck_assert_int_eq(workdir_write(&wd, "c", big, sizeof big, 0644, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, ENOSPC);
+	ck_assert_int_eq(workdir_remove(&wd, err, sizeof(err)), 0);
+	ck_assert_int_eq(wd.fd, -1);
+	ck_assert_int_eq(wd.mnt_fd, -1);
+	ck_assert_uint_eq(count_entries(root_fd), 0);
+}
+END_TEST
+
 START_TEST(test_create_failures)
 {
 	struct workdir wd;
@@ -1300,6 +1341,7 @@ static Suite *workdir_suite(void)
 	tcase_add_test(tc, test_create_unique);
 	tcase_add_test(tc, test_create_path_forms);
 	tcase_add_test(tc, test_create_failures);
+	tcase_add_test(tc, test_create_tmpfs);
 	suite_add_tcase(s, tc);
 
 	tc = fixture_tcase("names", 30);

@@ -126,7 +126,8 @@ STEP_KEYS = {"status", "message", "exit_code", "signal", "stdout", "stderr",
 USAGE_KEYS = {"cpu_time_ms", "user_time_ms", "system_time_ms", "wall_time_ms",
               "max_rss_bytes"}
 LIMIT_KEYS = {"cpu_time_ms", "wall_time_ms", "memory_bytes", "stack_bytes",
-              "processes", "open_files", "file_size_bytes", "output_bytes"}
+              "processes", "open_files", "file_size_bytes", "output_bytes",
+              "disk_bytes"}
 
 
 def check_step_shape(step, what):
@@ -325,9 +326,10 @@ def test_command_not_found():
 def test_command_in_unreachable_directory():
     """A command under a directory the slot user cannot enter (a checkout in
     root's 0700 home, a `mktemp -d` folder): exec_failed naming that
-    directory, not a bare "Permission denied".  Made under /var/tmp: the
-    run's /tmp is a private tmpfs, where the program would not exist."""
-    top = tempfile.mkdtemp(prefix="runbox-e2e-closed.", dir="/var/tmp")
+    directory, not a bare "Permission denied".  Made under /usr/local: the
+    run's root shows only the allow-list (sandbox.root.bind), which has /usr;
+    anywhere else the program would not exist for the run."""
+    top = tempfile.mkdtemp(prefix="runbox-e2e-closed.", dir="/usr/local")
     try:
         os.chmod(top, 0o700)
         prog = os.path.join(top, "bin", "prog")

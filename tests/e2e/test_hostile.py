@@ -576,8 +576,9 @@ def pid_hopper_outlives_main():
 
 @case
 def tmp_fill():
-    """Filling the private /tmp (tmpfs, 64m) with a file limit above it:
-    ENOSPC, dd fails -> nonzero_exit; the host's /tmp is untouched."""
+    """Filling the private /tmp (on the run's tmpfs, disk_bytes 64m by
+    default) with a file limit above it: ENOSPC, dd fails -> nonzero_exit;
+    the host's /tmp is untouched."""
     name = "runbox-hostile-fill-%d" % os.getpid()
     body = run(sh_prog("dd if=/dev/zero of=/tmp/%s bs=1M count=100 2>&1\n" % name,
                        {"file_size_bytes": 128 << 20, "memory_bytes": 256 << 20}))
@@ -585,6 +586,61 @@ def tmp_fill():
     check("No space left" in body["stdout"], "dd did not hit ENOSPC: %s" % describe(body))
     check(not os.path.exists("/tmp/" + name), "/tmp/%s exists on the host" % name)
     return "nonzero_exit (dd: No space left on device)"
+
+
+@case
+def disk_quota_shared_and_enforced():
+    """A run's files (work directory, /tmp, /dev/shm) share one tmpfs of
+    disk_bytes: writing twice that, spread over the three, ends in ENOSPC
+    for the program; the host's disk under the work root does not move by
+    anything like it, and a later run starts with an empty /tmp."""
+    quota = 8 << 20
+    st0 = os.statvfs(svc.work_root())
+    body = run(sh_prog(
+        "for d in . /tmp /dev/shm; do\n"
+        "  dd if=/dev/zero of=$d/fill bs=1M count=%d 2>&1 | grep -o 'No space left on device'\n"
+        "done\n"
+        "echo total $(du -ck ./fill /tmp/fill /dev/shm/fill | tail -1 | cut -f1)\n"
+        % (2 * quota >> 20),
+        {"disk_bytes": quota, "file_size_bytes": 4 * quota, "memory_bytes": 256 << 20}))
+    st1 = os.statvfs(svc.work_root())
+    expect(body, "ok")
+    out = body["stdout"]
+    check(out.count("No space left on device") == 3,
+          "not every write hit ENOSPC: %s" % describe(body))
+    total_kib = int(out.split("total ")[1].split()[0])
+    check(quota // 1024 - 1024 <= total_kib <= quota // 1024,
+          "the three places hold %d KiB, the quota is %d KiB" % (total_kib, quota // 1024))
+    drop = (st0.f_bavail - st1.f_bavail) * st0.f_frsize
+    check(drop < quota // 2, "the host's free space under the work root fell by %d bytes"
+          % drop)
+    body = run(sh_prog("ls -A /tmp /dev/shm | grep -c fill\n"))
+    eq(body["stdout"], "0\n", "fill files in the next run")
+    return "ok: ENOSPC in all three at %d KiB of %d; host free space moved %d bytes" % (
+        total_kib, quota // 1024, drop)
+
+
+@case
+def files_larger_than_disk_bytes_refused():
+    """Files that cannot fit in limits.disk_bytes -> 400 naming it, before
+    anything runs (not a failure inside the service)."""
+    req = sh_prog("true\n", {"disk_bytes": 1 << 20},
+                  files={"big": "x" * (1 << 20)})
+    status, _, body = svc.post_run(req)
+    eq(status, 400, "HTTP status (%s)" % short(body))
+    check("limits.disk_bytes" in body.get("error", {}).get("message", ""),
+          "the error: %s" % short(body))
+    return "400: %s" % short(body["error"]["message"], 100)
+
+
+@case
+def disk_bytes_above_the_maximum_refused():
+    """disk_bytes above max_limits.disk_bytes -> 400 naming the field."""
+    top = CFG["max_limits"]["disk_bytes"]
+    status, _, body = svc.post_run(sh_prog("true\n", {"disk_bytes": top + 1}))
+    eq(status, 400, "HTTP status")
+    check("limits.disk_bytes" in json.dumps(body), "the error: %s" % short(body))
+    return "400: %s" % short(body.get("error", {}).get("message", ""), 100)
 
 
 @case
@@ -604,11 +660,12 @@ def fd_exhaustion():
 
 @case
 def read_etc_shadow():
-    """cat /etc/shadow as the slot uid -> Permission denied (nonzero_exit),
+    """cat /etc/shadow -> it does not exist in the run's root (nonzero_exit),
     nothing of it in stdout."""
+    check(os.path.exists("/etc/shadow"), "the host has no /etc/shadow")
     body = run(sh_prog("cat /etc/shadow\n"))
     expect(body, "nonzero_exit")
-    check("Permission denied" in body["stderr"], "stderr: %s" % describe(body))
+    check("No such file or directory" in body["stderr"], "stderr: %s" % describe(body))
     check("root:" not in body["stdout"], "/etc/shadow leaked: %s" % describe(body))
     return "nonzero_exit, %r" % body["stderr"].strip()
 
@@ -640,9 +697,9 @@ def read_service_config():
 @case
 def other_slots_invisible():
     """While another run sleeps in another slot, the work root shows only
-    the program's own slot directory; the other run's directory (its host
-    path passed as an argument) and the service's runtime files (socket,
-    nginx.conf) do not exist."""
+    the program's own slot directory; the other run's directory (its path,
+    read from its process's cwd, passed as an argument) and the service's
+    runtime files (socket, nginx.conf) do not exist."""
     marker = "hostile-neighbour-%d" % os.getpid()
     result = {}
 
@@ -657,9 +714,14 @@ def other_slots_invisible():
         root = svc.work_root()
 
         def neighbour_dir():
-            for d in os.listdir(root):
-                for r in os.listdir(os.path.join(root, d)):
-                    return os.path.join(root, d, r)
+            # Its work directory lives on a file system of its own, with
+            # no path on the host: ask its process where it is.
+            for pid, st in harness.processes().items():
+                if st[0] == "sleep" and harness.proc_uid(pid) in UIDS:
+                    try:
+                        return os.readlink("/proc/%d/cwd" % pid)
+                    except OSError:
+                        return None
             return None
         other = harness.wait_until(neighbour_dir, 5.0, 0.02)
         check(other, "the neighbour's run directory never appeared")
@@ -796,14 +858,157 @@ def previous_runs_sockets_invisible():
 
 
 @case
-def sys_class_net_shows_only_lo():
-    """ls /sys/class/net in the run's network namespace shows only lo
-    (sysfs shows the namespace of whoever mounted it: the host's /sys lists
-    the host's interfaces unless the sandbox mounts its own)."""
-    body = run(sh_prog("ls /sys/class/net\n"))
+def no_sys_at_all():
+    """The run's root has no /sys (the host's would show its devices, its
+    cgroup tree and, mounted by the host, its interfaces); loopback is seen
+    through /proc/net/dev of the run's network namespace instead."""
+    body = run(sh_prog("ls -A /sys 2>&1; echo rc=$?\n"
+                       "grep -o '^ *[a-z0-9]*:' /proc/net/dev | tr -d ' :'\n"))
     expect(body, "ok")
-    eq(body["stdout"].split(), ["lo"], "ls /sys/class/net")
-    return "ok: lo"
+    out = body["stdout"]
+    check("No such file or directory" in out and "rc=2" in out, "/sys: %s" % describe(body))
+    eq(out.split("\n", 2)[2].split(), ["lo"], "interfaces in /proc/net/dev")
+    return "ok: no /sys; lo only"
+
+
+# What a run's /dev holds (sandbox/root.c): nodes bound from the host, links
+# and private mounts.
+DEV_NODES = ["full", "null", "random", "tty", "urandom", "zero"]
+DEV_MADE = ["fd", "ptmx", "pts", "shm", "stderr", "stdin", "stdout"]
+
+
+@case
+def host_directories_invisible():
+    """The root is an allow-list: the host's /home, /var, /run, /etc/nginx,
+    /opt, /root, /srv, /boot (each that exists on this host) do not exist
+    for the program; / holds only the allowed paths and what the run made."""
+    dirs = ["/home", "/var", "/run", "/etc/nginx", "/opt", "/root", "/srv", "/boot",
+            "/mnt", "/media", "/etc/runbox"]
+    present = [d for d in dirs if os.path.lexists(d)]
+    check("/var" in present and "/run" in present, "the host has no /var or /run?")
+    body = run(sh_prog('for d in "$@"; do if [ -e "$d" ]; then echo "seen $d"; fi; done\n'
+                       'echo top: $(ls -A /)\n', args=present))
+    expect(body, "ok")
+    out = body["stdout"]
+    check("seen " not in out, "host directories visible: %s" % describe(body))
+    top = out.split("top:", 1)[1].split()
+    allowed = {"bin", "dev", "etc", "lib", "lib64", "proc", "sbin", "tmp", "usr"}
+    work_top = svc.work_root().strip("/").split("/")[0]
+    extra = [t for t in top if t not in allowed and t != work_top]
+    check(not extra, "unexpected entries in /: %s (all: %s)" % (extra, top))
+    host_top = sorted(os.listdir("/"))
+    check(len(host_top) > len(top), "the host's / (%s) is not larger than the run's (%s)"
+          % (host_top, top))
+    return "ok: %d host directories absent; / = %s" % (len(present), " ".join(top))
+
+
+@case
+def dev_only_allowed_entries():
+    """/dev holds the allowed nodes (those the host has), the std* and fd
+    links, ptmx, pts and shm: nothing else of the host's /dev."""
+    body = run(sh_prog("ls -A /dev\n"))
+    expect(body, "ok")
+    got = sorted(body["stdout"].split())
+    want = sorted([n for n in DEV_NODES if os.path.exists("/dev/" + n)] + DEV_MADE)
+    eq(got, want, "ls -A /dev")
+    host = os.listdir("/dev")
+    check(len(host) > len(want), "the host's /dev has only %d entries" % len(host))
+    return "ok: %d entries (the host has %d)" % (len(got), len(host))
+
+
+@case
+def host_unix_socket_unreachable():
+    """A datagram socket under /run on the host (mode 0666, as /dev/log and
+    journald's are) cannot be reached: the path does not exist in the run,
+    and nothing arrives."""
+    import socket
+    path = "/run/runbox-test-%d.sock" % os.getpid()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        sock.bind(path)
+        os.chmod(path, 0o666)
+        sock.setblocking(False)
+        body = run(py_prog(
+            "import socket, sys\n"
+            "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+            "try:\n"
+            "    s.sendto(b'hello from the run', sys.argv[1])\n"
+            "    print('sent')\n"
+            "except OSError as e:\n"
+            "    print('refused', e.errno)\n", args=[path]))
+        expect(body, "ok")
+        # A unix datagram is queued before sendto() returns, and the run
+        # is over: anything sent is there now.
+        try:
+            got = sock.recv(100)
+        except BlockingIOError:
+            got = None
+        check(got is None, "the host socket received %r" % got)
+        eq(body["stdout"], "refused 2\n", "the program's send")
+    finally:
+        sock.close()
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+    return "ok: ENOENT, nothing received"
+
+
+@case
+def var_tmp_and_run_lock_not_shared():
+    """/var/tmp and /run/lock are not the host's: a file written there (if
+    the program can write at all) is not readable by the next run and not
+    on the host."""
+    name = "runbox-hostile-shared-%d" % os.getpid()
+    body = run(sh_prog('for d in /var/tmp /run/lock; do '
+                       '(umask 077; echo secret > "$d/%s") 2>/dev/null && echo "wrote $d"; done\n'
+                       'echo done\n' % name))
+    expect(body, "ok")
+    wrote = body["stdout"]
+    body = run(sh_prog('for d in /var/tmp /run/lock; do cat "$d/%s" 2>/dev/null; done\n'
+                       'echo checked\n' % name))
+    expect(body, "ok")
+    eq(body["stdout"], "checked\n", "what the next run read")
+    for d in ("/var/tmp", "/run/lock"):
+        p = os.path.join(d, name)
+        check(not os.path.exists(p), "%s exists on the host" % p)
+    return "ok: writer said %r; nothing read back, nothing on the host" % wrote.strip()
+
+
+@case
+def mountinfo_names_nothing_of_the_host():
+    """/proc/self/mountinfo lists the run's own root only: no /var/lib, no
+    /home or /run, nothing of the config directory; the runtime directory
+    appears only on the work directory's own line (its mount point)."""
+    body = run(sh_prog("cat /proc/self/mountinfo; echo cwd=$(pwd)\n"))
+    expect(body, "ok")
+    lines = body["stdout"].splitlines()
+    cwd = lines[-1][4:]
+    conf = os.path.realpath(os.path.join(svc.srcdir, "conf"))
+    runtime = os.path.realpath(svc.runtime)
+    for line in lines[:-1]:
+        fields = line.split()
+        point = fields[4]
+        for bad in ("/var/lib", "/home", conf):
+            check(bad not in line, "mountinfo names %s: %s" % (bad, line))
+        check(not point.startswith("/run") and not point.startswith("/var"),
+              "a host mount point: %s" % line)
+        if runtime in line or svc.runtime in line:
+            eq(point, cwd, "the only mount naming the runtime directory")
+    return "ok: %d mounts, none of the host's" % (len(lines) - 1)
+
+
+@case
+def cgroup_names_nothing_of_the_host():
+    """/proc/self/cgroup shows the run's cgroup namespace: every hierarchy
+    at "/", nothing of the host's paths or runboxd's pid."""
+    body = run(sh_prog("cat /proc/self/cgroup\n"))
+    expect(body, "ok")
+    lines = body["stdout"].splitlines()
+    check(lines, "empty /proc/self/cgroup")
+    for line in lines:
+        check(line.endswith(":/"), "a host cgroup path: %s" % line)
+    return "ok: %d hierarchies, all at /" % len(lines)
 
 
 @case
