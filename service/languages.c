@@ -279,7 +279,8 @@ int languages_probe_versions(struct languages *langs, const struct config *cfg,
 		exec_isolation(&spec, cfg, l, slot);
 		spec.argv = l->version_command;
 		spec.envp = cfg->env;
-		spec.cwd = cfg->userns ? NULL : "/";
+		/* Inside a namespaced root the program starts at its "/". */
+		spec.cwd = cfg->userns || cfg->namespaces ? NULL : "/";
 		spec.limits = cfg->default_limits;
 		if (spec.limits.wall_time_ms < 10000)
 			spec.limits.wall_time_ms = 10000;

@@ -52,10 +52,10 @@ static void setup_service(bool tokens)
 		 dir, SRCDIR,
 		 "{\"cpu_time_ms\":1000,\"wall_time_ms\":2000,\"memory_bytes\":2000000,"
 		 "\"stack_bytes\":1000000,\"processes\":8,\"open_files\":64,"
-		 "\"file_size_bytes\":1000,\"output_bytes\":1000000}",
+		 "\"file_size_bytes\":1000,\"output_bytes\":1000000,\"disk_bytes\":1048576}",
 		 "{\"cpu_time_ms\":1000,\"wall_time_ms\":2000,\"memory_bytes\":2000000,"
 		 "\"stack_bytes\":1000000,\"processes\":8,\"open_files\":64,"
-		 "\"file_size_bytes\":1000,\"output_bytes\":1000000}",
+		 "\"file_size_bytes\":1000,\"output_bytes\":1000000,\"disk_bytes\":1048576}",
 		 tokens ? "\"" : "", tokens ? "tokens" : "null", tokens ? "\"" : "");
 	write_file("runboxd.json", cfgtext);
 	snprintf(path, sizeof path, "%s/runboxd.json", dir);
