@@ -36,6 +36,7 @@ class Limits:
     open_files: Optional[int] = None
     file_size_bytes: Optional[int] = None
     output_bytes: Optional[int] = None
+    disk_bytes: Optional[int] = None
 
     @classmethod
     def from_json(cls, obj):
