@@ -102,13 +102,13 @@
 
 /* ...and what went wrong on the way, whatever the command. */
 #define CLIENT_EXITS(X)                                                            \
+	X(EXIT_INTERRUPTED, 130, "interrupted (Ctrl-C) during --stream: the run was cancelled") \
 	X(EXIT_API, 250, "the server refused the request (its message is on stderr)\n" \
 	  "        or did not answer like runbox")                                  \
 	X(EXIT_UNREACHABLE, 251, "the server could not be reached, or the connection broke") \
 	X(EXIT_USAGE, 252, "bad arguments, an unreadable file, an unknown extension") \
 	X(EXIT_INTERNAL, 253, "runbox itself failed (out of memory, cannot write output\n" \
-	  "        or a collected file)")                                             \
-	X(EXIT_INTERRUPTED, 130, "interrupted (Ctrl-C) during --stream: the run was cancelled")
+	  "        or a collected file)")
 
 enum client_exit {
 #define X(name, code, help) name = code,
@@ -672,6 +672,17 @@ static void print_help(void)
 	       "                       (default: our stdin, read to its end, unless it is a\n"
 	       "                       terminal: then nothing)\n"
 	       "  -q, --quiet          no note on stderr about how a run ended\n"
+	       "  --stream             write the output as it comes (Ctrl-C closes the\n"
+	       "                       connection, which cancels the run: exit 130)\n"
+	       "  --merge-output       stderr into stdout, in the order written\n"
+	       "  --file NAME=PATH     send the local file PATH as NAME in the run's\n"
+	       "                       directory (repeatable)\n"
+	       "  --collect NAME       write the run's file NAME next to FILE afterwards\n"
+	       "                       (repeatable; never through a link: a NAME there\n"
+	       "                       that is not a regular file is refused)\n"
+	       "  --tests FILE.json    judge mode: FILE.json is a JSON array of tests\n"
+	       "                       ({\"stdin\", \"expected_stdout\", \"args\"}); prints\n"
+	       "                       'test N: VERDICT' each; exit 0 when all are accepted\n"
 	       "Limits of run (default and maximum: the server's; see GET /api/v1/health):\n",
 	       DEFAULT_SERVER);
 	for (size_t i = 0; i < NLIMITS; i++) {
@@ -690,7 +701,8 @@ static void print_help(void)
 	for (size_t i = 0; i < sizeof client_exits / sizeof client_exits[0]; i++)
 		printf("  %-5d %s\n", client_exits[i].code, client_exits[i].help);
 	printf("A note on stderr says how a run ended when it was not by exiting (-q: none).\n"
-	       "A program that itself exits with one of 201-207 or 250-253 cannot be told\n"
+	       "With --tests, the code is that of the first test not accepted.\n"
+	       "A program that itself exits with one of 201-208 or 250-253 cannot be told\n"
 	       "from those: use --json.\n");
 }
 
@@ -1205,7 +1217,7 @@ static int test_field_b64(json_t *t, size_t i, const char *field, const char *pa
 	if (!v)
 		return 0;
 	if (!json_is_string(v)) {
-		say("%s: tests[%zu].%s must be a string", path, i, field);
+		say("--tests %s: tests[%zu].%s must be a string", path, i, field);
 		return EXIT_USAGE;
 	}
 	/* Borrow the string's bytes (it may hold NUL: JSON_ALLOW_NUL). */
