@@ -12,22 +12,30 @@
  *      a command that does not take it is an error (EXIT_USAGE), before any
  *      file is read or any connection made.
  *   2. build_run_body() reads FILE and the input to send (our own stdin
- *      unless it is a terminal, or --stdin FILE) and makes the JSON body.
- *      The request's encoding is "base64": code and stdin go as base64 and
- *      stdout/stderr come back as base64, so every byte survives both ways
- *      (utf-8 mode would turn invalid UTF-8 into U+FFFD).
+ *      unless it is a terminal, or --stdin FILE), the --file files and the
+ *      --tests file, and makes the JSON body.  The request's encoding is
+ *      "base64": code, stdin, files and the tests' texts go as base64 and
+ *      stdout/stderr and collected files come back as base64, so every
+ *      byte survives both ways (utf-8 mode would turn invalid UTF-8 into
+ *      U+FFFD).
  *   3. http_exchange() sends it with libcurl (Authorization: Bearer when a
  *      token is set) and keeps the HTTP status, the body and the
- *      X-Request-Id and Retry-After headers.
+ *      X-Request-Id and Retry-After headers.  With --stream a 200 answer
+ *      is NDJSON instead: each event is handled as it arrives (see
+ *      "streamed answers") and only the result event is kept.
  *   4. report_run() writes the program's stdout and stderr, decoded, to our
- *      stdout and stderr, and turns the answer's status into our exit code
- *      (RUN_EXITS below).  Errors are reported by report_error_answer().
+ *      stdout and stderr (unless streamed already), or a line per test in
+ *      judge mode, writes --collect files next to FILE, and turns the
+ *      answer's status into our exit code (RUN_EXITS below).  Errors are
+ *      reported by report_error_answer().
  *
  * Two kinds of failure, never mixed: what the program did is an exit code
- * of its own (0-255, 128+signal, 201-207); what went wrong on the way (the
- * server refused, could not be reached, bad arguments) is 250-253 with one
- * sentence on stderr.  A program that itself exits with 201-207 or 250-253
- * cannot be told apart from those: --json gives the whole answer.
+ * of its own (0-255, 128+signal, 201-208); what went wrong on the way (the
+ * server refused, could not be reached, bad arguments, a collected file
+ * that cannot be written) is 250-253 with one sentence on stderr, and
+ * Ctrl-C during --stream is 130.  A program that itself exits with 201-208
+ * or 250-253 cannot be told apart from those: --json gives the whole
+ * answer.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
