@@ -1272,8 +1272,11 @@ def cli_valgrind_clean():
         print("ops: note: the CLI is built with sanitizers: valgrind check skipped")
         return
     prog = src("vg.py", "import sys\nprint(sys.stdin.read()[::-1])\nsys.exit(9)\n")
+    tests = src("vg.json", json.dumps([{"stdin": "ab", "expected_stdout": "ba"}]))
     for args, rc in ((["run", prog], 9), (["run", "--json", prog], 9),
-                     (["run", "--stream", prog], 9),
+                     (["run", "--stream", "--merge-output", "--file", "f.txt=" + prog, prog], 9),
+                     (["run", "--stream", "--json", "--collect", "vg.py", prog], 9),
+                     (["run", "--tests", tests, "--stream", prog], 9),
                      (["run", "--token", "rbx_x", "--cpu-time-ms", "99999999", prog], 250),
                      (["languages"], 0),
                      (["run", "--server", "http://127.0.0.1:%d" % free_port(), prog], 251)):
