@@ -12,22 +12,30 @@
  *      a command that does not take it is an error (EXIT_USAGE), before any
  *      file is read or any connection made.
  *   2. build_run_body() reads FILE and the input to send (our own stdin
- *      unless it is a terminal, or --stdin FILE) and makes the JSON body.
- *      The request's encoding is "base64": code and stdin go as base64 and
- *      stdout/stderr come back as base64, so every byte survives both ways
- *      (utf-8 mode would turn invalid UTF-8 into U+FFFD).
+ *      unless it is a terminal, or --stdin FILE), the --file files and the
+ *      --tests file, and makes the JSON body.  The request's encoding is
+ *      "base64": code, stdin, files and the tests' texts go as base64 and
+ *      stdout/stderr and collected files come back as base64, so every
+ *      byte survives both ways (utf-8 mode would turn invalid UTF-8 into
+ *      U+FFFD).
  *   3. http_exchange() sends it with libcurl (Authorization: Bearer when a
  *      token is set) and keeps the HTTP status, the body and the
- *      X-Request-Id and Retry-After headers.
+ *      X-Request-Id and Retry-After headers.  With --stream a 200 answer
+ *      is NDJSON instead: each event is handled as it arrives (see
+ *      "streamed answers") and only the result event is kept.
  *   4. report_run() writes the program's stdout and stderr, decoded, to our
- *      stdout and stderr, and turns the answer's status into our exit code
- *      (RUN_EXITS below).  Errors are reported by report_error_answer().
+ *      stdout and stderr (unless streamed already), or a line per test in
+ *      judge mode, writes --collect files next to FILE, and turns the
+ *      answer's status into our exit code (RUN_EXITS below).  Errors are
+ *      reported by report_error_answer().
  *
  * Two kinds of failure, never mixed: what the program did is an exit code
- * of its own (0-255, 128+signal, 201-207); what went wrong on the way (the
- * server refused, could not be reached, bad arguments) is 250-253 with one
- * sentence on stderr.  A program that itself exits with 201-207 or 250-253
- * cannot be told apart from those: --json gives the whole answer.
+ * of its own (0-255, 128+signal, 201-208); what went wrong on the way (the
+ * server refused, could not be reached, bad arguments, a collected file
+ * that cannot be written) is 250-253 with one sentence on stderr, and
+ * Ctrl-C during --stream is 130.  A program that itself exits with 201-208
+ * or 250-253 cannot be told apart from those: --json gives the whole
+ * answer.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -45,6 +53,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -95,15 +105,18 @@
 	X("output_exceeded", 204, "wrote more than the output limit to a stream")   \
 	X("file_size_exceeded", 205, "wrote a file larger than its limit")          \
 	X("exec_failed", 206, "could not be started")                               \
-	X("compile_error", 207, "did not compile (the compiler's output is on stderr)")
+	X("compile_error", 207, "did not compile (the compiler's output is on stderr)") \
+	X("wrong_answer", 208, "--tests: a test exited 0 with output other than expected")
 
 /* ...and what went wrong on the way, whatever the command. */
 #define CLIENT_EXITS(X)                                                            \
+	X(EXIT_INTERRUPTED, 130, "interrupted (Ctrl-C) during --stream: the run was cancelled") \
 	X(EXIT_API, 250, "the server refused the request (its message is on stderr)\n" \
 	  "        or did not answer like runbox")                                  \
 	X(EXIT_UNREACHABLE, 251, "the server could not be reached, or the connection broke") \
 	X(EXIT_USAGE, 252, "bad arguments, an unreadable file, an unknown extension") \
-	X(EXIT_INTERNAL, 253, "runbox itself failed (out of memory, cannot write output)")
+	X(EXIT_INTERNAL, 253, "runbox itself failed (out of memory, cannot write output\n" \
+	  "        or a collected file)")
 
 enum client_exit {
 #define X(name, code, help) name = code,
@@ -183,6 +196,11 @@ enum option_id {
 	OPT_QUIET,
 	OPT_HELP,
 	OPT_VERSION,
+	OPT_STREAM,
+	OPT_FILE,
+	OPT_TESTS,
+	OPT_COLLECT,
+	OPT_MERGE_OUTPUT,
 	OPT_LIMIT,
 	OPT_END = OPT_LIMIT + NLIMITS
 };
@@ -197,6 +215,11 @@ static const struct option long_options[] = {
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "stream", no_argument, NULL, OPT_STREAM },
+	{ "file", required_argument, NULL, OPT_FILE },
+	{ "tests", required_argument, NULL, OPT_TESTS },
+	{ "collect", required_argument, NULL, OPT_COLLECT },
+	{ "merge-output", no_argument, NULL, OPT_MERGE_OUTPUT },
 #define X(field, option, bytes, help) \
 	{ option, required_argument, NULL, OPT_LIMIT + LIMIT_##field },
 	LIMITS(X)
@@ -208,7 +231,14 @@ static const struct option long_options[] = {
 static bool run_only(int id)
 {
 	return id == OPT_LANGUAGE || id == OPT_STDIN || id == OPT_NO_STDIN ||
-	       id == OPT_QUIET || id >= OPT_LIMIT;
+	       id == OPT_QUIET || id == OPT_STREAM || id == OPT_FILE || id == OPT_TESTS ||
+	       id == OPT_COLLECT || id == OPT_MERGE_OUTPUT || id >= OPT_LIMIT;
+}
+
+/* Options that may be given more than once. */
+static bool repeatable(int id)
+{
+	return id == OPT_FILE || id == OPT_COLLECT;
 }
 
 struct options {
@@ -216,7 +246,12 @@ struct options {
 	const char *token;  /* --token or RUNBOX_TOKEN; NULL: none */
 	const char *language;
 	const char *stdin_path; /* NULL: our stdin unless it is a terminal */
-	bool no_stdin, json, quiet, help, version;
+	bool no_stdin, json, quiet, help, version, stream, merge_output;
+	const char *tests_path; /* --tests FILE.json: judge mode */
+	/* --file NAME=PATH and --collect NAME, in order (pointers into argv;
+	   the arrays have room for every argument). */
+	const char **files, **collect;
+	int nfiles, ncollect;
 	bool has_limit[NLIMITS];
 	long long limit[NLIMITS];
 	bool seen[OPT_END - OPT_SERVER];
@@ -231,9 +266,15 @@ struct buf {
 	size_t len, cap;
 };
 
+struct stream;
+
 /* One HTTP answer. */
 struct answer {
 	long status;
+	CURL *curl;
+	struct stream *stream; /* --stream: where an NDJSON body goes */
+	bool decided;          /* the first byte of the body came */
+	bool streaming;        /* ...and the body is NDJSON: it went to stream */
 	struct buf body;
 	bool too_large; /* the body passed MAX_ANSWER_BYTES */
 	bool out_of_memory;
@@ -450,7 +491,7 @@ static int parse_pass(int argc, char **argv, struct options *o)
 				return usage_error("unknown option -%c", optopt);
 			return usage_error("unknown or ambiguous option %s", argv[optind - 1]);
 		}
-		if (o->seen[c - OPT_SERVER])
+		if (o->seen[c - OPT_SERVER] && !repeatable(c))
 			return usage_error("--%s is given twice", option_name(c));
 		o->seen[c - OPT_SERVER] = true;
 		switch (c) {
@@ -463,6 +504,11 @@ static int parse_pass(int argc, char **argv, struct options *o)
 		case OPT_QUIET: o->quiet = true; break;
 		case OPT_HELP: o->help = true; break;
 		case OPT_VERSION: o->version = true; break;
+		case OPT_STREAM: o->stream = true; break;
+		case OPT_FILE: o->files[o->nfiles++] = optarg; break;
+		case OPT_TESTS: o->tests_path = optarg; break;
+		case OPT_COLLECT: o->collect[o->ncollect++] = optarg; break;
+		case OPT_MERGE_OUTPUT: o->merge_output = true; break;
 		default: {
 			size_t k = (size_t)(c - OPT_LIMIT);
 			if (parse_limit(&limit_docs[k], optarg, &o->limit[k], err, sizeof err) < 0)
@@ -484,12 +530,65 @@ static bool valid_token(const char *t)
 	return true;
 }
 
+/* The length of NAME in a --file NAME=PATH. */
+static size_t file_name_len(const char *spec)
+{
+	return strcspn(spec, "=");
+}
+
+/* --file, --collect and --tests make sense together.  0, or an exit code. */
+static int check_file_options(const struct options *o)
+{
+	for (int i = 0; i < o->nfiles; i++) {
+		const char *spec = o->files[i];
+		size_t n = file_name_len(spec);
+		if (!spec[n] || n == 0 || !spec[n + 1])
+			return usage_error("--file %s: expected NAME=PATH (the file's name in the "
+					   "run's directory, then the local file)", spec);
+		for (int j = 0; j < i; j++)
+			if (file_name_len(o->files[j]) == n && !strncmp(o->files[j], spec, n))
+				return usage_error("--file: the name '%.*s' is given twice", (int)n,
+						   spec);
+	}
+	for (int i = 0; i < o->ncollect; i++) {
+		const char *name = o->collect[i];
+		/* What comes back is written next to FILE under this name: a
+		   plain name, nothing that leaves that directory. */
+		if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+			return usage_error("--collect '%s': expected a plain file name (no '/', "
+					   "not '.' or '..')", name);
+		for (int j = 0; j < i; j++)
+			if (!strcmp(o->collect[j], name))
+				return usage_error("--collect: '%s' is given twice", name);
+	}
+	if (o->tests_path && !*o->tests_path)
+		return usage_error("--tests needs a file");
+	if (o->tests_path && o->ncollect)
+		return usage_error("--collect does not go with --tests: each test collects its "
+				   "own files (run once without --tests, or see them with --json)");
+	return 0;
+}
+
+static void options_free(struct options *o)
+{
+	free(o->files);
+	free(o->collect);
+	o->files = o->collect = NULL;
+}
+
 /* Options, then the command, then its options, then its operands. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	int rc;
 
 	memset(o, 0, sizeof *o);
+	/* Each argument is at most one --file or --collect. */
+	o->files = calloc((size_t)argc + 1, sizeof *o->files);
+	o->collect = calloc((size_t)argc + 1, sizeof *o->collect);
+	if (!o->files || !o->collect) {
+		say("out of memory");
+		return EXIT_INTERNAL;
+	}
 	if ((rc = parse_pass(argc, argv, o)) != 0)
 		return rc;
 	if (o->help || o->version)
@@ -522,6 +621,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			return usage_error("--stdin and --no-stdin exclude each other");
 		if (o->language && !*o->language)
 			return usage_error("--language needs a language id");
+		if ((rc = check_file_options(o)) != 0)
+			return rc;
 	}
 
 	if (!o->server) {
@@ -580,6 +681,17 @@ static void print_help(void)
 	       "                       (default: our stdin, read to its end, unless it is a\n"
 	       "                       terminal: then nothing)\n"
 	       "  -q, --quiet          no note on stderr about how a run ended\n"
+	       "  --stream             write the output as it comes (Ctrl-C closes the\n"
+	       "                       connection, which cancels the run: exit 130)\n"
+	       "  --merge-output       stderr into stdout, in the order written\n"
+	       "  --file NAME=PATH     send the local file PATH as NAME in the run's\n"
+	       "                       directory (repeatable)\n"
+	       "  --collect NAME       write the run's file NAME next to FILE afterwards\n"
+	       "                       (repeatable; never through a link: a NAME there\n"
+	       "                       that is not a regular file is refused)\n"
+	       "  --tests FILE.json    judge mode: FILE.json is a JSON array of tests\n"
+	       "                       ({\"stdin\", \"expected_stdout\", \"args\"}); prints\n"
+	       "                       'test N: VERDICT' each; exit 0 when all are accepted\n"
 	       "Limits of run (default and maximum: the server's; see GET /api/v1/health):\n",
 	       DEFAULT_SERVER);
 	for (size_t i = 0; i < NLIMITS; i++) {
@@ -598,8 +710,182 @@ static void print_help(void)
 	for (size_t i = 0; i < sizeof client_exits / sizeof client_exits[0]; i++)
 		printf("  %-5d %s\n", client_exits[i].code, client_exits[i].help);
 	printf("A note on stderr says how a run ended when it was not by exiting (-q: none).\n"
-	       "A program that itself exits with one of 201-207 or 250-253 cannot be told\n"
+	       "With --tests, the code is that of the first test not accepted.\n"
+	       "A program that itself exits with one of 201-208 or 250-253 cannot be told\n"
 	       "from those: use --json.\n");
+}
+
+/* ---- streamed answers (NDJSON) ------------------------------------- */
+
+/*
+ * With --stream the request says Accept: application/x-ndjson and a 200
+ * answer is one JSON event per line (docs/API.md, "Streamed answers").
+ * libcurl hands the body over in chunks that ignore lines, so
+ * stream_feed() gathers each line up to its '\n' and stream_event()
+ * handles it at once: an output event is decoded and written to our
+ * stdout or stderr with write(2) (no stdio buffer in between), a judge
+ * test prints its line, and the result event is kept for report_run(),
+ * which then ends the command as without --stream, minus the output that
+ * is already out.  Any other answer (an error, an older server's plain
+ * JSON) goes to the answer's body as usual.
+ *
+ * Ctrl-C only sets a flag; libcurl's progress callback sees it and aborts
+ * the transfer, which closes the connection: the server takes that as
+ * the run's cancel and kills it.
+ */
+struct stream {
+	const struct options *o;
+	struct buf line;    /* the line being gathered */
+	struct buf scratch; /* decoded output */
+	json_t *result;     /* the result event, without its "event" key */
+	int rc;             /* nonzero: the stream is abandoned (said on stderr) */
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* "test 2: wrong_answer" for tests[index] (t); 0, or an exit code. */
+static int print_test_line(json_t *t, json_int_t index)
+{
+	const char *verdict = json_string_value(json_object_get(t, "verdict"));
+	const char *message = json_string_value(json_object_get(t, "message"));
+	/* The message only says more when the run itself went wrong. */
+	bool plain = !verdict || !message || !strcmp(verdict, "accepted") ||
+		     !strcmp(verdict, "wrong_answer") || !strcmp(verdict, "skipped");
+
+	if (printf("test %lld: %s%s%s%s\n", (long long)index + 1, verdict ? verdict : "?",
+		   plain ? "" : " (", plain ? "" : message, plain ? "" : ")") < 0 ||
+	    fflush(stdout) != 0) {
+		say("cannot write to stdout: %s", strerror(errno));
+		return EXIT_INTERNAL;
+	}
+	return 0;
+}
+
+/* An output event: its bytes to fd (unless --json or --tests, whose
+   output is the answer or the tests' lines). */
+static int stream_output(struct stream *s, json_t *e, const char *event, int fd)
+{
+	json_t *data = json_object_get(e, "data");
+
+	if (s->o->json || s->o->tests_path)
+		return 0;
+	if (!json_is_string(data) ||
+	    b64_decode(json_string_value(data), json_string_length(data), &s->scratch) < 0) {
+		say("a %s event of the stream is not base64", event);
+		return EXIT_API;
+	}
+	if (write_all(fd, s->scratch.data, s->scratch.len) < 0) {
+		say("cannot write the program's %s: %s", event, strerror(errno));
+		return EXIT_INTERNAL;
+	}
+	return 0;
+}
+
+/* One line of the stream; sets s->rc when the stream must stop. */
+static void stream_event(struct stream *s, const char *line, size_t len)
+{
+	json_error_t jerr;
+	json_t *e = json_loadb(line, len, 0, &jerr);
+	const char *event = json_string_value(json_object_get(e, "event"));
+
+	if (!json_is_object(e) || !event) {
+		say("the stream has a line that is not an event (%s)",
+		    e ? "no \"event\" name" : jerr.text);
+		s->rc = EXIT_API;
+	} else if (!strcmp(event, "stdout") || !strcmp(event, "stderr")) {
+		s->rc = stream_output(s, e, event,
+				      event[3] == 'o' ? STDOUT_FILENO : STDERR_FILENO);
+	} else if (!strcmp(event, "test")) {
+		json_t *index = json_object_get(e, "index");
+		if (!json_is_integer(index) || json_integer_value(index) < 0) {
+			say("a test event of the stream has no index");
+			s->rc = EXIT_API;
+		} else if (!s->o->json) {
+			s->rc = print_test_line(e, json_integer_value(index));
+		}
+	} else if (!strcmp(event, "result")) {
+		if (s->result) {
+			say("the stream has two result events");
+			s->rc = EXIT_API;
+		} else {
+			json_object_del(e, "event");
+			s->result = json_incref(e);
+		}
+	} else if (!strcmp(event, "error")) {
+		json_t *err = json_object_get(e, "error");
+		const char *code = json_string_value(json_object_get(err, "code"));
+		const char *message = json_string_value(json_object_get(err, "message"));
+		say("the server failed during the run: %s: %s", code ? code : "?",
+		    message ? message : "(no message)");
+		s->rc = EXIT_API;
+	}
+	/* "compile" (its output comes with the result) and events this
+	   client does not know yet need nothing. */
+	json_decref(e);
+}
+
+/* A chunk of the body; false when the transfer must stop. */
+static bool stream_feed(struct stream *s, const char *data, size_t len)
+{
+	while (len > 0 && s->rc == 0) {
+		const char *nl = memchr(data, '\n', len);
+		size_t take = nl ? (size_t)(nl - data) : len;
+
+		if (buf_reserve(&s->line, take, MAX_ANSWER_BYTES) < 0) {
+			bool big = s->line.len + take > MAX_ANSWER_BYTES;
+			if (big)
+				say("an event of the stream is larger than %zu MiB",
+				    MAX_ANSWER_BYTES >> 20);
+			else
+				say("out of memory");
+			s->rc = big ? EXIT_API : EXIT_INTERNAL;
+			break;
+		}
+		memcpy(s->line.data + s->line.len, data, take);
+		s->line.len += take;
+		if (!nl)
+			break;
+		data += take + 1;
+		len -= take + 1;
+		if (s->line.len > 0)
+			stream_event(s, s->line.data, s->line.len);
+		s->line.len = 0;
+	}
+	return s->rc == 0;
+}
+
+/* The body ended: 0 when a result came, else an exit code (said). */
+static int stream_end(struct stream *s)
+{
+	if (s->rc == 0 && s->line.len > 0) /* a last line without its '\n' */
+		stream_event(s, s->line.data, s->line.len);
+	if (s->rc == 0 && !s->result) {
+		say("the stream ended without its result event");
+		s->rc = EXIT_API;
+	}
+	return s->rc;
+}
+
+static void stream_free(struct stream *s)
+{
+	buf_free(&s->line);
+	buf_free(&s->scratch);
+	json_decref(s->result);
+	s->result = NULL;
+}
+
+/* libcurl's progress callback: nonzero aborts the transfer. */
+static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	(void)user, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return interrupted != 0;
 }
 
 /* ---- HTTP ----------------------------------------------------------- */
@@ -609,6 +895,17 @@ static size_t on_body(char *data, size_t size, size_t n, void *user)
 	struct answer *a = user;
 	size_t len = size * n;
 
+	if (a->stream && !a->decided) {
+		long code = 0;
+		char *type = NULL;
+		curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &code);
+		curl_easy_getinfo(a->curl, CURLINFO_CONTENT_TYPE, &type);
+		a->streaming = code == 200 && type &&
+			       !strncasecmp(type, "application/x-ndjson", 20);
+	}
+	a->decided = true;
+	if (a->streaming)
+		return stream_feed(a->stream, data, len) ? len : 0;
 	if (buf_reserve(&a->body, len, MAX_ANSWER_BYTES) < 0) {
 		if (a->body.len + len > MAX_ANSWER_BYTES)
 			a->too_large = true;
@@ -650,11 +947,13 @@ static size_t on_header(char *line, size_t size, size_t n, void *user)
 
 /*
  * GET path (body NULL) or POST body to path on the server; the answer in
- * a.  0 when an answer came (whatever its HTTP status), else an exit code
- * with one sentence on stderr.
+ * a.  With stream, ask for NDJSON: a streamed answer goes to stream as it
+ * comes (a->streaming), and Ctrl-C aborts.  0 when an answer came
+ * (whatever its HTTP status), else an exit code with one sentence on
+ * stderr.
  */
 static int http_exchange(const struct options *o, const char *path, const char *body,
-			 size_t body_len, struct answer *a)
+			 size_t body_len, struct answer *a, struct stream *stream)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *headers = NULL, *h;
@@ -680,6 +979,15 @@ static int http_exchange(const struct options *o, const char *path, const char *
 		if (!(h = curl_slist_append(headers, "Content-Type: application/json")))
 			goto oom;
 		headers = h;
+	}
+	if (stream) {
+		if (!(h = curl_slist_append(headers, "Accept: application/x-ndjson")))
+			goto oom;
+		headers = h;
+		a->stream = stream;
+		a->curl = curl;
+		curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	}
 	/* No "Expect: 100-continue" round trip before the body. */
 	if (!(h = curl_slist_append(headers, "Expect:")))
@@ -723,7 +1031,12 @@ static int http_exchange(const struct options *o, const char *path, const char *
 	}
 
 	cc = curl_easy_perform(curl);
-	if (cc == CURLE_WRITE_ERROR && a->too_large) {
+	if (cc == CURLE_ABORTED_BY_CALLBACK && interrupted) {
+		say("interrupted: the connection is closed, which cancels the run");
+		rc = EXIT_INTERRUPTED;
+	} else if (cc == CURLE_WRITE_ERROR && a->streaming && stream->rc) {
+		rc = stream->rc; /* said */
+	} else if (cc == CURLE_WRITE_ERROR && a->too_large) {
 		say("%s: the answer is larger than %zu MiB", url, MAX_ANSWER_BYTES >> 20);
 		rc = EXIT_API;
 	} else if (cc == CURLE_OUT_OF_MEMORY || (cc == CURLE_WRITE_ERROR && a->out_of_memory)) {
@@ -773,11 +1086,11 @@ static json_t *parse_answer(const struct options *o, const struct answer *a)
 	return j;
 }
 
-/* The body as received, ending in a newline. */
-static int print_body(const struct answer *a)
+/* data (an answer's JSON) on stdout, ending in a newline. */
+static int print_json_text(const char *data, size_t len)
 {
-	if (write_all(STDOUT_FILENO, a->body.data, a->body.len) < 0 ||
-	    ((a->body.len == 0 || a->body.data[a->body.len - 1] != '\n') &&
+	if (fflush(stdout) != 0 || write_all(STDOUT_FILENO, data, len) < 0 ||
+	    ((len == 0 || data[len - 1] != '\n') &&
 	     write_all(STDOUT_FILENO, "\n", 1) < 0)) {
 		say("cannot write to stdout: %s", strerror(errno));
 		return -1;
@@ -796,7 +1109,7 @@ static int report_error_answer(const struct options *o, const struct answer *a)
 	char retry[64] = "", rid[112] = "";
 
 	if (o->json && j)
-		print_body(a);
+		print_json_text(a->body.data, a->body.len);
 	if (a->status == 401)
 		hint = " (give a token with --token or RUNBOX_TOKEN)";
 	if (*a->retry_after)
@@ -860,6 +1173,148 @@ static json_t *b64_json(const struct buf *data)
 	return j;
 }
 
+/* --file NAME=PATH...: the request's files, base64.  0, or an exit code. */
+static int add_files(const struct options *o, json_t *req)
+{
+	json_t *files;
+	int rc = 0;
+
+	if (o->nfiles == 0)
+		return 0;
+	if (!(files = json_object()) || json_object_set_new(req, "files", files) < 0)
+		goto oom;
+	for (int i = 0; i < o->nfiles; i++) {
+		const char *spec = o->files[i];
+		size_t n = file_name_len(spec);
+		struct buf content = { 0 };
+		char *name = strndup(spec, n);
+		json_t *v;
+
+		if (!name)
+			goto oom;
+		if ((rc = read_input(spec + n + 1, spec + n + 1, &content)) != 0) {
+			free(name);
+			return rc;
+		}
+		v = b64_json(&content);
+		buf_free(&content);
+		if (!v) {
+			free(name);
+			goto oom;
+		}
+		/* jansson refuses a key that is not UTF-8 (and takes v anyway). */
+		rc = json_object_set_new(files, name, v);
+		free(name);
+		if (rc < 0) {
+			say("--file %s: the name must be UTF-8 text", spec);
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+oom:
+	say("out of memory");
+	return EXIT_INTERNAL;
+}
+
+/* One text field of a test from --tests as base64 (the request's
+   encoding); 0, or an exit code. */
+static int test_field_b64(json_t *t, size_t i, const char *field, const char *path)
+{
+	json_t *v = json_object_get(t, field);
+	struct buf raw = { 0 };
+
+	if (!v)
+		return 0;
+	if (!json_is_string(v)) {
+		say("--tests %s: tests[%zu].%s must be a string", path, i, field);
+		return EXIT_USAGE;
+	}
+	/* Borrow the string's bytes (it may hold NUL: JSON_ALLOW_NUL). */
+	raw.data = (char *)json_string_value(v);
+	raw.len = json_string_length(v);
+	if (json_object_set_new(t, field, b64_json(&raw)) < 0) {
+		say("out of memory");
+		return EXIT_INTERNAL;
+	}
+	return 0;
+}
+
+/*
+ * --tests FILE.json: a JSON array of test objects as the API takes them
+ * (stdin, expected_stdout and args as text).  Their text goes as base64
+ * like the rest of the request; the server checks the rest.  0, or an
+ * exit code.
+ */
+static int add_tests(const struct options *o, json_t *req)
+{
+	const char *path = o->tests_path;
+	json_error_t jerr;
+	json_t *tests, *t;
+	size_t i;
+	int rc;
+
+	if (!path)
+		return 0;
+	tests = json_load_file(path, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	if (!tests) {
+		if (jerr.line < 0)
+			say("--tests %s: %s", path, jerr.text);
+		else
+			say("--tests %s: line %d, column %d: %s", path, jerr.line, jerr.column,
+			    jerr.text);
+		return EXIT_USAGE;
+	}
+	if (!json_is_array(tests) || json_array_size(tests) == 0) {
+		say("--tests %s: expected a JSON array of test objects (at least one), like "
+		    "[{\"stdin\": \"1 2\\n\", \"expected_stdout\": \"3\\n\"}]", path);
+		json_decref(tests);
+		return EXIT_USAGE;
+	}
+	json_array_foreach(tests, i, t) {
+		if (!json_is_object(t)) {
+			say("--tests %s: tests[%zu] is not an object", path, i);
+			json_decref(tests);
+			return EXIT_USAGE;
+		}
+		if ((rc = test_field_b64(t, i, "stdin", path)) != 0 ||
+		    (rc = test_field_b64(t, i, "expected_stdout", path)) != 0) {
+			json_decref(tests);
+			return rc;
+		}
+	}
+	if (json_object_set_new(req, "tests", tests) < 0) {
+		say("out of memory");
+		return EXIT_INTERNAL;
+	}
+	return 0;
+}
+
+/* --collect and --merge-output; 0, or an exit code. */
+static int add_collect(const struct options *o, json_t *req)
+{
+	json_t *names;
+
+	if (o->merge_output && json_object_set_new(req, "merge_output", json_true()) < 0)
+		goto oom;
+	if (o->ncollect == 0)
+		return 0;
+	if (!(names = json_array()) || json_object_set_new(req, "collect", names) < 0)
+		goto oom;
+	for (int i = 0; i < o->ncollect; i++) {
+		json_t *s = json_string(o->collect[i]);
+		if (!s) {
+			say("--collect: the name must be UTF-8 text");
+			return EXIT_USAGE;
+		}
+		if (json_array_append_new(names, s) < 0)
+			goto oom;
+	}
+	return 0;
+oom:
+	say("out of memory");
+	return EXIT_INTERNAL;
+}
+
 /* The request body for `run`; 0, or an exit code. */
 static int build_run_body(const struct options *o, const char *language, char **body)
 {
@@ -907,6 +1362,10 @@ static int build_run_body(const struct options *o, const char *language, char **
 		goto oom;
 	if (json_object_size(limits) && json_object_set(req, "limits", limits) < 0)
 		goto oom;
+	if ((rc = add_files(o, req)) != 0 || (rc = add_tests(o, req)) != 0 ||
+	    (rc = add_collect(o, req)) != 0)
+		goto out;
+	rc = EXIT_INTERNAL;
 	if (!(*body = json_dumps(req, JSON_COMPACT)))
 		goto oom;
 	rc = 0;
@@ -969,31 +1428,44 @@ static int signal_number(json_t *sig)
 	return 0;
 }
 
-/* A 200 answer to `run`: the program's output and our exit code. */
-static int report_run(const struct options *o, const struct answer *a)
+/* Judge mode: the first test that was not accepted (nor skipped). */
+static json_t *first_failing_test(json_t *tests)
 {
-	struct buf scratch = { 0 };
-	json_t *r = parse_answer(o, a);
-	int rc = EXIT_API;
+	size_t i;
+	json_t *t;
 
-	if (!r)
-		return EXIT_API;
-	const char *status = json_string_value(json_object_get(r, "status"));
-	const char *message = json_string_value(json_object_get(r, "message"));
-	json_t *exit_code = json_object_get(r, "exit_code");
-	if (!status || !message) {
-		say("the answer has no status or message: not a runbox answer");
-		goto out;
+	json_array_foreach(tests, i, t) {
+		const char *verdict = json_string_value(json_object_get(t, "verdict"));
+		if (verdict && strcmp(verdict, "accepted") != 0 && strcmp(verdict, "skipped") != 0)
+			return t;
 	}
+	return NULL;
+}
 
-	/* Our exit code first: --json needs it as much as the plain mode. */
+/*
+ * Our exit code for a result r (RUN_EXITS), or -1 (said).  In judge mode
+ * the top level has no exit_code or signal: ok is 0, and nonzero_exit or
+ * signaled take them from the first failing test.
+ */
+static int run_exit_code(json_t *r, const char *status, const char *message)
+{
+	json_t *tests = json_object_get(r, "tests");
+	json_t *from = r;
 	int code = -1;
+
+	if (json_is_array(tests) && !json_object_get(r, "exit_code")) {
+		if (!strcmp(status, "ok"))
+			return 0;
+		if (!(from = first_failing_test(tests)))
+			from = r;
+	}
 	if (!strcmp(status, "ok") || !strcmp(status, "nonzero_exit")) {
+		json_t *exit_code = json_object_get(from, "exit_code");
 		json_int_t v = json_integer_value(exit_code);
 		if (json_is_integer(exit_code) && v >= 0 && v <= 255)
 			code = (int)v;
 	} else if (!strcmp(status, "signaled")) {
-		int sig = signal_number(json_object_get(r, "signal"));
+		int sig = signal_number(json_object_get(from, "signal"));
 		if (sig > 0)
 			code = 128 + sig;
 	} else {
@@ -1004,44 +1476,229 @@ static int report_run(const struct options *o, const struct answer *a)
 		if (i == sizeof run_exits / sizeof run_exits[0]) {
 			say("the answer's status '%s' (%s) is not one runbox knows", status,
 			    message);
-			goto out;
+			return -1;
 		}
 		code = run_exits[i].code;
 	}
-	if (code < 0) {
+	if (code < 0)
 		say("the answer's status '%s' (%s) comes without a usable %s", status, message,
 		    !strcmp(status, "signaled") ? "signal" : "exit_code");
+	return code;
+}
+
+/* The directory FILE is in (where --collect writes), opened; -1 (said). */
+static int open_dir_of(const char *file, char **dir)
+{
+	const char *slash = strrchr(file, '/');
+	int fd;
+
+	*dir = slash ? strndup(file, slash == file ? 1 : (size_t)(slash - file)) : strdup(".");
+	if (!*dir) {
+		say("out of memory");
+		return -1;
+	}
+	if ((fd = open(*dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		say("--collect: cannot open the directory %s: %s", *dir, strerror(errno));
+	return fd;
+}
+
+/*
+ * data as name in dirfd (dir, for messages), never through a link: an
+ * existing name that is not a regular file (a symbolic link, a
+ * directory...) is refused, and the bytes go to a new file (O_EXCL |
+ * O_NOFOLLOW) renamed over name, which replaces the entry itself should a
+ * link appear there meanwhile.  0, or -1 (said).
+ */
+static int save_file(int dirfd, const char *dir, const char *name, const struct buf *data)
+{
+	unsigned char rnd[8] = { 0 };
+	char tmp[48];
+	struct stat st;
+	int fd = -1;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISREG(st.st_mode)) {
+			say("--collect %s: %s/%s is %s: refused, never written through", name,
+			    dir, name, S_ISLNK(st.st_mode) ? "a symbolic link" :
+			    S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+			return -1;
+		}
+	} else if (errno != ENOENT) {
+		say("--collect %s: cannot look at %s/%s: %s", name, dir, name, strerror(errno));
+		return -1;
+	}
+	for (int tries = 0; fd < 0 && tries < 8; tries++) {
+		/* A random name, so a file planted in advance cannot be it;
+		   O_EXCL refuses one that exists anyway. */
+		if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) < 0)
+			rnd[0] = (unsigned char)tries;
+		snprintf(tmp, sizeof tmp, ".runbox-%02x%02x%02x%02x%02x%02x%02x%02x.tmp", rnd[0],
+			 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		say("--collect %s: cannot create a file in %s: %s", name, dir, strerror(errno));
+		return -1;
+	}
+	int wrote = write_all(fd, data->data, data->len);
+	int e = errno;
+	if (close(fd) < 0 && wrote == 0) {
+		wrote = -1;
+		e = errno;
+	}
+	if (wrote < 0) {
+		say("--collect %s: cannot write %s/%s: %s", name, dir, tmp, strerror(e));
+		unlinkat(dirfd, tmp, 0);
+		return -1;
+	}
+	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		say("--collect %s: cannot rename %s/%s to %s: %s", name, dir, tmp, name,
+		    strerror(errno));
+		unlinkat(dirfd, tmp, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* --collect: each file the answer r brought back, next to FILE.  0, or
+   an exit code (said). */
+static int save_collected(const struct options *o, json_t *r, struct buf *scratch)
+{
+	json_t *files = json_object_get(r, "files");
+	char *dir = NULL;
+	int dirfd, rc = 0;
+
+	if (o->ncollect == 0)
+		return 0;
+	if ((dirfd = open_dir_of(o->operands[0], &dir)) < 0) {
+		free(dir);
+		return EXIT_INTERNAL;
+	}
+	for (int i = 0; i < o->ncollect; i++) {
+		const char *name = o->collect[i];
+		json_t *f = json_object_get(files, name);
+		json_t *content = json_object_get(f, "content");
+		const char *error = json_string_value(json_object_get(f, "error"));
+
+		if (error) {
+			/* The program's doing (no such file, a link it planted):
+			   a note, as for how a run ended. */
+			if (!o->quiet)
+				say("--collect %s: not collected: %s", name, error);
+			continue;
+		}
+		if (!json_is_string(content) ||
+		    b64_decode(json_string_value(content), json_string_length(content),
+			       scratch) < 0) {
+			say("--collect %s: the answer has no base64 content for it", name);
+			rc = EXIT_API;
+			continue;
+		}
+		if (json_is_true(json_object_get(f, "truncated")) && !o->quiet)
+			say("--collect %s: truncated to %zu bytes by the server", name, scratch->len);
+		if (save_file(dirfd, dir, name, scratch) < 0)
+			rc = EXIT_INTERNAL;
+	}
+	close(dirfd);
+	free(dir);
+	return rc;
+}
+
+/* Judge mode without --stream: a line per test, then the summary. */
+static int print_tests(json_t *r)
+{
+	json_t *tests = json_object_get(r, "tests"), *t;
+	size_t i;
+	int rc;
+
+	json_array_foreach(tests, i, t)
+		if ((rc = print_test_line(t, (json_int_t)i)) != 0)
+			return rc;
+	return 0;
+}
+
+/*
+ * The result r of `run` (a 200 answer, or a stream's result event): the
+ * program's output (unless streamed already), collected files, and our
+ * exit code.  raw: the answer's text for --json (NULL: r is printed).
+ */
+static int report_run(const struct options *o, json_t *r, const struct buf *raw,
+		      bool streamed)
+{
+	struct buf scratch = { 0 };
+	int rc = EXIT_API, code, saved;
+
+	const char *status = json_string_value(json_object_get(r, "status"));
+	const char *message = json_string_value(json_object_get(r, "message"));
+	if (!status || !message) {
+		say("the answer has no status or message: not a runbox answer");
 		goto out;
 	}
+	/* Our exit code first: --json needs it as much as the plain mode. */
+	if ((code = run_exit_code(r, status, message)) < 0)
+		goto out;
 
 	if (o->json) {
-		rc = print_body(a) < 0 ? EXIT_INTERNAL : code;
-		goto out;
-	}
-	if (!strcmp(status, "compile_error")) {
-		/* The compiler's words are the useful part: all on stderr. */
-		json_t *c = json_object_get(r, "compile");
-		if ((rc = write_field(c, "stdout", STDERR_FILENO, &scratch)) != 0 ||
-		    (rc = write_field(c, "stderr", STDERR_FILENO, &scratch)) != 0)
+		char *text = raw ? NULL : json_dumps(r, JSON_COMPACT);
+		if (!raw && !text) {
+			say("out of memory");
+			rc = EXIT_INTERNAL;
 			goto out;
+		}
+		rc = print_json_text(raw ? raw->data : text, raw ? raw->len : strlen(text));
+		free(text);
+		if (rc < 0) {
+			rc = EXIT_INTERNAL;
+			goto out;
+		}
+	} else {
+		if (!strcmp(status, "compile_error")) {
+			/* The compiler's words are the useful part: all on stderr. */
+			json_t *c = json_object_get(r, "compile");
+			if ((rc = write_field(c, "stdout", STDERR_FILENO, &scratch)) != 0 ||
+			    (rc = write_field(c, "stderr", STDERR_FILENO, &scratch)) != 0)
+				goto out;
+		}
+		if (!streamed &&
+		    ((rc = write_field(r, "stdout", STDOUT_FILENO, &scratch)) != 0 ||
+		     (rc = write_field(r, "stderr", STDERR_FILENO, &scratch)) != 0))
+			goto out;
+		if (!streamed && o->tests_path && (rc = print_tests(r)) != 0)
+			goto out;
+		/* A program's own exit code needs no note, but in judge mode
+		   the note says which test failed. */
+		if (!o->quiet && strcmp(status, "ok") != 0 &&
+		    (strcmp(status, "nonzero_exit") != 0 || o->tests_path))
+			say("%s: %s", status, message);
 	}
-	if ((rc = write_field(r, "stdout", STDOUT_FILENO, &scratch)) != 0 ||
-	    (rc = write_field(r, "stderr", STDERR_FILENO, &scratch)) != 0)
-		goto out;
-	if (!o->quiet && strcmp(status, "ok") != 0 && strcmp(status, "nonzero_exit") != 0)
-		say("%s: %s", status, message);
-	rc = code;
+	/* Files are written whatever the output mode; failing to write one
+	   is our failure, above the program's code. */
+	saved = save_collected(o, r, &scratch);
+	rc = saved ? saved : code;
 out:
 	buf_free(&scratch);
-	json_decref(r);
 	return rc;
+}
+
+/* Ctrl-C during a streamed run: a flag (SIGINT's default again after). */
+static void catch_sigint(bool on)
+{
+	struct sigaction sa = { .sa_handler = on ? on_sigint : SIG_DFL };
+
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: the wait in libcurl wakes up for the flag. */
+	sigaction(SIGINT, &sa, NULL);
 }
 
 static int cmd_run(const struct options *o)
 {
 	const char *file = o->operands[0];
 	const char *language = o->language ? o->language : language_of(file);
+	struct stream stream = { .o = o };
 	struct answer a;
+	json_t *r;
 	char *body;
 	int rc;
 
@@ -1055,12 +1712,28 @@ static int cmd_run(const struct options *o)
 	}
 	if ((rc = build_run_body(o, language, &body)) != 0)
 		return rc;
-	rc = http_exchange(o, "/api/v1/run", body, strlen(body), &a);
+	if (o->stream)
+		catch_sigint(true);
+	rc = http_exchange(o, "/api/v1/run", body, strlen(body), &a, o->stream ? &stream : NULL);
+	if (o->stream)
+		catch_sigint(false);
 	free(body);
 	if (rc != 0)
-		return rc;
-	rc = a.status == 200 ? report_run(o, &a) : report_error_answer(o, &a);
+		goto out;
+	if (a.streaming) {
+		if ((rc = stream_end(&stream)) == 0)
+			rc = report_run(o, stream.result, NULL, true);
+	} else if (a.status != 200) {
+		rc = report_error_answer(o, &a);
+	} else if ((r = parse_answer(o, &a)) != NULL) {
+		rc = report_run(o, r, &a.body, false);
+		json_decref(r);
+	} else {
+		rc = EXIT_API;
+	}
 	answer_free(&a);
+out:
+	stream_free(&stream);
 	return rc;
 }
 
@@ -1073,7 +1746,7 @@ static int cmd_languages(const struct options *o)
 	size_t i, width = 2;
 	int rc;
 
-	if ((rc = http_exchange(o, "/api/v1/languages", NULL, 0, &a)) != 0)
+	if ((rc = http_exchange(o, "/api/v1/languages", NULL, 0, &a, NULL)) != 0)
 		return rc;
 	if (a.status != 200) {
 		rc = report_error_answer(o, &a);
@@ -1087,7 +1760,7 @@ static int cmd_languages(const struct options *o)
 		goto out;
 	}
 	if (o->json) {
-		rc = print_body(&a) < 0 ? EXIT_INTERNAL : 0;
+		rc = print_json_text(a.body.data, a.body.len) < 0 ? EXIT_INTERNAL : 0;
 		goto out;
 	}
 	json_array_foreach(list, i, l) {
@@ -1123,22 +1796,27 @@ int main(int argc, char **argv)
 	int rc = parse_args(argc, argv, &o);
 
 	if (rc != 0)
-		return rc;
+		goto out;
 	if (o.help) {
 		print_help();
-		return fflush(stdout) == 0 ? 0 : EXIT_INTERNAL;
+		rc = fflush(stdout) == 0 ? 0 : EXIT_INTERNAL;
+		goto out;
 	}
 	if (o.version) {
 		const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
 		printf("runbox %s (libcurl %s, jansson %s)\n", PACKAGE_VERSION,
 		       cv ? cv->version : "?", jansson_version_str());
-		return fflush(stdout) == 0 ? 0 : EXIT_INTERNAL;
+		rc = fflush(stdout) == 0 ? 0 : EXIT_INTERNAL;
+		goto out;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		say("cannot initialise libcurl");
-		return EXIT_INTERNAL;
+		rc = EXIT_INTERNAL;
+		goto out;
 	}
 	rc = !strcmp(o.command, "run") ? cmd_run(&o) : cmd_languages(&o);
 	curl_global_cleanup();
+out:
+	options_free(&o);
 	return rc;
 }

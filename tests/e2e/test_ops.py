@@ -37,6 +37,7 @@ import hashlib
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -905,6 +906,10 @@ def cli_strict_arguments():
         (["run", "--server", "ftp://x", path], "not http"),
         (["run", os.path.join(WORK, "missing.sh")], "missing FILE"),
         (["run", "--stdin", os.path.join(WORK, "missing"), path], "missing --stdin file"),
+        (["run", "--stream", "--stream", path], "--stream twice"),
+        (["run", "--tests", path, "--tests", path, path], "--tests twice"),
+        (["run", "--tests", path, "--collect", "x", path], "--tests with --collect"),
+        (["languages", "--stream"], "--stream to languages"),
     ]
     bad = []
     for args, label in cases:
@@ -925,10 +930,332 @@ def cli_languages_help_version():
                  b"--cpu-time-ms", b"--wall-time-ms", b"--memory-bytes", b"--stack-bytes",
                  b"--processes", b"--open-files", b"--file-size-bytes", b"--output-bytes",
                  b"201", b"202", b"203", b"204", b"205", b"206", b"207", b"250", b"251",
-                 b"252", b"128+"):
+                 b"252", b"128+", b"208", b"130", b"--stream", b"--file", b"--tests",
+                 b"--collect", b"--merge-output"):
         check(word in out, "--help does not mention %s" % word.decode())
     out, _ = expect_cli(["--version"], 0)
     check(re.match(rb"runbox \S+", out), "--version: %s" % short(out))
+
+
+# ---- the CLI: --stream, --file, --tests, --collect, --merge-output (issue 16) ----
+
+def cli_popen(args):
+    """Start the CLI with pipes (stdin /dev/null) against the service."""
+    need_cli()
+    e = {k: v for k, v in os.environ.items() if k not in ("RUNBOX_URL", "RUNBOX_TOKEN")}
+    e["RUNBOX_URL"] = url()
+    return subprocess.Popen([CLI] + list(args), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
+
+
+def read_until(fd, want, timeout):
+    """Read fd until `want` is in what came or the time is up: (bytes, the
+    monotonic time `want` arrived or None)."""
+    got = b""
+    deadline = time.monotonic() + timeout
+    while want not in got:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return got, None
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return got, None
+        got += chunk
+    return got, time.monotonic()
+
+
+@test("plain")
+def cli_stream_shows_output_as_it_comes():
+    prog = src("slow.sh", "echo first; sleep 1.5; echo second\n")
+    p = cli_popen(["run", "--stream", prog])
+    try:
+        got, t_first = read_until(p.stdout.fileno(), b"first\n", 10)
+        check(t_first is not None, "--stream: no first line within 10 s (got %s)" % short(got))
+        check(p.poll() is None, "the CLI had ended when the first line came")
+        check(b"second" not in got, "the second line came with the first: %s" % short(got))
+        rest, _ = read_until(p.stdout.fileno(), b"second\n", 10)
+        rc = p.wait(10)
+        t_end = time.monotonic()
+        err = p.stderr.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    eq((rc, got + rest, err), (0, b"first\nsecond\n", b""), "--stream exit, stdout, stderr")
+    # The program slept 1.5 s between its lines: the first was out long
+    # before the run ended (a buffered answer would give both at the end).
+    check(t_end - t_first >= 1.0, "the first line came only %.2f s before the end"
+          % (t_end - t_first))
+    return "first line %.2f s before the end" % (t_end - t_first)
+
+
+@test("plain")
+def cli_stream_same_bytes_and_codes():
+    progs = [
+        (src("sbytes.py",
+             "import sys, os\n"
+             "for i in range(40):\n"
+             "    sys.stdout.buffer.write(bytes(range(256)) + b'\\r\\n\\x00'); sys.stdout.flush()\n"
+             "    sys.stderr.buffer.write(b'\\xff\\xfe\\x80 err %d\\n' % i); sys.stderr.flush()\n"
+             "sys.stdout.buffer.write('\\u00e9\\u2713 no newline'.encode()[:-1])\n"
+             "sys.exit(3)\n"), []),
+        (src("ssegv.sh", "echo before; kill -SEGV $$\n"), []),
+        # One write of 60,000 bytes: an event far longer than a libcurl chunk.
+        (src("sbig.py", "import sys\nsys.stdout.buffer.write(bytes(range(256)) * 234 + b'.')\n"),
+         []),
+        (src("swall.sh", "echo before; sleep 10\n"), ["--wall-time-ms", "300"]),
+        (src("sbroken.c", "int main( {\n"), []),
+    ]
+    def same(r):  # the note's measured time differs from run to run
+        return r[0], r[1], re.sub(rb"after \d+ ms", b"after N ms", r[2])
+    for path, opts in progs:
+        plain = cli(["run"] + opts + [path])
+        streamed = cli(["run", "--stream"] + opts + [path])
+        eq(same(streamed), same(plain), "runbox run --stream %s (exit, stdout, stderr) against the "
+           "same run without --stream" % os.path.basename(path))
+    eq(plain[0], 207, "exit code of the compile error")
+    # --json: the result event is the non-streamed answer.
+    path = progs[0][0]
+    rc1, out1, _ = cli(["run", "--json", path])
+    rc2, out2, err2 = cli(["run", "--json", "--stream", path])
+    eq((rc2, err2), (rc1, b""), "--json --stream exit and stderr")
+    a, b = json.loads(out1.decode()), json.loads(out2.decode())
+    for r in (a, b):
+        r.pop("usage", None)
+    eq(b, a, "--json --stream prints the result (usage aside) as --json does")
+
+
+def fake_stream_cli(lines, args=None, piece=7):
+    """Run `runbox run --stream` against a one-shot server that answers the
+    NDJSON lines in pieces of `piece` bytes, each sent on its own, so lines
+    are split across reads anywhere."""
+    body = b"".join(l if isinstance(l, bytes) else json.dumps(l).encode() + b"\n"
+                    for l in lines)
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+
+    def serve():
+        try:
+            srv.settimeout(30)
+            conn, _ = srv.accept()
+            with conn:
+                conn.settimeout(10)
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, rest = data.split(b"\r\n\r\n", 1)
+                m = re.search(rb"(?i)content-length:\s*(\d+)", head)
+                while len(rest) < (int(m.group(1)) if m else 0):
+                    rest += conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
+                             b"Connection: close\r\n\r\n")
+                for i in range(0, len(body), piece):
+                    conn.sendall(body[i:i + piece])
+                    time.sleep(0.001)
+        except OSError:
+            pass
+        finally:
+            srv.close()
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        return cli(["run", "--stream"] + (args or []) + [src("fake.sh", "true\n")],
+                   env={"RUNBOX_URL": "http://127.0.0.1:%d" % port})
+    finally:
+        t.join(5)
+
+
+@test("plain")
+def cli_stream_events_split_anywhere():
+    """The NDJSON parser against a canned stream cut into 7-byte pieces:
+    output events in order, unknown events ignored, and a stream that
+    breaks its promise (an error event, no result, bad base64, not JSON)
+    is an API error."""
+    def b64(b):
+        return base64.b64encode(b).decode()
+    result = {"event": "result", "status": "nonzero_exit", "message": "exited with code 4",
+              "exit_code": 4, "signal": None, "stdout": b64(b"one\ntwo\xff\n"),
+              "stderr": b64(b"e\n")}
+    events = [{"event": "stdout", "data": b64(b"one\n")},
+              {"event": "stderr", "data": b64(b"e\n")},
+              {"event": "from_the_future", "x": 1},
+              {"event": "stdout", "data": b64(b"two\xff\n")}]
+    rc, out, err = fake_stream_cli(events + [result])
+    eq((rc, out, err), (4, b"one\ntwo\xff\n", b"e\n"), "a stream cut in pieces")
+    rc, out, err = fake_stream_cli(events + [result], args=["--json"], piece=1)
+    r = json.loads(out.decode())
+    check(rc == 4 and "event" not in r and r.get("stdout") == result["stdout"],
+          "--json: exit %d, %s" % (rc, short(out)))
+    broken = [
+        ("an error event", events + [{"event": "error", "error": {
+            "code": "internal", "message": "it broke"}}], b"it broke"),
+        ("no result", events, b"without its result"),
+        ("bad base64", [{"event": "stdout", "data": "!!"}, result], b"base64"),
+        ("not JSON", [b"{\"event\": \n", result], b"not an event"),
+    ]
+    bad = []
+    for label, lines, word in broken:
+        rc, out, err = fake_stream_cli(lines)
+        if rc != 250 or word not in err:
+            bad.append("%s: exit %d, stderr %s" % (label, rc, short(err, 200)))
+    check(not bad, "; ".join(bad))
+
+
+@test("plain")
+def cli_stream_ctrl_c_cancels_the_run():
+    check(svc.get_json("/api/v1/health")[2].get("busy") == 0, "a slot is busy before")
+    p = cli_popen(["run", "--stream", src("forever.sh", "echo started; sleep 30\n")])
+    try:
+        got, t = read_until(p.stdout.fileno(), b"started\n", 10)
+        check(t is not None, "no output before Ctrl-C: %s" % short(got))
+        eq(svc.get_json("/api/v1/health")[2].get("busy"), 1, "busy slots while it runs")
+        p.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        rc = p.wait(10)
+        took = time.monotonic() - t0
+        err = p.stderr.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    eq(rc, 130, "exit code after Ctrl-C (stderr %s)" % short(err))
+    check(b"interrupted" in err, "no note on stderr: %s" % short(err))
+    check(took < 3, "the CLI took %.1f s to stop after Ctrl-C" % took)
+    # Closing the connection cancels the run: the slot is free long before
+    # the program's 30 s sleep (or the wall limit) would end it.
+    freed = harness.wait_until(
+        lambda: svc.get_json("/api/v1/health")[2].get("busy") == 0, 3, 0.05)
+    check(freed, "the slot is still busy 3 s after Ctrl-C")
+    return "stopped %.2f s after SIGINT" % took
+
+
+@test("plain")
+def cli_file_option():
+    data = bytes(range(256)) + b"\n\x00end"
+    local = src("data.local", data)
+    other = src("other.local", b"second file\n")
+    prog = src("readfiles.sh", "cat data.bin; cat notes.txt\n")
+    out, _ = expect_cli(["run", "--file", "data.bin=" + local, "--file", "notes.txt=" + other,
+                         prog], 0)
+    eq(out, data + b"second file\n", "the files' bytes as the program read them")
+    bad = []
+    for args, label in ((["--file", "noequals"], "no ="),
+                        (["--file", "=" + local], "no name"),
+                        (["--file", "x="], "no path"),
+                        (["--file", "a=" + local, "--file", "a=" + other], "name twice"),
+                        (["--file", "a=" + os.path.join(WORK, "missing")], "missing path")):
+        rc, o, err = cli(["run"] + args + [prog])
+        if rc != 252 or not err.startswith(b"runbox: ") or o:
+            bad.append("%s: exit %d, stderr %s" % (label, rc, short(err, 160)))
+    check(not bad, "; ".join(bad))
+    # A name the server refuses is its 400, named.
+    _, err = expect_cli(["run", "--file", "a/b=" + local, prog], 250)
+    check(b"invalid_request" in err, "--file a/b=...: %s" % short(err))
+
+
+@test("plain")
+def cli_tests_judge_mode():
+    prog = src("add.py", "import sys\na, b = map(int, sys.stdin.read().split())\n"
+               "if a < 0: sys.exit(3)\nprint(a + b)\n")
+    good = src("good.json", json.dumps([{"stdin": "1 2\n", "expected_stdout": "3\n"},
+                                        {"stdin": "20 22", "expected_stdout": "42"}]))
+    wrong = src("wrong.json", json.dumps([{"stdin": "1 2", "expected_stdout": "3"},
+                                          {"stdin": "2 2", "expected_stdout": "5"},
+                                          {"stdin": "-1 2", "expected_stdout": "1"}]))
+    exits = src("exits.json", json.dumps([{"stdin": "1 1", "expected_stdout": "2"},
+                                          {"stdin": "-1 1"}]))
+    for stream in ([], ["--stream"]):
+        what = "--tests %s" % " ".join(stream)
+        out, err = expect_cli(["run"] + stream + ["--tests", good, prog], 0)
+        eq((out, err), (b"test 1: accepted\ntest 2: accepted\n", b""), what + " (accepted)")
+        out, err = expect_cli(["run"] + stream + ["--tests", wrong, prog], 208)
+        eq(out, b"test 1: accepted\ntest 2: wrong_answer\ntest 3: nonzero_exit "
+           b"(exited with code 3)\n", what + " (wrong answer)")
+        check(b"wrong_answer" in err and b"test 2" in err, "stderr: %s" % short(err))
+        out, err = expect_cli(["run"] + stream + ["--tests", exits, prog], 3)
+        check(b"nonzero_exit" in err and b"test 2" in err, "stderr: %s" % short(err))
+    out, _ = expect_cli(["run", "--json", "--tests", wrong, prog], 208)
+    eq(json.loads(out.decode()).get("summary"), {"passed": 1, "failed": 2, "skipped": 0},
+       "--json --tests summary")
+    bad = []
+    for content, label in (("{}", "an object"), ("[]", "empty"), ("[1]", "not objects"),
+                           ("[{\"stdin\": 5}]", "stdin not a string"), ("[", "not JSON")):
+        rc, o, err = cli(["run", "--tests", src("bad.json", content), prog])
+        if rc != 252 or b"--tests" not in err or o:
+            bad.append("%s: exit %d, stderr %s" % (label, rc, short(err, 160)))
+    check(not bad, "; ".join(bad))
+
+
+@test("plain")
+def cli_collect_writes_next_to_the_source():
+    d = os.path.join(WORK, "collect")
+    os.makedirs(d, exist_ok=True)
+    blob = bytes(range(256)) * 4
+    prog = os.path.join(d, "make.py")
+    with open(prog, "w") as f:
+        f.write("open('out.bin', 'wb').write(bytes(range(256)) * 4)\n"
+                "open('note.txt', 'w').write('hello\\n')\nprint('made')\n")
+    for stream in ([], ["--stream"]):
+        for name in ("out.bin", "note.txt"):
+            if os.path.lexists(os.path.join(d, name)):
+                os.unlink(os.path.join(d, name))
+        out, err = expect_cli(["run"] + stream + ["--collect", "out.bin", "--collect",
+                                                  "note.txt", prog], 0)
+        eq((out, err), (b"made\n", b""), "output with --collect %s" % stream)
+        with open(os.path.join(d, "out.bin"), "rb") as f:
+            eq(f.read(), blob, "out.bin next to the source")
+        with open(os.path.join(d, "note.txt"), "rb") as f:
+            eq(f.read(), b"hello\n", "note.txt next to the source")
+    # Again: an existing regular file is replaced.
+    with open(os.path.join(d, "note.txt"), "w") as f:
+        f.write("old\n")
+    expect_cli(["run", "--collect", "note.txt", prog], 0)
+    with open(os.path.join(d, "note.txt"), "rb") as f:
+        eq(f.read(), b"hello\n", "note.txt replaced")
+    # A link planted where the file would go is never written through.
+    victim = os.path.join(WORK, "victim.txt")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    link = os.path.join(d, "note.txt")
+    os.unlink(link)
+    os.symlink(victim, link)
+    out, err = expect_cli(["run", "--collect", "note.txt", prog], 253)
+    check(b"symbolic link" in err, "stderr for a planted link: %s" % short(err))
+    with open(victim) as f:
+        eq(f.read(), "precious\n", "the link's target")
+    check(os.path.islink(link), "the planted link was removed")
+    leftovers = [n for n in os.listdir(d) if n.startswith(".runbox-")]
+    eq(leftovers, [], "temporary files left in %s" % d)
+    # A file the program did not write: a note, the program's exit code.
+    out, err = expect_cli(["run", "--collect", "missing.txt", prog], 0)
+    check(b"missing.txt" in err, "no note for a file not collected: %s" % short(err))
+    check(not os.path.lexists(os.path.join(d, "missing.txt")), "missing.txt was written")
+    bad = []
+    for name in ("../x", "a/b", "..", ".", ""):
+        rc, o, err = cli(["run", "--collect", name, prog])
+        if rc != 252 or b"--collect" not in err:
+            bad.append("%r: exit %d, stderr %s" % (name, rc, short(err, 160)))
+    check(not bad, "; ".join(bad))
+
+
+@test("plain")
+def cli_merge_output_keeps_the_order():
+    prog = src("alternate.py", "import sys\nfor i in range(6):\n"
+               "    sys.stdout.write('out %d\\n' % i); sys.stdout.flush()\n"
+               "    sys.stderr.write('err %d\\n' % i); sys.stderr.flush()\n")
+    want = b"".join(b"out %d\nerr %d\n" % (i, i) for i in range(6))
+    for stream in ([], ["--stream"]):
+        out, err = expect_cli(["run", "--merge-output"] + stream + [prog], 0)
+        eq((out, err), (want, b""), "--merge-output %s: stdout and stderr" % stream)
+    out, err = expect_cli(["run", prog], 0)
+    eq((out, err), (b"".join(b"out %d\n" % i for i in range(6)),
+                    b"".join(b"err %d\n" % i for i in range(6))), "without --merge-output")
 
 
 def sanitized(path):
@@ -946,7 +1273,11 @@ def cli_valgrind_clean():
         print("ops: note: the CLI is built with sanitizers: valgrind check skipped")
         return
     prog = src("vg.py", "import sys\nprint(sys.stdin.read()[::-1])\nsys.exit(9)\n")
+    tests = src("vg.json", json.dumps([{"stdin": "ab", "expected_stdout": "ba"}]))
     for args, rc in ((["run", prog], 9), (["run", "--json", prog], 9),
+                     (["run", "--stream", "--merge-output", "--file", "f.txt=" + prog, prog], 9),
+                     (["run", "--stream", "--json", "--collect", "vg.py", prog], 9),
+                     (["run", "--tests", tests, "--stream", prog], 9),
                      (["run", "--token", "rbx_x", "--cpu-time-ms", "99999999", prog], 250),
                      (["languages"], 0),
                      (["run", "--server", "http://127.0.0.1:%d" % free_port(), prog], 251)):
