@@ -1893,7 +1893,7 @@ def find_cli(tmp):
     source = os.path.join(harness.srcdir(), "client", "runbox.c")
     out = os.path.join(tmp, "runbox")
     try:
-        flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libcurl", "jansson"],
+        flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libcurl", "jansson", "libsodium"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
         if flags.returncode != 0:
             return None, "client/runbox is not built and pkg-config knows no libcurl: %s" \
