@@ -26,6 +26,7 @@ static void language_free(struct language *l)
 	jx_strv_free(l->env);
 	jx_strv_free(l->version_command);
 	jx_strv_free(l->paths);
+	jx_strv_free(l->packages);
 	jx_strv_free(l->binds);
 	free(l->version_fixed);
 	free(l->sample);
@@ -97,7 +98,7 @@ static int parse_language(json_t *o, const char *path, struct language *l,
 	static const char *const keys[] = {
 		"id", "name", "source_file", "compile", "compile_limits", "run",
 		"env", "rlimit_as", "network", "version_command", "version", "sample",
-		"paths", NULL,
+		"paths", "packages", NULL,
 	};
 	char p[256];
 	json_t *v;
@@ -168,6 +169,10 @@ static int parse_language(json_t *o, const char *path, struct language *l,
 			if (config_check_root_path(*d, p, err, errlen) < 0)
 				return -1;
 	}
+	if ((v = json_object_get(o, "packages")) &&
+	    jx_strv(v, jx_path(p, sizeof p, path, "packages"), true, &l->packages,
+		    err, errlen) < 0)
+		return -1;
 	if (build_root(l, cfg) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -322,10 +327,13 @@ json_t *languages_to_json(const struct languages *langs)
 	json_t *a = json_array();
 	for (size_t i = 0; a && i < langs->n; i++) {
 		const struct language *l = &langs->v[i];
-		json_t *o = json_pack("{s:s, s:s, s:s?, s:b, s:s?}", "id", l->id,
+		json_t *pk = json_array();
+		for (char **k = l->packages; pk && k && *k; k++)
+			json_array_append_new(pk, json_string(*k));
+		json_t *o = json_pack("{s:s, s:s, s:s?, s:b, s:s?, s:o}", "id", l->id,
 				      "name", l->name, "version", l->version,
 				      "compiled", l->compile != NULL,
-				      "sample", l->sample);
+				      "sample", l->sample, "packages", pk);
 		if (!o || json_array_append_new(a, o) < 0) {
 			json_decref(a);
 			return NULL;

@@ -24,6 +24,7 @@ struct language {
 				 cgroup memory controller) */
 	bool network;         /* keep the host's network (admin's choice) */
 	char **paths;         /* more host paths its runs' root shows */
+	char **packages;      /* libraries its programs may import (reported) */
 	char **binds;         /* sandbox.root.bind + paths */
 	struct sbx_root root; /* the root of its runs, compiles and probe */
 	char **version_command;

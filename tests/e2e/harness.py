@@ -622,3 +622,37 @@ class Report:
               % (passed * 100 // self.n if self.n else 0, self.n, self.failures,
                  self.errors))
         return 1 if self.failures or self.errors else 0
+
+
+def run_checks(suite, test_file, svc, checks, final=None, started=None, epilogue=None):
+    """A suite's main loop: the checks named on the command line (default:
+    all; an unknown name exits 2), then final (the stop check); the
+    service is started once, and a failed start is every check's error.
+    started(svc) may print what was started; epilogue() runs before the
+    summary.  Returns the exit status."""
+    wanted = set(sys.argv[1:])
+    unknown = wanted - set(fn.__name__ for fn in checks)
+    if unknown:
+        print("%s: no such check: %s" % (os.path.basename(test_file),
+                                         ", ".join(sorted(unknown))))
+        return 2
+    chosen = [fn for fn in checks if not wanted or fn.__name__ in wanted]
+    if final:
+        chosen.append(final)
+    report = Report(suite, test_file, svc)
+    start_error = None
+    try:
+        try:
+            svc.start()
+            print(started(svc) if started else
+                  "%s: service on port %d" % (suite, svc.port))
+        except Exception as e:  # noqa: BLE001 - every check reports it
+            start_error = "%s: %s" % (type(e).__name__, e)
+        sys.stdout.flush()
+        for fn in chosen:
+            report.run(fn, start_error)
+    finally:
+        if epilogue:
+            epilogue()
+        status = report.finish()
+    return status

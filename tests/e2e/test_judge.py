@@ -31,6 +31,7 @@ import json
 import os
 import re
 import signal
+import struct
 import sys
 import time
 
@@ -523,6 +524,30 @@ def ascii_pattern(n):
 
 
 @check_fn
+def matplotlib_plot_collected():
+    """python3 has numpy and matplotlib (listed in /api/v1/languages): a
+    program saves a plot, collected in base64 mode it is a PNG of the
+    size the program drew."""
+    status, _, langs = svc.get_json("/api/v1/languages")
+    py = [l for l in langs if l.get("id") == "python3"]
+    eq([sorted(l.get("packages", [])) for l in py], [["matplotlib", "numpy"]],
+       "python3's packages")
+    code = ("import numpy as np\nimport matplotlib.pyplot as plt\n"
+            "x = np.linspace(0, 6.28, 50)\nplt.figure(figsize=(3, 2), dpi=50)\n"
+            "plt.plot(x, np.sin(x))\nplt.savefig('plot.png')\nprint('saved')\n")
+    body = run({"language": "python3", "code": base64.b64encode(code.encode()).decode(),
+                "encoding": "base64", "collect": ["plot.png"],
+                # The first plot of a fresh home builds matplotlib's font cache.
+                "limits": {"cpu_time_ms": 10000, "wall_time_ms": 15000}})
+    eq(body.get("status"), "ok", "the plotting program: %s" % describe(body))
+    png = base64.b64decode(body["files"]["plot.png"]["content"])
+    eq(png[:8], b"\x89PNG\r\n\x1a\n", "the collected file's signature")
+    w, h = struct.unpack(">II", png[16:24])
+    eq((w, h), (150, 100), "the PNG's size (3 x 2 inches at 50 dpi)")
+    return "ok: %d-byte PNG %dx%d, %d ms CPU" % (len(png), w, h, body["usage"]["cpu_time_ms"])
+
+
+@check_fn
 def collected_files():
     """After one run: a UTF-8 text file comes back as written; a file of 2x
     judge.max_collect_bytes comes back as exactly max bytes, truncated; a
@@ -801,29 +826,13 @@ def main():
         return 77
     JUDGE = judge_settings(svc.config)
 
-    wanted = set(sys.argv[1:])
-    unknown = wanted - set(fn.__name__ for fn in CHECKS)
-    if unknown:
-        print("test_judge.py: no such check: %s" % ", ".join(sorted(unknown)))
-        return 2
-    checks = [fn for fn in CHECKS if not wanted or fn.__name__ in wanted]
-    checks.append(stop_leaves_nothing)
-    report = harness.Report("judge", __file__, svc)
-    start_error = None
-    try:
-        try:
-            svc.start()
-            print("judge: service on port %d, judge settings %s" % (svc.port, JUDGE))
-        except Exception as e:  # noqa: BLE001 - every check reports it
-            start_error = "%s: %s" % (type(e).__name__, e)
-        sys.stdout.flush()
-        for fn in checks:
-            report.run(fn, start_error)
-    finally:
+    def print_notes():
         for line in NOTES:
             print(line)
-        status = report.finish()
-    return status
+    return harness.run_checks(
+        "judge", __file__, svc, CHECKS, stop_leaves_nothing,
+        started=lambda s: "judge: service on port %d, judge settings %s" % (s.port, JUDGE),
+        epilogue=print_notes)
 
 
 if __name__ == "__main__":

@@ -391,27 +391,7 @@ def main():
         return 77
     with open(svc.config) as f:
         CFG = json.load(f)
-    wanted = set(sys.argv[1:])
-    unknown = wanted - set(fn.__name__ for fn in CHECKS)
-    if unknown:
-        print("test_stream.py: no such check: %s" % ", ".join(sorted(unknown)))
-        return 2
-    checks = [fn for fn in CHECKS if not wanted or fn.__name__ in wanted]
-    checks.append(stop_leaves_nothing)
-    report = harness.Report("stream", __file__, svc)
-    start_error = None
-    try:
-        try:
-            svc.start()
-            print("stream: service on port %d" % svc.port)
-        except Exception as e:  # noqa: BLE001 - every check reports it
-            start_error = "%s: %s" % (type(e).__name__, e)
-        sys.stdout.flush()
-        for fn in checks:
-            report.run(fn, start_error)
-    finally:
-        status = report.finish()
-    return status
+    return harness.run_checks("stream", __file__, svc, CHECKS, stop_leaves_nothing)
 
 
 if __name__ == "__main__":

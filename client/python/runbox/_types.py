@@ -147,6 +147,7 @@ class Language:
     version: str = ""
     compiled: bool = False
     sample: str = ""
+    packages: List[str] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, obj):
