@@ -210,7 +210,13 @@ class Service {
 const results = [];
 let currentPage = null;
 
+// RUNBOX_BROWSER_CHECKS=regex runs only the checks whose names match, for
+// working on a few; the summary then counts only those.
+const only = process.env.RUNBOX_BROWSER_CHECKS ? new RegExp(process.env.RUNBOX_BROWSER_CHECKS) : null;
+
 async function check(name, fn) {
+	if (only && !only.test(name) && name !== "the service stops cleanly")
+		return;
 	const t0 = Date.now();
 	try {
 		await fn();
@@ -269,6 +275,34 @@ async function runsSoFar() {
 	for (const m of text.matchAll(/^runbox_runs_total\{[^}]*\} (\d+)$/gm))
 		n += Number(m[1]);
 	return n;
+}
+
+// The service's GET /api/v1/health, from here (not from a page).
+async function health() {
+	return (await fetch(svc.origin + "/api/v1/health", { cache: "no-store" })).json();
+}
+
+// runbox_runs_total of one status.
+async function runsWithStatus(status) {
+	const text = await (await fetch("http://127.0.0.1:" + (svc.port + 1) + "/metrics")).text();
+	let n = 0;
+	for (const m of text.matchAll(/^runbox_runs_total\{([^}]*)\} (\d+)$/gm)) {
+		if (m[1].includes('status="' + status + '"'))
+			n += Number(m[2]);
+	}
+	return n;
+}
+
+// Poll cond() every 50 ms until it is true or ms have passed; whether it was.
+async function eventually(cond, ms) {
+	const end = Date.now() + ms;
+	for (;;) {
+		if (await cond())
+			return true;
+		if (Date.now() > end)
+			return false;
+		await new Promise((r) => setTimeout(r, 50));
+	}
 }
 
 // From a page of origin: POST a run with the given Content-Type; what
@@ -428,6 +462,65 @@ async function checks() {
 		assert.equal(extra, 0, "no second run while the first is in flight");
 		assert.equal(await page.isEnabled("#run"), true);
 		assert.equal(await page.textContent("#run"), "Run");
+		await page.close();
+	});
+
+	await check("live output: the first line is on the page before the program ends", async () => {
+		const page = await openPage();
+		await setCode(page, "python3",
+			"import time\nprint('first', flush=True)\ntime.sleep(1.5)\nprint('second')\n");
+		const t0 = Date.now();
+		const done = run(page);
+		await page.waitForFunction(() => document.getElementById("stdout").textContent === "first\n",
+			null, { timeout: 5000 });
+		const seenAfter = Date.now() - t0;
+		// Still running: the page has the first line and not the second.
+		assert.equal(await page.getAttribute("#badge", "data-status"), "running");
+		assert.ok(await page.$eval("#result", (e) => e.hasAttribute("aria-busy")), "the run is in flight");
+		assert.ok(seenAfter < 1500, "first line after " + seenAfter + " ms: before the sleep ended");
+		const clock = async () => Number((await page.textContent("#message")).match(/Running for (\d+\.\d) s/)[1]);
+		const c1 = await clock();
+		await page.waitForTimeout(300);
+		const c2 = await clock();
+		assert.ok(c2 > c1, "the timer runs: " + c1 + " then " + c2);
+		assert.equal(await page.isVisible("#stop"), true, "Stop is offered while running");
+		await page.screenshot({ path: path.join(shotDir, "playground-live.png"), fullPage: true });
+		const r = await done;
+		assert.equal(r.status, "ok");
+		assert.equal(r.stdout, "first\nsecond\n", "the result's stdout replaces the live one, the same");
+		assert.equal(r.detail, "exit code 0");
+		assert.match(r.usage, /wall \d+ ms of \d+ ms/);
+		assert.equal(await page.isVisible("#stop"), false, "Stop hidden after the run");
+		await page.close();
+	});
+
+	await check("Stop cancels a sleeping run and frees its slot", async () => {
+		const page = await openPage();
+		await setCode(page, "python3",
+			"import sys, time\nprint('started', flush=True)\nprint('to err', file=sys.stderr, flush=True)\n" +
+			"time.sleep(8)\nprint('not reached')\n");
+		const cancelledBefore = await runsWithStatus("cancelled");
+		await page.click("#run");
+		await page.waitForFunction(() => document.getElementById("stderr").textContent === "to err\n",
+			null, { timeout: 5000 });
+		assert.equal(await page.textContent("#stdout"), "started\n");
+		assert.ok((await health()).busy >= 1, "a slot is busy with the run");
+		const t0 = Date.now();
+		await page.click("#stop");
+		await page.waitForFunction(() => document.getElementById("badge").dataset.status === "stopped",
+			null, { timeout: 3000 });
+		assert.equal(await page.textContent("#badge"), "stopped");
+		assert.match(await page.textContent("#message"), /^Stopped after \d+\.\d s: the run was cancelled/);
+		assert.equal(await page.textContent("#stdout"), "started\n", "the output so far stays");
+		assert.equal(await page.textContent("#stderr"), "to err\n");
+		assert.equal(await page.isEnabled("#run"), true, "Run usable again");
+		assert.equal(await page.isVisible("#stop"), false);
+		assert.ok(await eventually(async () => (await health()).busy === 0, 2000),
+			"the slot is free within 2 s of Stop (busy: " + (await health()).busy + ")");
+		assert.ok(Date.now() - t0 < 4000, "freed long before the program's 8 s sleep");
+		assert.ok(await eventually(async () => (await runsWithStatus("cancelled")) === cancelledBefore + 1, 2000),
+			"the service counted the run as cancelled");
+		await page.screenshot({ path: path.join(shotDir, "playground-stopped.png"), fullPage: true });
 		await page.close();
 	});
 
@@ -749,7 +842,8 @@ async function checks() {
 	});
 
 	await check("screenshots are written", async () => {
-		for (const f of ["playground.png", "playground-phone.png", "playground-dark.png"]) {
+		for (const f of ["playground.png", "playground-phone.png", "playground-dark.png",
+			"playground-live.png", "playground-stopped.png"]) {
 			const st = fs.statSync(path.join(shotDir, f));
 			assert.ok(st.size > 5000, f + " is " + st.size + " bytes");
 			console.log("  screenshot: " + path.join(shotDir, f));

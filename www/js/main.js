@@ -18,6 +18,7 @@ const $ = (id) => document.getElementById(id);
 const el = {
 	language: $("language"),
 	run: $("run"),
+	stop: $("stop"),
 	share: $("share"),
 	sample: $("sample"),
 	shareBox: $("share-box"),
@@ -37,6 +38,7 @@ const page = {
 	lastLimits: {},    // the last valid contents of the limits panel
 	fragment: "",      // the work the address bar's share link holds (encoded), "" if none
 	running: false,
+	stop: null,        // the AbortController of the run in flight
 };
 
 const editor = attachEditor(el.code, $("gutter"), () => guessIndent(el.code.value, page.languageId));
@@ -120,6 +122,7 @@ function setRunning(on) {
 	page.running = on;
 	el.run.disabled = on || !page.languageId;
 	el.run.textContent = on ? "Running\u2026" : "Run";
+	el.stop.hidden = !on;
 }
 
 // Default limits from the effective limits of a run: those the request
@@ -153,23 +156,51 @@ async function run() {
 		request.limits = lim;
 	persistNow();
 
+	await execute(request, lim);
+}
+
+// Run a request as a stream: output shows as it comes, Stop hangs up
+// (which cancels the run on the server).  onTest gets judge mode's test
+// events.
+async function execute(request, lim, onTest = () => {}) {
+	const stop = new AbortController();
+	page.stop = stop;
 	setRunning(true);
 	view.running();
-	const { data, error } = await api.postRun(request);
+	const onEvent = (ev) => {
+		if (ev.event === "stdout" || ev.event === "stderr")
+			view.append(ev.event, typeof ev.data === "string" ? ev.data : "");
+		else if (ev.event === "compile")
+			view.showCompile(ev);
+		else if (ev.event === "test")
+			onTest(ev);
+	};
+	let answer = await api.streamRun(request, onEvent, stop.signal);
+	// The streamed answer's worst case (the outputs twice) may pass the
+	// server's answer size where the whole answer alone would not.
+	if (answer.error && answer.error.http === 400 && /streamed answer/.test(answer.error.message))
+		answer = await api.postRun(request);
+	page.stop = null;
 	view.done();
 	setRunning(false);
+	const { data, error, aborted } = answer;
+	if (aborted) {
+		view.stopped();
+		return answer;
+	}
 	if (error) {
 		view.showError(error);
 		view.reveal();
 		const input = limits.markFromMessage(error.message);
 		if (input)
 			view.detail.textContent += " \u00b7 see \u201c" + LimitsPanel.labelOf(input) + "\u201d under Limits";
-		return;
+		return answer;
 	}
 	view.showRun(data);
 	view.reveal();
 	learnDefaults(data.limits, lim);
 	persistNow();
+	return answer;
 }
 
 // ---- sharing ------------------------------------------------------------------------
@@ -299,6 +330,10 @@ el.sample.addEventListener("click", () => {
 });
 
 el.run.addEventListener("click", run);
+el.stop.addEventListener("click", () => {
+	if (page.stop)
+		page.stop.abort();
+});
 el.share.addEventListener("click", share);
 
 document.addEventListener("keydown", (e) => {
