@@ -398,6 +398,31 @@ async function setCode(page, language, code) {
 	await page.fill("#code", code);
 }
 
+// Add a test to the tests panel and fill it in.
+async function addTest(page, { stdin = "", expected = "", args = "" }) {
+	if (!(await page.$eval("#tests", (d) => d.open)))
+		await page.click("#tests > summary");
+	await page.click("#test-add");
+	const row = page.locator("#test-list > li").last();
+	await row.locator(".test-stdin").fill(stdin);
+	await row.locator(".test-expected").fill(expected);
+	await row.locator(".test-args").fill(args);
+	return row;
+}
+
+function testsOf(page) {
+	return page.$$eval("#test-list > li", (rows) => rows.map((li) => ({
+		name: li.querySelector(".test-name").textContent,
+		stdin: li.querySelector(".test-stdin").value,
+		expected: li.querySelector(".test-expected").value,
+		args: li.querySelector(".test-args").value,
+		verdict: li.querySelector(".verdict").dataset.verdict,
+		badge: li.querySelector(".verdict").textContent,
+		message: li.querySelector(".test-message").textContent,
+		stdout: li.querySelector(".test-stdout").textContent,
+	})));
+}
+
 async function setLimit(page, id, value) {
 	if (!(await page.$eval("#limits", (d) => d.open)))
 		await page.click("#limits > summary");
@@ -521,6 +546,60 @@ async function checks() {
 		assert.ok(await eventually(async () => (await runsWithStatus("cancelled")) === cancelledBefore + 1, 2000),
 			"the service counted the run as cancelled");
 		await page.screenshot({ path: path.join(shotDir, "playground-stopped.png"), fullPage: true });
+		await page.close();
+	});
+
+	await check("tests panel: add, edit, remove, run; verdicts arrive one by one", async () => {
+		const page = await openPage();
+		// Test 2 passes an argument that changes the sum: wrong answer.
+		await setCode(page, "python3",
+			"import sys, time\na, b = map(int, sys.stdin.read().split())\n" +
+			"print(a + b + sum(int(x) for x in sys.argv[1:]))\ntime.sleep(1)\n");
+		assert.equal(await page.isEnabled("#test-run"), false, "nothing to run without tests");
+		await addTest(page, { stdin: "1 2\n", expected: "3\n" });
+		await addTest(page, { stdin: "2 2\n", expected: "4", args: "10" });
+		const third = await addTest(page, { stdin: "removed", expected: "x" });
+		assert.equal(await page.textContent("#tests-summary"), "3 tests");
+		await third.locator(".test-remove").click();
+		assert.equal(await page.textContent("#tests-summary"), "2 tests");
+		// Edit the first test after the fact.
+		await page.locator("#test-list > li").first().locator(".test-stdin").fill("1 2");
+		let sent = null;
+		page.on("request", (q) => { if (q.url().endsWith("/api/v1/run")) sent = q.postDataJSON(); });
+		await page.click("#test-run");
+		// Test 1 ends about a second before test 2: its badge comes first.
+		await page.waitForFunction(() => document.querySelector("#test-list > li .verdict").dataset.verdict !== "",
+			null, { timeout: 10000 });
+		let t = await testsOf(page);
+		assert.equal(t[0].verdict, "accepted");
+		assert.equal(t[1].verdict, "", "test 2 still running: " + JSON.stringify(t[1]));
+		assert.equal(t[1].badge, "waiting");
+		assert.ok(await page.$eval("#result", (e) => e.hasAttribute("aria-busy")), "the run is in flight");
+		await page.waitForFunction(() => !document.getElementById("result").hasAttribute("aria-busy"),
+			null, { timeout: 10000 });
+		assert.deepEqual(sent.tests, [{ stdin: "1 2", expected_stdout: "3\n" },
+			{ stdin: "2 2\n", expected_stdout: "4", args: ["10"] }]);
+		assert.equal(sent.compare, "trailing_whitespace");
+		t = await testsOf(page);
+		assert.deepEqual(t.map((x) => [x.name, x.verdict, x.badge]),
+			[["Test 1", "accepted", "accepted"], ["Test 2", "wrong_answer", "wrong answer"]]);
+		assert.equal(t[0].stdout, "3\n");
+		assert.equal(t[1].stdout, "14\n", "the argument reached the program");
+		assert.match(t[1].message, /^The output differs from the expected output/);
+		assert.equal(await page.getAttribute("#test-list > li:nth-child(2) .verdict", "class"), "badge verdict nonzero");
+		assert.equal(await page.textContent("#test-total"), "Summary: 1 passed, 1 failed");
+		const r = await resultOf(page);
+		assert.equal(r.status, "wrong_answer");
+		assert.equal(r.badge, "wrong answer");
+		assert.match(r.message, /test 2/i);
+		assert.match(r.usage, /^Tests: 1 passed, 1 failed/);
+		await page.locator("#test-list > li").nth(1).locator(".test-output > summary").click();
+		await page.screenshot({ path: path.join(shotDir, "playground-tests.png"), fullPage: true });
+		// The tests are kept across a reload.
+		await page.reload();
+		await ready(page);
+		t = await testsOf(page);
+		assert.deepEqual(t.map((x) => [x.stdin, x.expected, x.args]), [["1 2", "3\n", ""], ["2 2\n", "4", "10"]]);
 		await page.close();
 	});
 
@@ -843,7 +922,7 @@ async function checks() {
 
 	await check("screenshots are written", async () => {
 		for (const f of ["playground.png", "playground-phone.png", "playground-dark.png",
-			"playground-live.png", "playground-stopped.png"]) {
+			"playground-live.png", "playground-stopped.png", "playground-tests.png"]) {
 			const st = fs.statSync(path.join(shotDir, f));
 			assert.ok(st.size > 5000, f + " is " + st.size + " bytes");
 			console.log("  screenshot: " + path.join(shotDir, f));

@@ -12,6 +12,7 @@ import * as api from "./api.js";
 import { attachEditor, guessIndent } from "./editor.js";
 import { LimitsPanel } from "./limits.js";
 import { ResultView } from "./result.js";
+import { TestsPanel } from "./tests.js";
 import { cleanLimits, decodeShare, encodeShare, isShareFragment, loadSaved, save } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
@@ -44,6 +45,7 @@ const page = {
 const editor = attachEditor(el.code, $("gutter"), () => guessIndent(el.code.value, page.languageId));
 const limits = new LimitsPanel($("limits"), $("limits-summary"), $("limits-note"), $("limits-reset"));
 const view = new ResultView($("result"));
+const tests = new TestsPanel($("tests"), () => persistNow());
 
 function language(id) {
 	return page.languages.find((l) => l.id === id);
@@ -55,7 +57,10 @@ function currentRun() {
 	} catch {
 		// Half-typed limit: keep the last good ones for storage and links.
 	}
-	return { language: page.languageId, code: el.code.value, stdin: el.stdin.value, limits: page.lastLimits };
+	return {
+		language: page.languageId, code: el.code.value, stdin: el.stdin.value, limits: page.lastLimits,
+		tests: tests.get(), compare: tests.getCompare(),
+	};
 }
 
 // ---- keeping the work --------------------------------------------------------
@@ -86,6 +91,9 @@ function setWork(run) {
 	el.stdin.value = run.stdin;
 	limits.set(run.limits);
 	page.lastLimits = { ...run.limits };
+	tests.set(run.tests || [], run.compare);
+	if (run.tests && run.tests.length)
+		tests.root.open = true;
 	editor.refresh();
 }
 
@@ -123,6 +131,7 @@ function setRunning(on) {
 	el.run.disabled = on || !page.languageId;
 	el.run.textContent = on ? "Running\u2026" : "Run";
 	el.stop.hidden = !on;
+	tests.setBusy(on);
 }
 
 // Default limits from the effective limits of a run: those the request
@@ -137,18 +146,24 @@ function learnDefaults(effective, sent) {
 	limits.setDefaults(page.learned, null, false);
 }
 
-async function run() {
-	if (page.running || !page.languageId)
-		return;
-	let lim;
+// The limits panel's limits, or null after showing why they are wrong.
+function readLimits() {
 	try {
-		lim = limits.readAll();
+		return limits.readAll();
 	} catch (e) {
 		limits.details.open = true;
 		view.showError({ title: "check the limits", message: e.message });
 		e.input.focus();
-		return;
+		return null;
 	}
+}
+
+async function run() {
+	if (page.running || !page.languageId)
+		return;
+	const lim = readLimits();
+	if (!lim)
+		return;
 	const request = { language: page.languageId, code: el.code.value };
 	if (el.stdin.value)
 		request.stdin = el.stdin.value;
@@ -157,6 +172,29 @@ async function run() {
 	persistNow();
 
 	await execute(request, lim);
+}
+
+// Judge mode: every test of the panel in one request, each verdict shown
+// as its test ends.
+async function runTests() {
+	if (page.running || !page.languageId)
+		return;
+	const lim = readLimits();
+	if (!lim)
+		return;
+	const request = { language: page.languageId, code: el.code.value, ...tests.request() };
+	if (!request.tests.length)
+		return;
+	if (Object.keys(lim).length)
+		request.limits = lim;
+	persistNow();
+
+	tests.running();
+	const { data, error, aborted } = await execute(request, lim, (ev) => tests.showVerdict(ev.index, ev));
+	if (data)
+		tests.showResult(data);
+	else
+		tests.unfinished(aborted ? "stopped" : "not run");
 }
 
 // Run a request as a stream: output shows as it comes, Stop hangs up
@@ -330,6 +368,7 @@ el.sample.addEventListener("click", () => {
 });
 
 el.run.addEventListener("click", run);
+tests.runButton.addEventListener("click", runTests);
 el.stop.addEventListener("click", () => {
 	if (page.stop)
 		page.stop.abort();

@@ -43,6 +43,21 @@ export function cleanLimits(obj) {
 	return out;
 }
 
+const COMPARE = ["trailing_whitespace", "exact", "tokens"];
+
+// The tests panel's tests: {stdin, expected_stdout, args}, all strings
+// (args one per line; an array, as the API has it, is joined).
+export function cleanTests(list) {
+	const str = (v) => (typeof v === "string" ? v : "");
+	if (!Array.isArray(list))
+		return [];
+	return list.filter((t) => t && typeof t === "object").map((t) => ({
+		stdin: str(t.stdin),
+		expected_stdout: str(t.expected_stdout),
+		args: Array.isArray(t.args) ? t.args.filter((a) => typeof a === "string").join("\n") : str(t.args),
+	}));
+}
+
 function cleanRun(obj) {
 	if (!obj || typeof obj !== "object")
 		return null;
@@ -51,6 +66,8 @@ function cleanRun(obj) {
 		code: typeof obj.code === "string" ? obj.code : "",
 		stdin: typeof obj.stdin === "string" ? obj.stdin : "",
 		limits: cleanLimits(obj.limits),
+		tests: cleanTests(obj.tests),
+		compare: COMPARE.includes(obj.compare) ? obj.compare : COMPARE[0],
 	};
 }
 
@@ -62,6 +79,19 @@ export function encodeShare(run) {
 	const limits = cleanLimits(run.limits);
 	if (Object.keys(limits).length)
 		obj.limits = limits;
+	const tests = cleanTests(run.tests);
+	if (tests.length) {
+		obj.tests = tests.map((t) => {
+			const o = { stdin: t.stdin };
+			if (t.expected_stdout)
+				o.expected_stdout = t.expected_stdout;
+			if (t.args)
+				o.args = t.args;
+			return o;
+		});
+	}
+	if (run.compare && run.compare !== COMPARE[0])
+		obj.compare = run.compare;
 	return FRAGMENT_PREFIX + toBase64Url(JSON.stringify(obj));
 }
 
