@@ -346,6 +346,9 @@ async function openPage(url = svc.origin + "/", { viewport = null, keep = false 
 	if (!keep) {
 		await page.goto(svc.origin + "/");
 		await page.evaluate(() => localStorage.clear());
+		// Away first, so that a url with a fragment is a new load, not a
+		// hashchange of the page just opened.
+		await page.goto("about:blank");
 	}
 	await page.goto(url);
 	await ready(page);
@@ -832,7 +835,7 @@ async function checks() {
 		await setLimit(page, "#limit-wall", "3000");
 		await page.click("#share");
 		const url = await page.inputValue("#share-url");
-		assert.ok(url.startsWith(svc.origin + "/#s="), "link: " + url);
+		assert.ok(url.startsWith(svc.origin + "/#z="), "a deflated link: " + url);
 		assert.equal(page.url(), url, "the address bar holds the link");
 		assert.equal(await page.evaluate(() => document.activeElement.id), "share-url");
 		// Change the work in the first page: the link must not depend on it.
@@ -847,6 +850,57 @@ async function checks() {
 		assert.equal(r.stdout, "got shared stdin ✓\n");
 		assert.match(r.usage, /wall \d+ ms of 3000 ms/);
 		await other.close();
+		await page.close();
+	});
+
+	await check("a share link carries the tests and the compare mode", async () => {
+		const page = await openPage();
+		await setCode(page, "sh", "read a b\necho $((a * b)) \"$@\"\n");
+		await addTest(page, { stdin: "6 7\n", expected: "42" });
+		await addTest(page, { stdin: "2 3", expected: "6 x y", args: "x\ny" });
+		await addTest(page, { stdin: "1 1", expected: "2" });
+		await page.selectOption("#test-compare", "tokens");
+		await page.click("#share");
+		const url = await page.inputValue("#share-url");
+		assert.ok(url.startsWith(svc.origin + "/#z="), "link: " + url);
+		// Deflated: shorter than the same JSON in plain base64url.
+		const plainLength = Buffer.from(JSON.stringify({ language: "sh", code: "read a b\necho $((a * b)) \"$@\"\n",
+			tests: [{ stdin: "6 7\n", expected_stdout: "42" }, { stdin: "2 3", expected_stdout: "6 x y", args: "x\ny" },
+				{ stdin: "1 1", expected_stdout: "2" }], compare: "tokens" })).toString("base64url").length;
+		const linkLength = url.length - (svc.origin + "/#z=").length;
+		assert.ok(linkLength < plainLength, "deflated " + linkLength + " vs plain " + plainLength);
+		// A new page with nothing stored opens the link.
+		const other = await openPage(url);
+		assert.equal(await other.inputValue("#language"), "sh");
+		assert.equal(await other.$eval("#tests", (d) => d.open), true, "the tests panel is open");
+		const t = await testsOf(other);
+		assert.deepEqual(t.map((x) => [x.stdin, x.expected, x.args]),
+			[["6 7\n", "42", ""], ["2 3", "6 x y", "x\ny"], ["1 1", "2", ""]]);
+		assert.equal(await other.inputValue("#test-compare"), "tokens");
+		await other.click("#test-run");
+		await other.waitForFunction(() => !document.getElementById("result").hasAttribute("aria-busy"),
+			null, { timeout: 15000 });
+		assert.deepEqual((await testsOf(other)).map((x) => x.verdict), ["accepted", "accepted", "wrong_answer"]);
+		assert.equal(await other.textContent("#test-total"), "Summary: 2 passed, 1 failed");
+		await other.screenshot({ path: path.join(shotDir, "playground-shared-tests.png"), fullPage: true });
+		await other.close();
+		await page.close();
+	});
+
+	await check("a link in the first format (#s=, plain base64url JSON) still opens", async () => {
+		const old = { language: "sh", code: "echo old ✓\n", stdin: "in", limits: { wall_time_ms: 2500 } };
+		const page = await openPage(svc.origin + "/#s=" + Buffer.from(JSON.stringify(old)).toString("base64url"));
+		assert.equal(await page.inputValue("#language"), "sh");
+		assert.equal(await page.inputValue("#code"), "echo old ✓\n");
+		assert.equal(await page.inputValue("#stdin"), "in");
+		assert.equal(await page.inputValue("#limit-wall"), "2500");
+		assert.deepEqual(await testsOf(page), []);
+		await page.close();
+	});
+
+	await check("a damaged deflated link says so", async () => {
+		const page = await openPage(svc.origin + "/#z=" + Buffer.from("not deflate at all").toString("base64url"));
+		assert.match(await page.textContent("#message"), /link is damaged/);
 		await page.close();
 	});
 
@@ -922,7 +976,8 @@ async function checks() {
 
 	await check("screenshots are written", async () => {
 		for (const f of ["playground.png", "playground-phone.png", "playground-dark.png",
-			"playground-live.png", "playground-stopped.png", "playground-tests.png"]) {
+			"playground-live.png", "playground-stopped.png", "playground-tests.png",
+			"playground-shared-tests.png"]) {
 			const st = fs.statSync(path.join(shotDir, f));
 			assert.ok(st.size > 5000, f + " is " + st.size + " bytes");
 			console.log("  screenshot: " + path.join(shotDir, f));

@@ -13,7 +13,7 @@ import { attachEditor, guessIndent } from "./editor.js";
 import { LimitsPanel } from "./limits.js";
 import { ResultView } from "./result.js";
 import { TestsPanel } from "./tests.js";
-import { cleanLimits, decodeShare, encodeShare, isShareFragment, loadSaved, save } from "./state.js";
+import { cleanLimits, decodeShare, encodeShare, isShareFragment, loadSaved, save, shareText } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
 const el = {
@@ -37,7 +37,7 @@ const page = {
 	learned: {},       // default limits seen in the effective limits of runs
 	serverDefaults: false,
 	lastLimits: {},    // the last valid contents of the limits panel
-	fragment: "",      // the work the address bar's share link holds (encoded), "" if none
+	fragment: "",      // the work the address bar's share link holds (shareText), "" if none
 	running: false,
 	stop: null,        // the AbortController of the run in flight
 };
@@ -74,7 +74,7 @@ function persistNow() {
 	if (run.language)
 		page.drafts[run.language] = run.code;
 	save(run, page.drafts, page.learned);
-	if (page.fragment && encodeShare(run) !== page.fragment) {
+	if (page.fragment && shareText(run) !== page.fragment) {
 		history.replaceState(null, "", location.pathname + location.search);
 		page.fragment = "";
 		el.shareBox.hidden = true;
@@ -115,12 +115,12 @@ function selectLanguage(id) {
 	el.language.value = id;
 }
 
-function applyFragment() {
-	const shared = decodeShare(location.hash);
+async function applyFragment() {
+	const shared = await decodeShare(location.hash);
 	if (!shared.run)
 		return shared.error || "";
 	setWork(shared.run);
-	page.fragment = encodeShare(shared.run);
+	page.fragment = shareText(shared.run);
 	return selectFor(shared.run);
 }
 
@@ -245,9 +245,9 @@ async function execute(request, lim, onTest = () => {}) {
 
 async function share() {
 	const run = currentRun();
-	const fragment = encodeShare(run);
+	const fragment = await encodeShare(run);
 	history.replaceState(null, "", location.pathname + location.search + fragment);
-	page.fragment = fragment;
+	page.fragment = shareText(run);
 	el.shareUrl.value = location.href;
 	el.shareBox.hidden = false;
 	el.shareNote.textContent = "";
@@ -301,7 +301,8 @@ async function start() {
 		limits.setDefaults(page.learned, null, false);
 	}
 	// Show the work at once; the language list follows.
-	const shared = decodeShare(location.hash);
+	const hashAtStart = location.hash;
+	const shared = await decodeShare(hashAtStart);
 	if (shared.run)
 		setWork(shared.run);
 	else if (saved)
@@ -328,7 +329,7 @@ async function start() {
 
 	let notice = shared.error || "";
 	if (shared.run) {
-		page.fragment = encodeShare(shared.run);
+		page.fragment = shareText(shared.run);
 		notice = selectFor(shared.run);
 	} else if (saved) {
 		notice = selectFor(saved.run) || notice;
@@ -336,6 +337,10 @@ async function start() {
 		selectLanguage(list[0].id);
 		setWork({ code: list[0].sample || "", stdin: "", limits: {} });
 	}
+	// A link that came while the languages loaded (its hashchange found
+	// no languages yet).
+	if (location.hash !== hashAtStart && isShareFragment(location.hash))
+		notice = (await applyFragment()) || "Loaded the program from the link.";
 	if (notice)
 		view.message.textContent = notice;
 	setRunning(false);
@@ -391,9 +396,9 @@ window.addEventListener("pagehide", () => {
 		persistNow();
 });
 // A share link pasted into the address bar of an open page.
-window.addEventListener("hashchange", () => {
+window.addEventListener("hashchange", async () => {
 	if (page.languages.length && isShareFragment(location.hash)) {
-		const notice = applyFragment();
+		const notice = await applyFragment();
 		view.message.textContent = notice || "Loaded the program from the link.";
 	}
 });
