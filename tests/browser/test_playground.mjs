@@ -606,6 +606,66 @@ async function checks() {
 		await page.close();
 	});
 
+	await check("files: an input file in, text and images collected and drawn", async () => {
+		const page = await openPage();
+		// A PNG made by hand (zlib, no imaging library), an SVG under a name
+		// that does not say so, and a text file; one name that is missing.
+		await setCode(page, "python3", String.raw`import struct, zlib
+a, b = map(int, open('data.txt').read().split())
+print('sum', a + b, '✓', flush=True)
+open('report.txt', 'w').write('report: %d ✓\n' % (a + b))
+def chunk(kind, data):
+    return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+w, h = 64, 48
+raw = b''.join(b'\x00' + bytes(v for x in range(w) for v in (x * 4, y * 5, 128)) for y in range(h))
+png = b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 0))
+png += chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b'')
+open('plot.png', 'wb').write(png)
+open('shape.out', 'w').write('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="30" height="20">'
+    '<circle cx="10" cy="10" r="8" fill="teal"/></svg>\n')
+`);
+		await page.click("#files > summary");
+		await page.click("#file-add");
+		await page.locator("#file-list > li .file-name").fill("data.txt");
+		await page.locator("#file-list > li .file-content").fill("3 4\n");
+		await page.fill("#collect", "report.txt plot.png, shape.out missing.txt");
+		assert.equal(await page.textContent("#files-summary"), "1 input file, collect 4");
+		let sent = null;
+		page.on("request", (q) => { if (q.url().endsWith("/api/v1/run")) sent = q.postDataJSON(); });
+		const r = await run(page);
+		assert.equal(sent.encoding, "base64", "collecting asks for exact bytes");
+		assert.deepEqual(sent.collect, ["report.txt", "plot.png", "shape.out", "missing.txt"]);
+		assert.equal(Buffer.from(sent.files["data.txt"], "base64").toString(), "3 4\n");
+		assert.equal(r.status, "ok", r.message);
+		assert.equal(r.stdout, "sum 7 ✓\n", "base64 output decoded as UTF-8");
+		// Each image must have loaded (decoded) before its size is read.
+		await page.waitForFunction(() => Array.from(document.querySelectorAll("#collected img"))
+			.every((i) => i.complete && i.naturalWidth > 0), null, { timeout: 5000 });
+		const got = await page.$$eval("#collected-list > figure", (fs) => fs.map((f) => ({
+			name: f.dataset.name, kind: f.dataset.kind,
+			text: f.querySelector("pre") ? f.querySelector("pre").textContent : null,
+			size: f.querySelector("img") ? [f.querySelector("img").naturalWidth, f.querySelector("img").naturalHeight] : null,
+			src: f.querySelector("img") ? f.querySelector("img").src : null,
+			message: f.querySelector("p") ? f.querySelector("p").textContent : null,
+		})));
+		assert.deepEqual(got.map((f) => [f.name, f.kind]), [["report.txt", "text"], ["plot.png", "image"],
+			["shape.out", "image"], ["missing.txt", "error"]]);
+		assert.equal(got[0].text, "report: 7 ✓\n");
+		assert.deepEqual(got[1].size, [64, 48], "the PNG was decoded");
+		assert.deepEqual(got[2].size, [30, 20], "the SVG was drawn");
+		assert.match(got[1].src, /^blob:/);
+		assert.ok(got[3].message.length > 0, "the missing file says why");
+		await page.screenshot({ path: path.join(shotDir, "playground-files.png"), fullPage: true });
+		// The files go in share links too.
+		await page.click("#share");
+		const other = await openPage(await page.inputValue("#share-url"));
+		assert.equal(await other.inputValue("#file-list > li .file-name"), "data.txt");
+		assert.equal(await other.inputValue("#file-list > li .file-content"), "3 4\n");
+		assert.equal(await other.inputValue("#collect"), "report.txt plot.png, shape.out missing.txt");
+		await other.close();
+		await page.close();
+	});
+
 	await check("stderr and exit 3: nonzero exit badge and both panes", async () => {
 		const page = await openPage();
 		await setCode(page, "python3",
@@ -977,7 +1037,7 @@ async function checks() {
 	await check("screenshots are written", async () => {
 		for (const f of ["playground.png", "playground-phone.png", "playground-dark.png",
 			"playground-live.png", "playground-stopped.png", "playground-tests.png",
-			"playground-shared-tests.png"]) {
+			"playground-shared-tests.png", "playground-files.png"]) {
 			const st = fs.statSync(path.join(shotDir, f));
 			assert.ok(st.size > 5000, f + " is " + st.size + " bytes");
 			console.log("  screenshot: " + path.join(shotDir, f));

@@ -13,6 +13,7 @@ import { attachEditor, guessIndent } from "./editor.js";
 import { LimitsPanel } from "./limits.js";
 import { ResultView } from "./result.js";
 import { TestsPanel } from "./tests.js";
+import { base64ToBytes, CollectedView, FilesPanel, fromBase64Answer, toBase64Request } from "./files.js";
 import { cleanLimits, decodeShare, encodeShare, isShareFragment, loadSaved, save, shareText } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
@@ -46,6 +47,8 @@ const editor = attachEditor(el.code, $("gutter"), () => guessIndent(el.code.valu
 const limits = new LimitsPanel($("limits"), $("limits-summary"), $("limits-note"), $("limits-reset"));
 const view = new ResultView($("result"));
 const tests = new TestsPanel($("tests"), () => persistNow());
+const files = new FilesPanel($("files"), () => persistNow());
+const collected = new CollectedView($("collected"));
 
 function language(id) {
 	return page.languages.find((l) => l.id === id);
@@ -59,7 +62,7 @@ function currentRun() {
 	}
 	return {
 		language: page.languageId, code: el.code.value, stdin: el.stdin.value, limits: page.lastLimits,
-		tests: tests.get(), compare: tests.getCompare(),
+		tests: tests.get(), compare: tests.getCompare(), files: files.get(), collect: files.getCollect(),
 	};
 }
 
@@ -92,6 +95,9 @@ function setWork(run) {
 	limits.set(run.limits);
 	page.lastLimits = { ...run.limits };
 	tests.set(run.tests || [], run.compare);
+	files.set(run.files || [], run.collect);
+	if ((run.files && run.files.length) || run.collect)
+		files.root.open = true;
 	if (run.tests && run.tests.length)
 		tests.root.open = true;
 	editor.refresh();
@@ -164,7 +170,7 @@ async function run() {
 	const lim = readLimits();
 	if (!lim)
 		return;
-	const request = { language: page.languageId, code: el.code.value };
+	const request = { language: page.languageId, code: el.code.value, ...files.request() };
 	if (el.stdin.value)
 		request.stdin = el.stdin.value;
 	if (Object.keys(lim).length)
@@ -182,7 +188,7 @@ async function runTests() {
 	const lim = readLimits();
 	if (!lim)
 		return;
-	const request = { language: page.languageId, code: el.code.value, ...tests.request() };
+	const request = { language: page.languageId, code: el.code.value, ...files.request(), ...tests.request() };
 	if (!request.tests.length)
 		return;
 	if (Object.keys(lim).length)
@@ -205,13 +211,23 @@ async function execute(request, lim, onTest = () => {}) {
 	page.stop = stop;
 	setRunning(true);
 	view.running();
+	collected.clear();
+	// Collected files come back as exact bytes only in base64 mode; then
+	// every output is base64, decoded here (a character may span events).
+	const base64 = Boolean(request.collect);
+	if (base64)
+		request = toBase64Request(request);
+	const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
+	const plain = (obj) => (base64 ? fromBase64Answer(obj) : obj);
 	const onEvent = (ev) => {
-		if (ev.event === "stdout" || ev.event === "stderr")
-			view.append(ev.event, typeof ev.data === "string" ? ev.data : "");
-		else if (ev.event === "compile")
-			view.showCompile(ev);
-		else if (ev.event === "test")
-			onTest(ev);
+		if (ev.event === "stdout" || ev.event === "stderr") {
+			const data = typeof ev.data === "string" ? ev.data : "";
+			view.append(ev.event, base64 ? decoders[ev.event].decode(base64ToBytes(data), { stream: true }) : data);
+		} else if (ev.event === "compile") {
+			view.showCompile(plain(ev));
+		} else if (ev.event === "test") {
+			onTest(plain(ev));
+		}
 	};
 	let answer = await api.streamRun(request, onEvent, stop.signal);
 	// The streamed answer's worst case (the outputs twice) may pass the
@@ -221,6 +237,8 @@ async function execute(request, lim, onTest = () => {}) {
 	page.stop = null;
 	view.done();
 	setRunning(false);
+	if (base64 && answer.data)
+		answer = { data: fromBase64Answer(answer.data) };
 	const { data, error, aborted } = answer;
 	if (aborted) {
 		view.stopped();
@@ -235,6 +253,7 @@ async function execute(request, lim, onTest = () => {}) {
 		return answer;
 	}
 	view.showRun(data);
+	collected.show(data.files);
 	view.reveal();
 	learnDefaults(data.limits, lim);
 	persistNow();

@@ -2,7 +2,7 @@
 // and the copy kept in localStorage so that a reload keeps the work.
 //
 // A share link is "#z=" + base64url(deflate-raw(JSON {language, code,
-// stdin, limits, tests, compare})), UTF-8 throughout; nothing is stored on
+// stdin, limits, tests, compare, files, collect})), UTF-8 throughout; nothing is stored on
 // the server.  A browser without CompressionStream("deflate-raw") makes
 // "#s=" + base64url(JSON) instead, the first format, which stays readable.
 // Limits are kept in the API's own units (ms, bytes, count), so a link
@@ -109,6 +109,14 @@ export function cleanTests(list) {
 	}));
 }
 
+// The files panel's input files: [{name, content}], strings.
+function cleanFiles(list) {
+	if (!Array.isArray(list))
+		return [];
+	return list.filter((f) => f && typeof f === "object" && typeof f.name === "string")
+		.map((f) => ({ name: f.name, content: typeof f.content === "string" ? f.content : "" }));
+}
+
 function cleanRun(obj) {
 	if (!obj || typeof obj !== "object")
 		return null;
@@ -119,6 +127,8 @@ function cleanRun(obj) {
 		limits: cleanLimits(obj.limits),
 		tests: cleanTests(obj.tests),
 		compare: COMPARE.includes(obj.compare) ? obj.compare : COMPARE[0],
+		files: cleanFiles(obj.files),
+		collect: typeof obj.collect === "string" ? obj.collect : "",
 	};
 }
 
@@ -144,6 +154,11 @@ export function shareText(run) {
 	}
 	if (run.compare && run.compare !== COMPARE[0])
 		obj.compare = run.compare;
+	const files = cleanFiles(run.files);
+	if (files.length)
+		obj.files = files;
+	if (run.collect)
+		obj.collect = run.collect;
 	return JSON.stringify(obj);
 }
 
