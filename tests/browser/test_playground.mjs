@@ -426,6 +426,13 @@ function testsOf(page) {
 	})));
 }
 
+// Press Share and wait for the link (it is made asynchronously: deflated).
+async function shareLink(page) {
+	await page.click("#share");
+	await page.waitForFunction(() => document.getElementById("share-url").value !== "");
+	return page.inputValue("#share-url");
+}
+
 async function setLimit(page, id, value) {
 	if (!(await page.$eval("#limits", (d) => d.open)))
 		await page.click("#limits > summary");
@@ -657,8 +664,7 @@ open('shape.out', 'w').write('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.o
 		assert.ok(got[3].message.length > 0, "the missing file says why");
 		await page.screenshot({ path: path.join(shotDir, "playground-files.png"), fullPage: true });
 		// The files go in share links too.
-		await page.click("#share");
-		const other = await openPage(await page.inputValue("#share-url"));
+		const other = await openPage(await shareLink(page));
 		assert.equal(await other.inputValue("#file-list > li .file-name"), "data.txt");
 		assert.equal(await other.inputValue("#file-list > li .file-content"), "3 4\n");
 		assert.equal(await other.inputValue("#collect"), "report.txt plot.png, shape.out missing.txt");
@@ -893,8 +899,7 @@ open('shape.out', 'w').write('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.o
 		await setCode(page, "sh", "read x\necho \"got $x\"\n");
 		await page.fill("#stdin", "shared stdin ✓\n");
 		await setLimit(page, "#limit-wall", "3000");
-		await page.click("#share");
-		const url = await page.inputValue("#share-url");
+		const url = await shareLink(page);
 		assert.ok(url.startsWith(svc.origin + "/#z="), "a deflated link: " + url);
 		assert.equal(page.url(), url, "the address bar holds the link");
 		assert.equal(await page.evaluate(() => document.activeElement.id), "share-url");
@@ -920,8 +925,7 @@ open('shape.out', 'w').write('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.o
 		await addTest(page, { stdin: "2 3", expected: "6 x y", args: "x\ny" });
 		await addTest(page, { stdin: "1 1", expected: "2" });
 		await page.selectOption("#test-compare", "tokens");
-		await page.click("#share");
-		const url = await page.inputValue("#share-url");
+		const url = await shareLink(page);
 		assert.ok(url.startsWith(svc.origin + "/#z="), "link: " + url);
 		// Deflated: shorter than the same JSON in plain base64url.
 		const plainLength = Buffer.from(JSON.stringify({ language: "sh", code: "read a b\necho $((a * b)) \"$@\"\n",

@@ -264,6 +264,7 @@ async function execute(request, lim, onTest = () => {}) {
 
 async function share() {
 	const run = currentRun();
+	el.shareUrl.value = ""; // no stale link while the new one is deflated
 	const fragment = await encodeShare(run);
 	history.replaceState(null, "", location.pathname + location.search + fragment);
 	page.fragment = shareText(run);
