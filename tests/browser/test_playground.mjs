@@ -210,7 +210,13 @@ class Service {
 const results = [];
 let currentPage = null;
 
+// RUNBOX_BROWSER_CHECKS=regex runs only the checks whose names match, for
+// working on a few; the summary then counts only those.
+const only = process.env.RUNBOX_BROWSER_CHECKS ? new RegExp(process.env.RUNBOX_BROWSER_CHECKS) : null;
+
 async function check(name, fn) {
+	if (only && !only.test(name) && name !== "the service stops cleanly")
+		return;
 	const t0 = Date.now();
 	try {
 		await fn();
@@ -271,6 +277,34 @@ async function runsSoFar() {
 	return n;
 }
 
+// The service's GET /api/v1/health, from here (not from a page).
+async function health() {
+	return (await fetch(svc.origin + "/api/v1/health", { cache: "no-store" })).json();
+}
+
+// runbox_runs_total of one status.
+async function runsWithStatus(status) {
+	const text = await (await fetch("http://127.0.0.1:" + (svc.port + 1) + "/metrics")).text();
+	let n = 0;
+	for (const m of text.matchAll(/^runbox_runs_total\{([^}]*)\} (\d+)$/gm)) {
+		if (m[1].includes('status="' + status + '"'))
+			n += Number(m[2]);
+	}
+	return n;
+}
+
+// Poll cond() every 50 ms until it is true or ms have passed; whether it was.
+async function eventually(cond, ms) {
+	const end = Date.now() + ms;
+	for (;;) {
+		if (await cond())
+			return true;
+		if (Date.now() > end)
+			return false;
+		await new Promise((r) => setTimeout(r, 50));
+	}
+}
+
 // From a page of origin: POST a run with the given Content-Type; what
 // the page could see ("blocked" when the browser kept the answer from it).
 async function postFrom(origin, contentType) {
@@ -312,6 +346,9 @@ async function openPage(url = svc.origin + "/", { viewport = null, keep = false 
 	if (!keep) {
 		await page.goto(svc.origin + "/");
 		await page.evaluate(() => localStorage.clear());
+		// Away first, so that a url with a fragment is a new load, not a
+		// hashchange of the page just opened.
+		await page.goto("about:blank");
 	}
 	await page.goto(url);
 	await ready(page);
@@ -362,6 +399,38 @@ async function setCode(page, language, code) {
 	if (language)
 		await page.selectOption("#language", language);
 	await page.fill("#code", code);
+}
+
+// Add a test to the tests panel and fill it in.
+async function addTest(page, { stdin = "", expected = "", args = "" }) {
+	if (!(await page.$eval("#tests", (d) => d.open)))
+		await page.click("#tests > summary");
+	await page.click("#test-add");
+	const row = page.locator("#test-list > li").last();
+	await row.locator(".test-stdin").fill(stdin);
+	await row.locator(".test-expected").fill(expected);
+	await row.locator(".test-args").fill(args);
+	return row;
+}
+
+function testsOf(page) {
+	return page.$$eval("#test-list > li", (rows) => rows.map((li) => ({
+		name: li.querySelector(".test-name").textContent,
+		stdin: li.querySelector(".test-stdin").value,
+		expected: li.querySelector(".test-expected").value,
+		args: li.querySelector(".test-args").value,
+		verdict: li.querySelector(".verdict").dataset.verdict,
+		badge: li.querySelector(".verdict").textContent,
+		message: li.querySelector(".test-message").textContent,
+		stdout: li.querySelector(".test-stdout").textContent,
+	})));
+}
+
+// Press Share and wait for the link (it is made asynchronously: deflated).
+async function shareLink(page) {
+	await page.click("#share");
+	await page.waitForFunction(() => document.getElementById("share-url").value !== "");
+	return page.inputValue("#share-url");
 }
 
 async function setLimit(page, id, value) {
@@ -428,6 +497,178 @@ async function checks() {
 		assert.equal(extra, 0, "no second run while the first is in flight");
 		assert.equal(await page.isEnabled("#run"), true);
 		assert.equal(await page.textContent("#run"), "Run");
+		await page.close();
+	});
+
+	await check("live output: the first line is on the page before the program ends", async () => {
+		const page = await openPage();
+		await setCode(page, "python3",
+			"import time\nprint('first', flush=True)\ntime.sleep(1.5)\nprint('second')\n");
+		const t0 = Date.now();
+		const done = run(page);
+		await page.waitForFunction(() => document.getElementById("stdout").textContent === "first\n",
+			null, { timeout: 5000 });
+		const seenAfter = Date.now() - t0;
+		// Still running: the page has the first line and not the second.
+		assert.equal(await page.getAttribute("#badge", "data-status"), "running");
+		assert.ok(await page.$eval("#result", (e) => e.hasAttribute("aria-busy")), "the run is in flight");
+		assert.ok(seenAfter < 1500, "first line after " + seenAfter + " ms: before the sleep ended");
+		const clock = async () => Number((await page.textContent("#message")).match(/Running for (\d+\.\d) s/)[1]);
+		const c1 = await clock();
+		await page.waitForTimeout(300);
+		const c2 = await clock();
+		assert.ok(c2 > c1, "the timer runs: " + c1 + " then " + c2);
+		assert.equal(await page.isVisible("#stop"), true, "Stop is offered while running");
+		await page.screenshot({ path: path.join(shotDir, "playground-live.png"), fullPage: true });
+		const r = await done;
+		assert.equal(r.status, "ok");
+		assert.equal(r.stdout, "first\nsecond\n", "the result's stdout replaces the live one, the same");
+		assert.equal(r.detail, "exit code 0");
+		assert.match(r.usage, /wall \d+ ms of \d+ ms/);
+		assert.equal(await page.isVisible("#stop"), false, "Stop hidden after the run");
+		await page.close();
+	});
+
+	await check("Stop cancels a sleeping run and frees its slot", async () => {
+		const page = await openPage();
+		await setCode(page, "python3",
+			"import sys, time\nprint('started', flush=True)\nprint('to err', file=sys.stderr, flush=True)\n" +
+			"time.sleep(8)\nprint('not reached')\n");
+		const cancelledBefore = await runsWithStatus("cancelled");
+		await page.click("#run");
+		await page.waitForFunction(() => document.getElementById("stderr").textContent === "to err\n",
+			null, { timeout: 5000 });
+		assert.equal(await page.textContent("#stdout"), "started\n");
+		assert.ok((await health()).busy >= 1, "a slot is busy with the run");
+		const t0 = Date.now();
+		await page.click("#stop");
+		await page.waitForFunction(() => document.getElementById("badge").dataset.status === "stopped",
+			null, { timeout: 3000 });
+		assert.equal(await page.textContent("#badge"), "stopped");
+		assert.match(await page.textContent("#message"), /^Stopped after \d+\.\d s: the run was cancelled/);
+		assert.equal(await page.textContent("#stdout"), "started\n", "the output so far stays");
+		assert.equal(await page.textContent("#stderr"), "to err\n");
+		assert.equal(await page.isEnabled("#run"), true, "Run usable again");
+		assert.equal(await page.isVisible("#stop"), false);
+		assert.ok(await eventually(async () => (await health()).busy === 0, 2000),
+			"the slot is free within 2 s of Stop (busy: " + (await health()).busy + ")");
+		assert.ok(Date.now() - t0 < 4000, "freed long before the program's 8 s sleep");
+		assert.ok(await eventually(async () => (await runsWithStatus("cancelled")) === cancelledBefore + 1, 2000),
+			"the service counted the run as cancelled");
+		await page.screenshot({ path: path.join(shotDir, "playground-stopped.png"), fullPage: true });
+		await page.close();
+	});
+
+	await check("tests panel: add, edit, remove, run; verdicts arrive one by one", async () => {
+		const page = await openPage();
+		// Test 2 passes an argument that changes the sum: wrong answer.
+		await setCode(page, "python3",
+			"import sys, time\na, b = map(int, sys.stdin.read().split())\n" +
+			"print(a + b + sum(int(x) for x in sys.argv[1:]))\ntime.sleep(1)\n");
+		assert.equal(await page.isEnabled("#test-run"), false, "nothing to run without tests");
+		await addTest(page, { stdin: "1 2\n", expected: "3\n" });
+		await addTest(page, { stdin: "2 2\n", expected: "4", args: "10" });
+		const third = await addTest(page, { stdin: "removed", expected: "x" });
+		assert.equal(await page.textContent("#tests-summary"), "3 tests");
+		await third.locator(".test-remove").click();
+		assert.equal(await page.textContent("#tests-summary"), "2 tests");
+		// Edit the first test after the fact.
+		await page.locator("#test-list > li").first().locator(".test-stdin").fill("1 2");
+		let sent = null;
+		page.on("request", (q) => { if (q.url().endsWith("/api/v1/run")) sent = q.postDataJSON(); });
+		await page.click("#test-run");
+		// Test 1 ends about a second before test 2: its badge comes first.
+		await page.waitForFunction(() => document.querySelector("#test-list > li .verdict").dataset.verdict !== "",
+			null, { timeout: 10000 });
+		let t = await testsOf(page);
+		assert.equal(t[0].verdict, "accepted");
+		assert.equal(t[1].verdict, "", "test 2 still running: " + JSON.stringify(t[1]));
+		assert.equal(t[1].badge, "waiting");
+		assert.ok(await page.$eval("#result", (e) => e.hasAttribute("aria-busy")), "the run is in flight");
+		await page.waitForFunction(() => !document.getElementById("result").hasAttribute("aria-busy"),
+			null, { timeout: 10000 });
+		assert.deepEqual(sent.tests, [{ stdin: "1 2", expected_stdout: "3\n" },
+			{ stdin: "2 2\n", expected_stdout: "4", args: ["10"] }]);
+		assert.equal(sent.compare, "trailing_whitespace");
+		t = await testsOf(page);
+		assert.deepEqual(t.map((x) => [x.name, x.verdict, x.badge]),
+			[["Test 1", "accepted", "accepted"], ["Test 2", "wrong_answer", "wrong answer"]]);
+		assert.equal(t[0].stdout, "3\n");
+		assert.equal(t[1].stdout, "14\n", "the argument reached the program");
+		assert.match(t[1].message, /^The output differs from the expected output/);
+		assert.equal(await page.getAttribute("#test-list > li:nth-child(2) .verdict", "class"), "badge verdict nonzero");
+		assert.equal(await page.textContent("#test-total"), "Summary: 1 passed, 1 failed");
+		const r = await resultOf(page);
+		assert.equal(r.status, "wrong_answer");
+		assert.equal(r.badge, "wrong answer");
+		assert.match(r.message, /test 2/i);
+		assert.match(r.usage, /^Tests: 1 passed, 1 failed/);
+		await page.locator("#test-list > li").nth(1).locator(".test-output > summary").click();
+		await page.screenshot({ path: path.join(shotDir, "playground-tests.png"), fullPage: true });
+		// The tests are kept across a reload.
+		await page.reload();
+		await ready(page);
+		t = await testsOf(page);
+		assert.deepEqual(t.map((x) => [x.stdin, x.expected, x.args]), [["1 2", "3\n", ""], ["2 2\n", "4", "10"]]);
+		await page.close();
+	});
+
+	await check("files: an input file in, text and images collected and drawn", async () => {
+		const page = await openPage();
+		// A PNG made by hand (zlib, no imaging library), an SVG under a name
+		// that does not say so, and a text file; one name that is missing.
+		await setCode(page, "python3", String.raw`import struct, zlib
+a, b = map(int, open('data.txt').read().split())
+print('sum', a + b, '✓', flush=True)
+open('report.txt', 'w').write('report: %d ✓\n' % (a + b))
+def chunk(kind, data):
+    return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+w, h = 64, 48
+raw = b''.join(b'\x00' + bytes(v for x in range(w) for v in (x * 4, y * 5, 128)) for y in range(h))
+png = b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 0))
+png += chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b'')
+open('plot.png', 'wb').write(png)
+open('shape.out', 'w').write('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="30" height="20">'
+    '<circle cx="10" cy="10" r="8" fill="teal"/></svg>\n')
+`);
+		await page.click("#files > summary");
+		await page.click("#file-add");
+		await page.locator("#file-list > li .file-name").fill("data.txt");
+		await page.locator("#file-list > li .file-content").fill("3 4\n");
+		await page.fill("#collect", "report.txt plot.png, shape.out missing.txt");
+		assert.equal(await page.textContent("#files-summary"), "1 input file, collect 4");
+		let sent = null;
+		page.on("request", (q) => { if (q.url().endsWith("/api/v1/run")) sent = q.postDataJSON(); });
+		const r = await run(page);
+		assert.equal(sent.encoding, "base64", "collecting asks for exact bytes");
+		assert.deepEqual(sent.collect, ["report.txt", "plot.png", "shape.out", "missing.txt"]);
+		assert.equal(Buffer.from(sent.files["data.txt"], "base64").toString(), "3 4\n");
+		assert.equal(r.status, "ok", r.message);
+		assert.equal(r.stdout, "sum 7 ✓\n", "base64 output decoded as UTF-8");
+		// Each image must have loaded (decoded) before its size is read.
+		await page.waitForFunction(() => Array.from(document.querySelectorAll("#collected img"))
+			.every((i) => i.complete && i.naturalWidth > 0), null, { timeout: 5000 });
+		const got = await page.$$eval("#collected-list > figure", (fs) => fs.map((f) => ({
+			name: f.dataset.name, kind: f.dataset.kind,
+			text: f.querySelector("pre") ? f.querySelector("pre").textContent : null,
+			size: f.querySelector("img") ? [f.querySelector("img").naturalWidth, f.querySelector("img").naturalHeight] : null,
+			src: f.querySelector("img") ? f.querySelector("img").src : null,
+			message: f.querySelector("p") ? f.querySelector("p").textContent : null,
+		})));
+		assert.deepEqual(got.map((f) => [f.name, f.kind]), [["report.txt", "text"], ["plot.png", "image"],
+			["shape.out", "image"], ["missing.txt", "error"]]);
+		assert.equal(got[0].text, "report: 7 ✓\n");
+		assert.deepEqual(got[1].size, [64, 48], "the PNG was decoded");
+		assert.deepEqual(got[2].size, [30, 20], "the SVG was drawn");
+		assert.match(got[1].src, /^blob:/);
+		assert.ok(got[3].message.length > 0, "the missing file says why");
+		await page.screenshot({ path: path.join(shotDir, "playground-files.png"), fullPage: true });
+		// The files go in share links too.
+		const other = await openPage(await shareLink(page));
+		assert.equal(await other.inputValue("#file-list > li .file-name"), "data.txt");
+		assert.equal(await other.inputValue("#file-list > li .file-content"), "3 4\n");
+		assert.equal(await other.inputValue("#collect"), "report.txt plot.png, shape.out missing.txt");
+		await other.close();
 		await page.close();
 	});
 
@@ -658,9 +899,8 @@ async function checks() {
 		await setCode(page, "sh", "read x\necho \"got $x\"\n");
 		await page.fill("#stdin", "shared stdin ✓\n");
 		await setLimit(page, "#limit-wall", "3000");
-		await page.click("#share");
-		const url = await page.inputValue("#share-url");
-		assert.ok(url.startsWith(svc.origin + "/#s="), "link: " + url);
+		const url = await shareLink(page);
+		assert.ok(url.startsWith(svc.origin + "/#z="), "a deflated link: " + url);
 		assert.equal(page.url(), url, "the address bar holds the link");
 		assert.equal(await page.evaluate(() => document.activeElement.id), "share-url");
 		// Change the work in the first page: the link must not depend on it.
@@ -675,6 +915,56 @@ async function checks() {
 		assert.equal(r.stdout, "got shared stdin ✓\n");
 		assert.match(r.usage, /wall \d+ ms of 3000 ms/);
 		await other.close();
+		await page.close();
+	});
+
+	await check("a share link carries the tests and the compare mode", async () => {
+		const page = await openPage();
+		await setCode(page, "sh", "read a b\necho $((a * b)) \"$@\"\n");
+		await addTest(page, { stdin: "6 7\n", expected: "42" });
+		await addTest(page, { stdin: "2 3", expected: "6 x y", args: "x\ny" });
+		await addTest(page, { stdin: "1 1", expected: "2" });
+		await page.selectOption("#test-compare", "tokens");
+		const url = await shareLink(page);
+		assert.ok(url.startsWith(svc.origin + "/#z="), "link: " + url);
+		// Deflated: shorter than the same JSON in plain base64url.
+		const plainLength = Buffer.from(JSON.stringify({ language: "sh", code: "read a b\necho $((a * b)) \"$@\"\n",
+			tests: [{ stdin: "6 7\n", expected_stdout: "42" }, { stdin: "2 3", expected_stdout: "6 x y", args: "x\ny" },
+				{ stdin: "1 1", expected_stdout: "2" }], compare: "tokens" })).toString("base64url").length;
+		const linkLength = url.length - (svc.origin + "/#z=").length;
+		assert.ok(linkLength < plainLength, "deflated " + linkLength + " vs plain " + plainLength);
+		// A new page with nothing stored opens the link.
+		const other = await openPage(url);
+		assert.equal(await other.inputValue("#language"), "sh");
+		assert.equal(await other.$eval("#tests", (d) => d.open), true, "the tests panel is open");
+		const t = await testsOf(other);
+		assert.deepEqual(t.map((x) => [x.stdin, x.expected, x.args]),
+			[["6 7\n", "42", ""], ["2 3", "6 x y", "x\ny"], ["1 1", "2", ""]]);
+		assert.equal(await other.inputValue("#test-compare"), "tokens");
+		await other.click("#test-run");
+		await other.waitForFunction(() => !document.getElementById("result").hasAttribute("aria-busy"),
+			null, { timeout: 15000 });
+		assert.deepEqual((await testsOf(other)).map((x) => x.verdict), ["accepted", "accepted", "wrong_answer"]);
+		assert.equal(await other.textContent("#test-total"), "Summary: 2 passed, 1 failed");
+		await other.screenshot({ path: path.join(shotDir, "playground-shared-tests.png"), fullPage: true });
+		await other.close();
+		await page.close();
+	});
+
+	await check("a link in the first format (#s=, plain base64url JSON) still opens", async () => {
+		const old = { language: "sh", code: "echo old ✓\n", stdin: "in", limits: { wall_time_ms: 2500 } };
+		const page = await openPage(svc.origin + "/#s=" + Buffer.from(JSON.stringify(old)).toString("base64url"));
+		assert.equal(await page.inputValue("#language"), "sh");
+		assert.equal(await page.inputValue("#code"), "echo old ✓\n");
+		assert.equal(await page.inputValue("#stdin"), "in");
+		assert.equal(await page.inputValue("#limit-wall"), "2500");
+		assert.deepEqual(await testsOf(page), []);
+		await page.close();
+	});
+
+	await check("a damaged deflated link says so", async () => {
+		const page = await openPage(svc.origin + "/#z=" + Buffer.from("not deflate at all").toString("base64url"));
+		assert.match(await page.textContent("#message"), /link is damaged/);
 		await page.close();
 	});
 
@@ -749,7 +1039,9 @@ async function checks() {
 	});
 
 	await check("screenshots are written", async () => {
-		for (const f of ["playground.png", "playground-phone.png", "playground-dark.png"]) {
+		for (const f of ["playground.png", "playground-phone.png", "playground-dark.png",
+			"playground-live.png", "playground-stopped.png", "playground-tests.png",
+			"playground-shared-tests.png", "playground-files.png"]) {
 			const st = fs.statSync(path.join(shotDir, f));
 			assert.ok(st.size > 5000, f + " is " + st.size + " bytes");
 			console.log("  screenshot: " + path.join(shotDir, f));

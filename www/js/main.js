@@ -12,12 +12,15 @@ import * as api from "./api.js";
 import { attachEditor, guessIndent } from "./editor.js";
 import { LimitsPanel } from "./limits.js";
 import { ResultView } from "./result.js";
-import { cleanLimits, decodeShare, encodeShare, isShareFragment, loadSaved, save } from "./state.js";
+import { TestsPanel } from "./tests.js";
+import { base64ToBytes, CollectedView, FilesPanel, fromBase64Answer, toBase64Request } from "./files.js";
+import { cleanLimits, decodeShare, encodeShare, isShareFragment, loadSaved, save, shareText } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
 const el = {
 	language: $("language"),
 	run: $("run"),
+	stop: $("stop"),
 	share: $("share"),
 	sample: $("sample"),
 	shareBox: $("share-box"),
@@ -35,13 +38,17 @@ const page = {
 	learned: {},       // default limits seen in the effective limits of runs
 	serverDefaults: false,
 	lastLimits: {},    // the last valid contents of the limits panel
-	fragment: "",      // the work the address bar's share link holds (encoded), "" if none
+	fragment: "",      // the work the address bar's share link holds (shareText), "" if none
 	running: false,
+	stop: null,        // the AbortController of the run in flight
 };
 
 const editor = attachEditor(el.code, $("gutter"), () => guessIndent(el.code.value, page.languageId));
 const limits = new LimitsPanel($("limits"), $("limits-summary"), $("limits-note"), $("limits-reset"));
 const view = new ResultView($("result"));
+const tests = new TestsPanel($("tests"), () => persistNow());
+const files = new FilesPanel($("files"), () => persistNow());
+const collected = new CollectedView($("collected"));
 
 function language(id) {
 	return page.languages.find((l) => l.id === id);
@@ -53,7 +60,10 @@ function currentRun() {
 	} catch {
 		// Half-typed limit: keep the last good ones for storage and links.
 	}
-	return { language: page.languageId, code: el.code.value, stdin: el.stdin.value, limits: page.lastLimits };
+	return {
+		language: page.languageId, code: el.code.value, stdin: el.stdin.value, limits: page.lastLimits,
+		tests: tests.get(), compare: tests.getCompare(), files: files.get(), collect: files.getCollect(),
+	};
 }
 
 // ---- keeping the work --------------------------------------------------------
@@ -67,7 +77,7 @@ function persistNow() {
 	if (run.language)
 		page.drafts[run.language] = run.code;
 	save(run, page.drafts, page.learned);
-	if (page.fragment && encodeShare(run) !== page.fragment) {
+	if (page.fragment && shareText(run) !== page.fragment) {
 		history.replaceState(null, "", location.pathname + location.search);
 		page.fragment = "";
 		el.shareBox.hidden = true;
@@ -84,6 +94,12 @@ function setWork(run) {
 	el.stdin.value = run.stdin;
 	limits.set(run.limits);
 	page.lastLimits = { ...run.limits };
+	tests.set(run.tests || [], run.compare);
+	files.set(run.files || [], run.collect);
+	if ((run.files && run.files.length) || run.collect)
+		files.root.open = true;
+	if (run.tests && run.tests.length)
+		tests.root.open = true;
 	editor.refresh();
 }
 
@@ -105,12 +121,12 @@ function selectLanguage(id) {
 	el.language.value = id;
 }
 
-function applyFragment() {
-	const shared = decodeShare(location.hash);
+async function applyFragment() {
+	const shared = await decodeShare(location.hash);
 	if (!shared.run)
 		return shared.error || "";
 	setWork(shared.run);
-	page.fragment = encodeShare(shared.run);
+	page.fragment = shareText(shared.run);
 	return selectFor(shared.run);
 }
 
@@ -120,6 +136,8 @@ function setRunning(on) {
 	page.running = on;
 	el.run.disabled = on || !page.languageId;
 	el.run.textContent = on ? "Running\u2026" : "Run";
+	el.stop.hidden = !on;
+	tests.setBusy(on);
 }
 
 // Default limits from the effective limits of a run: those the request
@@ -134,51 +152,122 @@ function learnDefaults(effective, sent) {
 	limits.setDefaults(page.learned, null, false);
 }
 
-async function run() {
-	if (page.running || !page.languageId)
-		return;
-	let lim;
+// The limits panel's limits, or null after showing why they are wrong.
+function readLimits() {
 	try {
-		lim = limits.readAll();
+		return limits.readAll();
 	} catch (e) {
 		limits.details.open = true;
 		view.showError({ title: "check the limits", message: e.message });
 		e.input.focus();
-		return;
+		return null;
 	}
-	const request = { language: page.languageId, code: el.code.value };
+}
+
+async function run() {
+	if (page.running || !page.languageId)
+		return;
+	const lim = readLimits();
+	if (!lim)
+		return;
+	const request = { language: page.languageId, code: el.code.value, ...files.request() };
 	if (el.stdin.value)
 		request.stdin = el.stdin.value;
 	if (Object.keys(lim).length)
 		request.limits = lim;
 	persistNow();
 
+	await execute(request, lim);
+}
+
+// Judge mode: every test of the panel in one request, each verdict shown
+// as its test ends.
+async function runTests() {
+	if (page.running || !page.languageId)
+		return;
+	const lim = readLimits();
+	if (!lim)
+		return;
+	const request = { language: page.languageId, code: el.code.value, ...files.request(), ...tests.request() };
+	if (!request.tests.length)
+		return;
+	if (Object.keys(lim).length)
+		request.limits = lim;
+	persistNow();
+
+	tests.running();
+	const { data, error, aborted } = await execute(request, lim, (ev) => tests.showVerdict(ev.index, ev));
+	if (data)
+		tests.showResult(data);
+	else
+		tests.unfinished(aborted ? "stopped" : "not run");
+}
+
+// Run a request as a stream: output shows as it comes, Stop hangs up
+// (which cancels the run on the server).  onTest gets judge mode's test
+// events.
+async function execute(request, lim, onTest = () => {}) {
+	const stop = new AbortController();
+	page.stop = stop;
 	setRunning(true);
 	view.running();
-	const { data, error } = await api.postRun(request);
+	collected.clear();
+	// Collected files come back as exact bytes only in base64 mode; then
+	// every output is base64, decoded here (a character may span events).
+	const base64 = Boolean(request.collect);
+	if (base64)
+		request = toBase64Request(request);
+	const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
+	const plain = (obj) => (base64 ? fromBase64Answer(obj) : obj);
+	const onEvent = (ev) => {
+		if (ev.event === "stdout" || ev.event === "stderr") {
+			const data = typeof ev.data === "string" ? ev.data : "";
+			view.append(ev.event, base64 ? decoders[ev.event].decode(base64ToBytes(data), { stream: true }) : data);
+		} else if (ev.event === "compile") {
+			view.showCompile(plain(ev));
+		} else if (ev.event === "test") {
+			onTest(plain(ev));
+		}
+	};
+	let answer = await api.streamRun(request, onEvent, stop.signal);
+	// The streamed answer's worst case (the outputs twice) may pass the
+	// server's answer size where the whole answer alone would not.
+	if (answer.error && answer.error.http === 400 && /streamed answer/.test(answer.error.message))
+		answer = await api.postRun(request);
+	page.stop = null;
 	view.done();
 	setRunning(false);
+	if (base64 && answer.data)
+		answer = { data: fromBase64Answer(answer.data) };
+	const { data, error, aborted } = answer;
+	if (aborted) {
+		view.stopped();
+		return answer;
+	}
 	if (error) {
 		view.showError(error);
 		view.reveal();
 		const input = limits.markFromMessage(error.message);
 		if (input)
 			view.detail.textContent += " \u00b7 see \u201c" + LimitsPanel.labelOf(input) + "\u201d under Limits";
-		return;
+		return answer;
 	}
 	view.showRun(data);
+	collected.show(data.files);
 	view.reveal();
 	learnDefaults(data.limits, lim);
 	persistNow();
+	return answer;
 }
 
 // ---- sharing ------------------------------------------------------------------------
 
 async function share() {
 	const run = currentRun();
-	const fragment = encodeShare(run);
+	el.shareUrl.value = ""; // no stale link while the new one is deflated
+	const fragment = await encodeShare(run);
 	history.replaceState(null, "", location.pathname + location.search + fragment);
-	page.fragment = fragment;
+	page.fragment = shareText(run);
 	el.shareUrl.value = location.href;
 	el.shareBox.hidden = false;
 	el.shareNote.textContent = "";
@@ -232,7 +321,8 @@ async function start() {
 		limits.setDefaults(page.learned, null, false);
 	}
 	// Show the work at once; the language list follows.
-	const shared = decodeShare(location.hash);
+	const hashAtStart = location.hash;
+	const shared = await decodeShare(hashAtStart);
 	if (shared.run)
 		setWork(shared.run);
 	else if (saved)
@@ -259,7 +349,7 @@ async function start() {
 
 	let notice = shared.error || "";
 	if (shared.run) {
-		page.fragment = encodeShare(shared.run);
+		page.fragment = shareText(shared.run);
 		notice = selectFor(shared.run);
 	} else if (saved) {
 		notice = selectFor(saved.run) || notice;
@@ -267,6 +357,10 @@ async function start() {
 		selectLanguage(list[0].id);
 		setWork({ code: list[0].sample || "", stdin: "", limits: {} });
 	}
+	// A link that came while the languages loaded (its hashchange found
+	// no languages yet).
+	if (location.hash !== hashAtStart && isShareFragment(location.hash))
+		notice = (await applyFragment()) || "Loaded the program from the link.";
 	if (notice)
 		view.message.textContent = notice;
 	setRunning(false);
@@ -299,6 +393,11 @@ el.sample.addEventListener("click", () => {
 });
 
 el.run.addEventListener("click", run);
+tests.runButton.addEventListener("click", runTests);
+el.stop.addEventListener("click", () => {
+	if (page.stop)
+		page.stop.abort();
+});
 el.share.addEventListener("click", share);
 
 document.addEventListener("keydown", (e) => {
@@ -317,9 +416,9 @@ window.addEventListener("pagehide", () => {
 		persistNow();
 });
 // A share link pasted into the address bar of an open page.
-window.addEventListener("hashchange", () => {
+window.addEventListener("hashchange", async () => {
 	if (page.languages.length && isShareFragment(location.hash)) {
-		const notice = applyFragment();
+		const notice = await applyFragment();
 		view.message.textContent = notice || "Loaded the program from the link.";
 	}
 });

@@ -17,7 +17,17 @@ const STATUS = {
 	file_size_exceeded: ["file size limit exceeded", "limit"],
 	compile_error: ["compile error", "compile"],
 	exec_failed: ["exec failed", "exec"],
+	cancelled: ["cancelled", "other"],
+	// Judge mode: a test's verdict, or the request's status after one.
+	accepted: ["accepted", "ok"],
+	wrong_answer: ["wrong answer", "nonzero"],
+	skipped: ["skipped", "other"],
 };
+
+// [label, kind] of a status or verdict word.
+export function statusLabel(word) {
+	return STATUS[word] || [String(word).replace(/_/g, " "), "other"];
+}
 
 // What an HTTP error means to someone at the page, by status code.
 const HTTP_TITLE = {
@@ -78,6 +88,55 @@ export class ResultView {
 		this.setBadge("running", "running…", "running");
 		this.message.textContent = "Waiting for the server.";
 		this.clearPanes("");
+		this.startTimer();
+	}
+
+	// The running clock in the message, from now until done().
+	startTimer() {
+		this.stopTimer();
+		this.t0 = performance.now();
+		const tick = () => {
+			this.message.textContent = "Running for " + this.elapsed() + " s; output appears as it comes.";
+		};
+		tick();
+		this.timer = setInterval(tick, 100);
+	}
+
+	stopTimer() {
+		clearInterval(this.timer);
+		this.timer = 0;
+	}
+
+	elapsed() {
+		return ((performance.now() - this.t0) / 1000).toFixed(1);
+	}
+
+	// A piece of live output ("stdout" or "stderr"), as the stream brings it.
+	append(name, text) {
+		const s = this.streams[name];
+		if (!s || !text)
+			return;
+		const pane = s.pane;
+		const atEnd = pane.scrollTop + pane.clientHeight >= pane.scrollHeight - 4;
+		pane.append(text);
+		if (atEnd)
+			pane.scrollTop = pane.scrollHeight;
+	}
+
+	// The compile step's event: its messages before the run's output.
+	showCompile(c) {
+		this.showCompileOf(c);
+	}
+
+	// The user pressed Stop: the partial output stays.
+	stopped() {
+		const t = this.elapsed();
+		this.stopTimer();
+		this.setState("run");
+		this.setBadge("other", "stopped", "stopped");
+		this.message.textContent = "Stopped after " + t + " s: the run was cancelled on the server.";
+		for (const s of Object.values(this.streams))
+			s.pane.dataset.empty = "(nothing)";
 	}
 
 	// On a phone the result is below the editor: bring its head into view.
@@ -88,12 +147,15 @@ export class ResultView {
 	}
 
 	done() {
+		this.stopTimer();
 		this.root.removeAttribute("aria-busy");
 	}
 
 	showRun(r) {
-		const [label, kind] = STATUS[r.status] || [String(r.status).replace(/_/g, " "), "other"];
-		this.clearPanes(r.status === "compile_error" ? "(not run: the compile step failed)" : "(nothing)");
+		const [label, kind] = statusLabel(r.status);
+		const judged = Array.isArray(r.tests);
+		this.clearPanes(r.status === "compile_error" ? "(not run: the compile step failed)"
+			: judged ? "(judge mode: each test's output is under Tests)" : "(nothing)");
 		this.setState("run");
 		this.setBadge(kind, label, r.status);
 		this.message.textContent = r.message || "";
@@ -110,6 +172,19 @@ export class ResultView {
 		}
 
 		const c = r.compile;
+		this.showCompileOf(c);
+
+		const lines = [];
+		if (judged && r.summary)
+			lines.push("Tests: " + summaryText(r.summary));
+		else if (r.status !== "compile_error" && r.status !== "exec_failed")
+			lines.push("Run: " + usageText(r.usage, r.limits));
+		if (c)
+			lines.push("Compile: " + usageText(c.usage, c.limits));
+		this.usage.textContent = lines.join("\n");
+	}
+
+	showCompileOf(c) {
 		if (c && (c.status !== "ok" || c.stdout || c.stderr)) {
 			this.compile.hidden = false;
 			this.compileStatus.textContent = c.status === "ok"
@@ -120,18 +195,12 @@ export class ResultView {
 				text += "\n[compiler output truncated]";
 			this.compileOut.textContent = text;
 		}
-
-		const lines = [];
-		if (r.status !== "compile_error" && r.status !== "exec_failed")
-			lines.push("Run: " + usageText(r.usage, r.limits));
-		if (c)
-			lines.push("Compile: " + usageText(c.usage, c.limits));
-		this.usage.textContent = lines.join("\n");
 	}
 
 	// An answer that is not a run: {http, code, message} from the API, or
 	// a local problem ({title, message}).
 	showError(e) {
+		this.stopTimer();
 		const title = e.title || HTTP_TITLE[e.http] || (e.http >= 500 ? "server error" : "request refused");
 		this.setState("error");
 		this.setBadge("error", title, e.code || "error");
@@ -168,4 +237,10 @@ function usageText(u, limits) {
 		"wall " + of(u.wall_time_ms, "wall_time_ms", ms),
 		"peak memory " + of(u.max_rss_bytes, "memory_bytes", humanBytes),
 	].join(" · ");
+}
+
+export function summaryText(sum) {
+	const n = (k) => (Number.isInteger(sum[k]) ? sum[k] : 0);
+	return n("passed") + " passed, " + n("failed") + " failed" +
+		(n("skipped") ? ", " + n("skipped") + " skipped" : "");
 }
