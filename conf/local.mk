@@ -33,7 +33,7 @@ wwwdir = $(datadir)/runbox/www
 dist_www_DATA = www/index.html www/style.css www/favicon.svg
 wwwjsdir = $(wwwdir)/js
 dist_wwwjs_DATA = www/js/api.js www/js/editor.js www/js/format.js www/js/limits.js \
-	www/js/main.js www/js/result.js www/js/state.js
+	www/js/main.js www/js/result.js www/js/state.js www/js/files.js www/js/tests.js
 
 dist_man_MANS = docs/runboxd.8
 EXTRA_DIST += docs/API.md docs/openapi.yaml

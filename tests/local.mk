@@ -80,7 +80,10 @@ TESTS += $(BROWSER_SUITES)
 EXTRA_DIST += tests/browser/check_browser tests/browser/test_playground.mjs \
 	tests/browser/package.json tests/browser/package-lock.json
 CLEANFILES += tests/browser/playground.png tests/browser/playground-phone.png \
-	tests/browser/playground-dark.png tests/browser/fail-*.png
+	tests/browser/playground-dark.png tests/browser/playground-live.png \
+	tests/browser/playground-stopped.png tests/browser/playground-tests.png \
+	tests/browser/playground-shared-tests.png tests/browser/playground-files.png \
+	tests/browser/playground-plot.png tests/browser/fail-*.png
 clean-local:
 	rm -rf tests/browser-deps
 

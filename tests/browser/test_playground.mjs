@@ -672,6 +672,31 @@ open('shape.out', 'w').write('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.o
 		await page.close();
 	});
 
+	await check("a matplotlib plot is drawn in the page", async () => {
+		const page = await openPage();
+		await setCode(page, "python3", String.raw`import numpy as np
+import matplotlib.pyplot as plt
+x = np.linspace(0, 6.28, 100)
+plt.figure(figsize=(4, 3), dpi=60)
+plt.plot(x, np.sin(x))
+plt.title('sin')
+plt.savefig('plot.png')
+print('saved')
+`);
+		await page.click("#files > summary");
+		await page.fill("#collect", "plot.png");
+		const r = await run(page);
+		assert.equal(r.status, "ok", r.message);
+		assert.equal(r.stdout, "saved\n");
+		await page.waitForFunction(() => Array.from(document.querySelectorAll("#collected img"))
+			.some((i) => i.complete && i.naturalWidth > 0), null, { timeout: 5000 });
+		const size = await page.$eval("#collected-list > figure[data-name='plot.png'] img",
+			(i) => [i.naturalWidth, i.naturalHeight]);
+		assert.deepEqual(size, [240, 180], "the plot (4 x 3 inches at 60 dpi) was decoded");
+		await page.screenshot({ path: path.join(shotDir, "playground-plot.png"), fullPage: true });
+		await page.close();
+	});
+
 	await check("stderr and exit 3: nonzero exit badge and both panes", async () => {
 		const page = await openPage();
 		await setCode(page, "python3",
