@@ -45,14 +45,17 @@ socket="$runtime/runboxd.sock"
 rpid=
 npid=
 cleanup() {
-	# Ignore further signals (a second Ctrl-C must not skip the cleanup)
-	# and never let a failed wait stop it under set -e.
+	# Ignore further signals (a second Ctrl-C must not skip the cleanup),
+	# and leave set -e off: a kill of a process that already exited (nginx
+	# that could not bind) fails, and under set -e that failure would end
+	# the shell here and leave runboxd running with its uid claims.
+	set +e
 	trap '' INT TERM
 	trap - EXIT
 	[ -n "$npid" ] && kill -TERM "$npid" 2>/dev/null
 	[ -n "$rpid" ] && kill -TERM "$rpid" 2>/dev/null
-	[ -n "$npid" ] && { wait "$npid" 2>/dev/null || true; }
-	[ -n "$rpid" ] && { wait "$rpid" 2>/dev/null || true; }
+	[ -n "$npid" ] && wait "$npid" 2>/dev/null
+	[ -n "$rpid" ] && wait "$rpid" 2>/dev/null
 	rm -rf "$runtime"
 	echo "runbox: stopped" >&2
 }

@@ -106,10 +106,12 @@ class Service {
 		return path.join(this.confDir, "runboxd.json");
 	}
 
-	launch(port) {
+	launch(port, metricsPort) {
 		this.port = port;
+		this.metricsPort = metricsPort;
 		this.log = [];
 		this.proc = spawn("/bin/sh", [path.join(srcdir, "conf", "run.sh"), "--port", String(port),
+			"--metrics-port", String(metricsPort),
 			"--builddir", builddir, "--srcdir", srcdir, "--config", this.config()], {
 			detached: true,
 			stdio: ["ignore", "ignore", "pipe"],
@@ -140,7 +142,7 @@ class Service {
 	async start() {
 		let why = "";
 		for (let attempt = 0; attempt < 4; attempt++) {
-			why = await this.launch(await freePort());
+			why = await this.launch(await freePort(), await freePort());
 			if (!why)
 				return;
 			const clash = this.log.some((l) => /Address already in use|could not bind|nginx did not start/.test(l));
@@ -267,10 +269,10 @@ function startOrigin() {
 	});
 }
 
-// Runs counted by the service so far (its /metrics listener, run.sh's
-// --metrics-port default: the port after the service's).
+// Runs counted by the service so far (its /metrics listener, on the port
+// given to run.sh as --metrics-port).
 async function runsSoFar() {
-	const text = await (await fetch("http://127.0.0.1:" + (svc.port + 1) + "/metrics")).text();
+	const text = await (await fetch("http://127.0.0.1:" + svc.metricsPort + "/metrics")).text();
 	let n = 0;
 	for (const m of text.matchAll(/^runbox_runs_total\{[^}]*\} (\d+)$/gm))
 		n += Number(m[1]);
@@ -284,7 +286,7 @@ async function health() {
 
 // runbox_runs_total of one status.
 async function runsWithStatus(status) {
-	const text = await (await fetch("http://127.0.0.1:" + (svc.port + 1) + "/metrics")).text();
+	const text = await (await fetch("http://127.0.0.1:" + svc.metricsPort + "/metrics")).text();
 	let n = 0;
 	for (const m of text.matchAll(/^runbox_runs_total\{([^}]*)\} (\d+)$/gm)) {
 		if (m[1].includes('status="' + status + '"'))

@@ -1433,6 +1433,41 @@ def run_uid(s):
 
 
 @test("instances")
+def failed_nginx_start_leaves_no_runboxd():
+    """nginx cannot bind (its metrics port is taken): run.sh exits 1 and
+    stops the runboxd it had started, so nothing holds the slot uids and
+    the next service starts on them.  (run.sh's cleanup ran under set -e:
+    its kill of the nginx that had already exited failed and ended the
+    shell, leaving runboxd and its uid claims behind.)"""
+    busy = socket.socket()
+    s = later = None
+    try:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        s = harness.Service()
+        s._launch(free_port(), busy.getsockname()[1])
+        try:
+            rc = s.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            fail("run.sh still runs 60 s after nginx could not bind:\n%s" % s.log_text(20))
+        eq(rc, 1, "run.sh's exit status when nginx cannot bind")
+        s._reader.join(5)
+        log = s.log_text(200)
+        check("nginx did not start" in log, "run.sh did not say nginx failed:\n%s" % log)
+        check("runbox: stopped" in log, "run.sh did not clean up:\n%s" % log)
+        left = {p: c for p, c in s.our_processes().items() if p != s.proc.pid}
+        check(not left, "left behind by run.sh: %s" % left)
+        later = harness.Service().start()
+        run_ok_on(later)
+    finally:
+        busy.close()
+        if later:
+            later.stop()
+        if s:
+            s._abort()
+
+
+@test("instances")
 def second_instance_with_the_same_uids_is_refused():
     first = second = third = sleeper = None
     try:
