@@ -1770,12 +1770,14 @@ def odd_api_paths_never_500():
             if path.startswith("/api/"):
                 check(status in (400, 404, 405, 415), "%s %s: unexpected %d: %s"
                       % (method, path[:60], status, short(raw)))
-                # nginx refuses a NUL or a bad %-escape (400) while
-                # parsing the request line, before any location: its own
-                # page.  Everything routed to runboxd is the API's JSON.
-                check(status == 400 or isinstance(body, dict) and
+            # nginx refuses a NUL or a bad %-escape (400) while parsing the
+            # request line, before any location: its server-level page is
+            # the API's JSON error too.  Everything routed to runboxd is.
+            if path.startswith("/api/") or status == 400:
+                check(isinstance(body, dict) and
                       isinstance(body.get("error"), dict) and body["error"].get("code"),
-                      "%s %s: not the API's JSON error: %s" % (method, path[:60], short(raw)))
+                      "%s %s: %d, not the API's JSON error: %s"
+                      % (method, path[:60], status, short(raw)))
     return "4xx each: " + ", ".join(seen)
 
 
