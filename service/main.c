@@ -9,7 +9,7 @@
  * --render prints TEMPLATE with @PORT@, @RUNTIME@, @WWW@, @SOCKET@, @SOCKET_GROUP@,
  * @MAX_BODY@, @READ_TIMEOUT@, @FRONT_READ_TIMEOUT@, @RATE@, @BURST@, @CONNS@,
  * @ADDR@, @ADDR_NAME@, @SERVER_NAMES@, @REAL_IP_FROM@, @TRUSTED_GEO@,
- * @METRICS_LISTEN@, @CLIENT_TIMEOUT@ and @BACKEND_CONNS@ replaced from the config (other @NAME@s are left as they are),
+ * @METRICS_LISTEN@, @METRICS_NAME@, @CLIENT_TIMEOUT@ and @BACKEND_CONNS@ replaced from the config (other @NAME@s are left as they are),
  * so that the nginx configuration never disagrees with runboxd's.
  */
 #include "config.h"
@@ -69,13 +69,26 @@ static char *join_each(char **v, const char *pre, const char *post)
 	return out;
 }
 
+/* The host part of an nginx listen address ("127.0.0.1:9100" ->
+   "127.0.0.1", "[::1]:9100" -> "[::1]"); empty for a bare port. */
+static void listen_host(const char *listen, char *out, size_t len)
+{
+	const char *end = listen[0] == '[' ? strchr(listen, ']') : strrchr(listen, ':');
+
+	if (listen[0] == '[' && end)
+		end++;
+	if (!end || (size_t)(end - listen) >= len)
+		end = listen;
+	snprintf(out, len, "%.*s", (int)(end - listen), listen);
+}
+
 static int render(const struct config *cfg, const char *template, const char *addr,
 		  const char *port, const char *runtime, const char *www,
 		  const char *metrics_listen)
 {
 	FILE *f = fopen(template, "r");
 	char line[4096], num[32], timeout[32], front[32], rate[32], burst[32], conns[32];
-	char client[32], backend[32], addr_name[80];
+	char client[32], backend[32], addr_name[80], metrics_name[80];
 	uint64_t worst = config_request_ms(cfg);
 	char *names = join_each(cfg->server_names, " ", "");
 	char *realip = join_each(cfg->trusted_proxies, "set_real_ip_from ", "; ");
@@ -100,6 +113,14 @@ static int render(const struct config *cfg, const char *template, const char *ad
 	for (char **n = cfg->server_names; *n; n++)
 		if (!strcasecmp(*n, addr_name))
 			addr_name[0] = '\0'; /* named already: nginx would warn */
+	/* The same for /metrics' listener: its own address's name (the host
+	   part of http.metrics_listen, brackets kept) besides the names. */
+	if (!metrics_listen)
+		metrics_listen = cfg->metrics_listen;
+	listen_host(metrics_listen, metrics_name, sizeof metrics_name);
+	for (char **n = cfg->server_names; *n; n++)
+		if (!strcasecmp(*n, metrics_name))
+			metrics_name[0] = '\0';
 	snprintf(client, sizeof client, "%llus", (unsigned long long)cfg->client_timeout_s);
 	/* nginx opens at most one connection to runboxd per worker process
 	   of runboxd's, so none ever waits in (or overflows) its backlog. */
@@ -118,12 +139,12 @@ static int render(const struct config *cfg, const char *template, const char *ad
 				       "@FRONT_READ_TIMEOUT@", "@RATE@", "@BURST@",
 				       "@CONNS@", "@ADDR_NAME@", "@ADDR@", "@SERVER_NAMES@",
 				       "@REAL_IP_FROM@", "@TRUSTED_GEO@", "@METRICS_LISTEN@",
-				       "@CLIENT_TIMEOUT@", "@BACKEND_CONNS@", "@CORS_MAP@" };
+				       "@CLIENT_TIMEOUT@", "@BACKEND_CONNS@", "@CORS_MAP@",
+				       "@METRICS_NAME@" };
 		const char *vals[] = { port, runtime, www, cfg->socket_group,
 				       cfg->listen ? cfg->listen : "", num, timeout, front,
 				       rate, burst, conns, addr_name, addr, names, realip,
-				       geo, metrics_listen ? metrics_listen : cfg->metrics_listen,
-				       client, backend, cors };
+				       geo, metrics_listen, client, backend, cors, metrics_name };
 		const size_t nkeys = sizeof keys / sizeof keys[0];
 		for (char *p = line; *p;) {
 			size_t k;

@@ -494,6 +494,22 @@ def metrics_only_on_their_own_listener():
     status, _, data = svc.request("GET", "/metrics")
     eq(status, 200, "GET /metrics on its own listener")
     check(b"runbox_" in data, "no metrics there: %s" % short(data[:200]))
+    # A page that rebinds its own name to the loopback address reaches
+    # the listener with its own Host: closed without an answer.
+    for host in ("attacker.example", "attacker.example:%d" % svc.metrics_port):
+        conn = socket.create_connection(("127.0.0.1", svc.metrics_port), timeout=10)
+        try:
+            conn.sendall(b"GET /metrics HTTP/1.1\r\nHost: " + host.encode() +
+                         b"\r\nConnection: close\r\n\r\n")
+            data = conn.recv(4096)
+        except ConnectionResetError:
+            data = b""
+        finally:
+            conn.close()
+        eq(data, b"", "the metrics listener's answer to Host: %s" % host)
+    for host in ("127.0.0.1:%d" % svc.metrics_port, "localhost"):
+        status, _, data = svc.request("GET", "/metrics", headers={"Host": host})
+        eq(status, 200, "GET /metrics with Host: %s" % host)
 
 
 @test("plain")
