@@ -142,20 +142,22 @@ int slot_clear(const struct slot *slot, char *err, size_t errlen)
 /*
  * The program's environment, later entries overriding earlier ones: the
  * config's base (PATH, LANG...), HOME and TMPDIR in the work directory,
- * the language's own, then the request's (with_request).  The compile step
+ * the language's own (its placeholders expanded from this step's limits),
+ * then the request's (with_request).  The compile step
  * never gets the request's: LD_PRELOAD of a library in "files" would run
  * the request's code inside the compiler, under the compile step's larger
  * limits, and CPATH, GCC_EXEC_PREFIX and the like would change what the
  * compiler reads.
  */
 static char **build_env(const struct job *job, const struct config *cfg,
-			const char *workdir, bool with_request)
+			const char *workdir, const struct sbx_limits *limits,
+			bool with_request)
 {
-	char *home = NULL, *tmp = NULL;
+	char *home = NULL, *tmp = NULL, **lang_env = NULL;
 	char *const *layers[4];
 	char *fixed[3];
 	size_t cap = 3, n = 0;
-	char **env;
+	char **env = NULL;
 
 	if (asprintf(&home, "HOME=%s", workdir) < 0)
 		return NULL;
@@ -166,9 +168,14 @@ static char **build_env(const struct job *job, const struct config *cfg,
 	fixed[0] = home;
 	fixed[1] = tmp;
 	fixed[2] = NULL;
+	if (job->lang && job->lang->env) {
+		struct expand_values v = { .file = job->lang->source_file, .limits = limits };
+		if (!(lang_env = language_expand(job->lang->env, &v)))
+			goto out;
+	}
 	layers[0] = cfg->env;
 	layers[1] = fixed;
-	layers[2] = job->lang ? job->lang->env : NULL;
+	layers[2] = lang_env;
 	layers[3] = with_request ? job->env : NULL;
 	for (int i = 0; i < 4; i++)
 		cap += jx_strv_len(layers[i]);
@@ -199,6 +206,7 @@ static char **build_env(const struct job *job, const struct config *cfg,
 out:
 	free(home);
 	free(tmp);
+	jx_strv_free(lang_env);
 	return env;
 }
 
@@ -383,10 +391,11 @@ static int run_program(const struct job *job, const struct config *cfg,
 		       bool *leftovers, char *err, size_t errlen)
 {
 	/* A command is taken literally (no placeholders), args appended. */
-	char **argv = job->lang ? language_expand(job->lang->run, job->lang->source_file,
-						  args)
+	struct expand_values v = { .file = job->lang ? job->lang->source_file : NULL,
+				   .args = args, .limits = &job->limits };
+	char **argv = job->lang ? language_expand(job->lang->run, &v)
 				: concat_argv(job->command, args);
-	char **env = build_env(job, cfg, wd->path, true);
+	char **env = build_env(job, cfg, wd->path, &job->limits, true);
 	int rc = -1;
 
 	if (!argv || !env) {
@@ -535,15 +544,14 @@ int job_execute(const struct job *job, const struct config *cfg,
 			snprintf(err, errlen, "writing files: %s", why);
 			goto out;
 		}
-	if (!(compile_env = build_env(job, cfg, wd.path, false))) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-
 	/* Compiled once, whatever the number of tests. */
 	if (job->lang && job->lang->compile) {
-		if (!(argv = language_expand(job->lang->compile,
-					     job->lang->source_file, NULL))) {
+		struct expand_values v = { .file = job->lang->source_file,
+					   .compile_options = job->compile_options,
+					   .limits = &job->lang->compile_limits };
+		if (!(compile_env = build_env(job, cfg, wd.path, &job->lang->compile_limits,
+					      false)) ||
+		    !(argv = language_expand(job->lang->compile, &v))) {
 			snprintf(err, errlen, "out of memory");
 			goto out;
 		}
