@@ -338,39 +338,54 @@ static int collect_files(const struct job *job, const struct config *cfg,
 }
 
 /*
- * Give a test its own copy of what the build left: every regular file at
- * the top of the build directory (the source, the request's files, the
- * compiled program), with its permission bits.  Links, directories and
- * anything else the compile step made are not carried over.
+ * Give a test its own copy of what the build left: every regular file of
+ * the build directory and of its folders down to depth folders (the
+ * source, the request's files, the compiled program, classes in package
+ * folders), with its permission bits.  Links, empty folders and anything
+ * else the compile step made are not carried over.  dir is an fd of the
+ * folder prefix names ("" for the top), read and closed here; every file is
+ * read and written by its whole name, so workdir_read()/workdir_write()
+ * open each folder again without following links.
  */
-static int copy_build(struct workdir *from, struct workdir *to, uint64_t cap,
-		      char *err, size_t errlen)
+static int copy_tree(struct workdir *from, struct workdir *to, int dir, const char *prefix,
+		     unsigned depth, uint64_t cap, char *err, size_t errlen)
 {
-	DIR *d = dir_stream(from->fd);
+	DIR *d = fdopendir(dir);
 	struct dirent *de;
 	int rc = 0;
 
 	if (!d) {
 		snprintf(err, errlen, "reading the build directory: %s", strerror(errno));
+		close(dir);
 		return -1;
 	}
 	while (rc == 0 && (de = readdir(d))) {
 		struct stat st;
-		char *data;
+		char *data, name[WORKDIR_PATH_MAX + 1];
 		size_t len;
 		bool truncated;
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (fstatat(from->fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(st.st_mode) || st.st_nlink != 1)
+		if ((size_t)snprintf(name, sizeof name, "%s%s%s", prefix, *prefix ? "/" : "",
+				     de->d_name) >= sizeof name)
+			continue; /* a name no request could have: not carried over */
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		if (workdir_read(from, de->d_name, cap, &data, &len, &truncated, err,
-				 errlen) < 0)
+		if (S_ISDIR(st.st_mode) && depth > 0) {
+			int sub = openat(dirfd(d), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0)
+				rc = copy_tree(from, to, sub, name, depth - 1, cap, err, errlen);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
+			continue;
+		if (workdir_read(from, name, cap, &data, &len, &truncated, err, errlen) < 0)
 			continue; /* vanished or refused: not carried over */
 		if (truncated)
-			snprintf(err, errlen, "%s is larger than %llu bytes", de->d_name,
+			snprintf(err, errlen, "%.200s is larger than %llu bytes", name,
 				 (unsigned long long)cap);
-		else if (workdir_write(to, de->d_name, data, len, st.st_mode & 0777,
+		else if (workdir_write(to, name, data, len, st.st_mode & 0777,
 				       err, errlen) == 0) {
 			free(data);
 			continue;
@@ -380,6 +395,19 @@ static int copy_build(struct workdir *from, struct workdir *to, uint64_t cap,
 	}
 	closedir(d);
 	return rc;
+}
+
+static int copy_build(struct workdir *from, struct workdir *to, unsigned depth,
+		      uint64_t cap, char *err, size_t errlen)
+{
+	/* An open file of its own: its read offset is not from->fd's. */
+	int fd = openat(from->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "reading the build directory: %s", strerror(errno));
+		return -1;
+	}
+	return copy_tree(from, to, fd, "", depth, cap, err, errlen);
 }
 
 /* Run the program (not the compile step) in wd and collect its files. */
@@ -494,7 +522,8 @@ static int run_tests(const struct job *job, const struct config *cfg,
 		}
 		uint64_t cap = job->lang && job->lang->compile ?
 			job->lang->compile_limits.file_size_bytes : cfg->max_limits.file_size_bytes;
-		if (copy_build(build, &wd, cap ? cap : (64u << 20), why, sizeof why) < 0)
+		if (copy_build(build, &wd, (unsigned)cfg->max_file_depth, cap ? cap : (64u << 20),
+			       why, sizeof why) < 0)
 			snprintf(err, errlen, "test %zu: copying the build: %s", i, why);
 		else if (run_program(job, cfg, slot, &wd, t->args ? t->args : job->args,
 				     t->stdin_data ? t->stdin_data : job->stdin_data,

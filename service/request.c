@@ -20,7 +20,6 @@
 #include "service/workdir.h"
 
 #define MAX_ARGS 256
-#define MAX_FILES 64
 #define MAX_ENV 64
 
 static int invalid(struct api_error *e, const char *code, const char *fmt, ...)
@@ -75,7 +74,15 @@ static int get_bytes(json_t *v, const char *path, bool base64, char **out,
 	return 0;
 }
 
-static int parse_files(json_t *v, struct job *job, struct api_error *e)
+/* Is a the folder of b ("pkg" and "pkg/util.py")? */
+static bool folder_of(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+	return !strncmp(a, b, n) && b[n] == '/';
+}
+
+static int parse_files(json_t *v, struct job *job, const struct config *cfg,
+		       struct api_error *e)
 {
 	const char *name;
 	json_t *val;
@@ -83,20 +90,28 @@ static int parse_files(json_t *v, struct job *job, struct api_error *e)
 
 	if (jx_object(v, "files", e->message, sizeof e->message) < 0)
 		return bad(e);
-	if (json_object_size(v) > MAX_FILES)
-		return invalid(e, "invalid_request", "files may hold at most %d files",
-			       MAX_FILES);
+	if (json_object_size(v) > cfg->max_files)
+		return invalid(e, "invalid_request", "files may hold at most %llu files "
+			       "(requests.max_files)", (unsigned long long)cfg->max_files);
 	if (!(job->files = calloc(json_object_size(v) + 1, sizeof *job->files)))
 		return internal(e);
 	json_object_foreach(v, name, val) {
 		struct job_file *f = &job->files[job->nfiles];
 		snprintf(p, sizeof p, "files[\"%.200s\"]", name);
-		if (workdir_check_name(name, why, sizeof why) < 0)
-			return invalid(e, "invalid_request", "files: %s", why);
-		if (job->lang && !strcmp(name, job->lang->source_file))
+		if (workdir_check_path(name, (unsigned)cfg->max_file_depth, why, sizeof why) < 0)
+			return invalid(e, "invalid_request", "files: %s%s", why,
+				       errno == EINVAL && strchr(name, '/') &&
+				       strstr(why, "folder") ? " (requests.max_file_depth)" : "");
+		if (job->lang && (!strcmp(name, job->lang->source_file) ||
+				  folder_of(job->lang->source_file, name)))
 			return invalid(e, "invalid_request",
-				       "files: \"%s\" is the name of the source file",
-				       name);
+				       "files: \"%s\" is the name of the source file%s", name,
+				       strcmp(name, job->lang->source_file) ? " (as a folder)" : "");
+		/* A name cannot be both a file and another file's folder. */
+		for (size_t i = 0; i < job->nfiles; i++)
+			if (folder_of(job->files[i].name, name) || folder_of(name, job->files[i].name))
+				return invalid(e, "invalid_request", "files: \"%s\" and \"%s\": "
+					       "one is the other's folder", job->files[i].name, name);
 		if (!(f->name = strdup(name)))
 			return internal(e);
 		job->nfiles++;
@@ -212,7 +227,7 @@ static int parse_collect(json_t *v, struct job *job, const struct config *cfg,
 	if (parse_argv(v, "collect", true, &job->collect, e) < 0)
 		return -1;
 	for (char **n = job->collect; *n; n++) {
-		if (workdir_check_name(*n, why, sizeof why) < 0)
+		if (workdir_check_path(*n, (unsigned)cfg->max_file_depth, why, sizeof why) < 0)
 			return invalid(e, "invalid_request", "collect: %s", why);
 		for (char **m = job->collect; m < n; m++)
 			if (!strcmp(*m, *n))
@@ -350,7 +365,7 @@ static int parse_fields(json_t *root, struct job *job, const struct config *cfg,
 	if ((v = json_object_get(root, "stdin")) &&
 	    get_bytes(v, "stdin", job->base64, &job->stdin_data, &job->stdin_len, e) < 0)
 		return -1;
-	if ((v = json_object_get(root, "files")) && parse_files(v, job, e) < 0)
+	if ((v = json_object_get(root, "files")) && parse_files(v, job, cfg, e) < 0)
 		return -1;
 	if ((v = json_object_get(root, "env")) &&
 	    jx_env(v, "env", MAX_ENV, &job->env, e->message, sizeof e->message) < 0)

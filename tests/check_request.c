@@ -152,9 +152,38 @@ END_TEST
 START_TEST(test_files)
 {
 	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"../x\":\"\"}}", 400,
-		     "invalid_request", "files:");
-	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"a/b\":\"\"}}", 400,
-		     "invalid_request", "'/'");
+		     "invalid_request", "files: file name \"../x\" must not have a \"..\" part");
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"/etc/x\":\"\"}}", 400,
+		     "invalid_request", "files: file name \"/etc/x\" must be relative");
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"a//b\":\"\"}}", 400,
+		     "invalid_request", "files: file name \"a//b\" has an empty part");
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"a/./b\":\"\"}}", 400,
+		     "invalid_request", "files: file name \"a/./b\" must not have a \".\" part");
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"pkg/\":\"\"}}", 400,
+		     "invalid_request", "has an empty part");
+	/* Folders: up to requests.max_file_depth (8 shipped). */
+	struct job job;
+	expect_ok("{\"command\":[\"/bin/true\"],\"files\":{\"pkg/util.py\":\"x\","
+		  "\"pkg/__init__.py\":\"\",\"a/b/c/d/e/f/g/h/i\":\"\"}}", &job);
+	ck_assert_uint_eq(job.nfiles, 3);
+	job_free(&job);
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"a/b/c/d/e/f/g/h/i/j\":\"\"}}",
+		     400, "invalid_request", "has more than 8 folders (requests.max_file_depth)");
+	/* A file and a folder of the same name. */
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"pkg\":\"\",\"pkg/x\":\"\"}}",
+		     400, "invalid_request", "\"pkg\" and \"pkg/x\": one is the other's folder");
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"pkg/x/y\":\"\",\"pkg/x\":\"\"}}",
+		     400, "invalid_request", "one is the other's folder");
+	expect_error("{\"language\":\"python3\",\"code\":\"\",\"files\":{\"main.py/x\":\"\"}}",
+		     400, "invalid_request", "is the name of the source file (as a folder)");
+	expect_error("{\"command\":[\"/bin/true\"],\"collect\":[\"../etc/passwd\"]}",
+		     400, "invalid_request", "collect: file name \"../etc/passwd\" must not have");
+	expect_ok("{\"command\":[\"/bin/true\"],\"collect\":[\"out/plot.png\"]}", &job);
+	job_free(&job);
+	/* The count is the config's. */
+	cfg.max_files = 2;
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"a\":\"\",\"b\":\"\",\"c\":\"\"}}",
+		     400, "invalid_request", "files may hold at most 2 files (requests.max_files)");
 	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"..\":\"\"}}", 400,
 		     "invalid_request", "files:");
 	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\".\":\"\"}}", 400,
@@ -304,7 +333,7 @@ START_TEST(test_utf8_messages)
 	expect_error_with("{\"command\":[\"/bin/true\"],\"files\":{\"", n200, "\":\"x\"}}",
 			  "invalid_request", "bytes long");
 	expect_error_with("{\"command\":[\"/bin/true\"],\"files\":{\"", n100, "/\":\"x\"}}",
-			  "invalid_request", "must not contain '/'");
+			  "invalid_request", "has an empty part");
 	expect_error_with("{\"command\":[\"/bin/true\"],\"", n200, "\":1}", "invalid_request",
 			  "unknown field");
 	expect_error_with("{\"command\":[\"/bin/true\"],\"env\":{\"", n100, "\":\"v\"}}",
