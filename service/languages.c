@@ -158,28 +158,43 @@ static int expand_element(const char *s, const struct expand_values *v, char **o
 	return rc;
 }
 
+/* The list an element stands for when it is a whole "{args}" or
+   "{compile_options}" (*is_list), else NULL. */
+static char *const *list_of(const char *element, const struct expand_values *v,
+			    bool *is_list)
+{
+	*is_list = true;
+	if (!strcmp(element, "{args}"))
+		return v->args;
+	if (!strcmp(element, "{compile_options}"))
+		return v->compile_options;
+	*is_list = false;
+	return NULL;
+}
+
 char **language_expand(char *const *tmpl, const struct expand_values *v)
 {
 	size_t n = 0, k = 0;
 	char **out;
 	char bad[64];
+	bool is_list;
 
-	for (char *const *a = tmpl; *a; a++)
-		n += !strcmp(*a, "{args}") ? jx_strv_len(v->args) :
-		     !strcmp(*a, "{compile_options}") ? jx_strv_len(v->compile_options) : 1;
+	for (char *const *a = tmpl; *a; a++) {
+		char *const *list = list_of(*a, v, &is_list);
+		n += is_list ? jx_strv_len(list) : 1;
+	}
 	if (!(out = calloc(n + 1, sizeof *out)))
 		return NULL;
 	for (char *const *a = tmpl; *a; a++) {
-		char *const *list = !strcmp(*a, "{args}") ? v->args :
-				    !strcmp(*a, "{compile_options}") ? v->compile_options :
-				    NULL;
-		if (list || !strcmp(*a, "{args}") || !strcmp(*a, "{compile_options}")) {
-			for (; list && *list; list++)
-				if (!(out[k++] = strdup(*list)))
-					goto fail;
-		} else if (expand_element(*a, v, &out[k++], bad, sizeof bad) < 0) {
-			goto fail;
+		char *const *list = list_of(*a, v, &is_list);
+		if (!is_list) {
+			if (expand_element(*a, v, &out[k++], bad, sizeof bad) < 0)
+				goto fail;
+			continue;
 		}
+		for (; list && *list; list++)
+			if (!(out[k++] = strdup(*list)))
+				goto fail;
 	}
 	return out;
 fail:
