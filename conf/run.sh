@@ -98,10 +98,13 @@ fi
 "$runboxd" --config "$config" --listen "$socket" --socket-group "$group" \
 	--work-root "$runtime/work" &
 rpid=$!
+# runboxd listens once every language's toolchain has answered its version
+# command (45 of them: seconds, more on a loaded machine): wait up to 120 s
+# while it is alive.
 i=0
 while [ ! -S "$socket" ]; do
 	i=$((i + 1))
-	if [ $i -gt 200 ] || ! alive "$rpid"; then
+	if [ $i -gt 2400 ] || ! alive "$rpid"; then
 		echo "runbox: runboxd did not start" >&2
 		exit 1
 	fi

@@ -120,7 +120,7 @@ class Service {
 		this.exited = new Promise((resolve) => this.proc.on("exit", (code, sig) => resolve({ code, sig })));
 		let partial = "";
 		return new Promise((resolve) => {
-			const timer = setTimeout(() => resolve("no 'serving' line within 15 s"), 15000);
+			const timer = setTimeout(() => resolve("no 'serving' line within 150 s"), 150000);
 			this.proc.stderr.on("data", (chunk) => {
 				const lines = (partial + chunk.toString("utf8")).split("\n");
 				partial = lines.pop();
