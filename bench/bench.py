@@ -529,7 +529,7 @@ def wrk_row(name, res):
                rate=res["requests"] / secs if secs else 0, note=note), res["requests"]
 
 
-def wait_http(url, proc, timeout=30):
+def wait_http(url, proc, timeout=150):
     until = time.monotonic() + timeout
     while time.monotonic() < until:
         if proc.poll() is not None:
