@@ -271,7 +271,7 @@ static json_t *isolation_json(struct service *svc)
 
 static void handle_health(struct service *svc, struct http_response *resp)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:i, s:i, s:i, s:{s:o, s:o}, s:o}",
+	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:i, s:i, s:i, s:{s:o, s:o}, s:o, s:o}",
 		"status", "ok",
 		"version", PACKAGE_VERSION,
 		"host", svc->cfg.host_id,
@@ -281,7 +281,8 @@ static void handle_health(struct service *svc, struct http_response *resp)
 		"queue", (int)svc->cfg.queue,
 		"limits", "default", limits_to_json(&svc->cfg.default_limits),
 		"max", limits_to_json(&svc->cfg.max_limits),
-		"isolation", isolation_json(svc));
+		"isolation", isolation_json(svc),
+		"languages_missing", languages_missing_json(&svc->langs));
 	set_json(resp, 200, o);
 }
 

@@ -142,20 +142,22 @@ int slot_clear(const struct slot *slot, char *err, size_t errlen)
 /*
  * The program's environment, later entries overriding earlier ones: the
  * config's base (PATH, LANG...), HOME and TMPDIR in the work directory,
- * the language's own, then the request's (with_request).  The compile step
+ * the language's own (its placeholders expanded from this step's limits),
+ * then the request's (with_request).  The compile step
  * never gets the request's: LD_PRELOAD of a library in "files" would run
  * the request's code inside the compiler, under the compile step's larger
  * limits, and CPATH, GCC_EXEC_PREFIX and the like would change what the
  * compiler reads.
  */
 static char **build_env(const struct job *job, const struct config *cfg,
-			const char *workdir, bool with_request)
+			const char *workdir, const struct sbx_limits *limits,
+			bool with_request)
 {
-	char *home = NULL, *tmp = NULL;
+	char *home = NULL, *tmp = NULL, **lang_env = NULL;
 	char *const *layers[4];
 	char *fixed[3];
 	size_t cap = 3, n = 0;
-	char **env;
+	char **env = NULL;
 
 	if (asprintf(&home, "HOME=%s", workdir) < 0)
 		return NULL;
@@ -166,9 +168,14 @@ static char **build_env(const struct job *job, const struct config *cfg,
 	fixed[0] = home;
 	fixed[1] = tmp;
 	fixed[2] = NULL;
+	if (job->lang && job->lang->env) {
+		struct expand_values v = { .file = job->lang->source_file, .limits = limits };
+		if (!(lang_env = language_expand(job->lang->env, &v)))
+			goto out;
+	}
 	layers[0] = cfg->env;
 	layers[1] = fixed;
-	layers[2] = job->lang ? job->lang->env : NULL;
+	layers[2] = lang_env;
 	layers[3] = with_request ? job->env : NULL;
 	for (int i = 0; i < 4; i++)
 		cap += jx_strv_len(layers[i]);
@@ -199,6 +206,7 @@ static char **build_env(const struct job *job, const struct config *cfg,
 out:
 	free(home);
 	free(tmp);
+	jx_strv_free(lang_env);
 	return env;
 }
 
@@ -330,39 +338,54 @@ static int collect_files(const struct job *job, const struct config *cfg,
 }
 
 /*
- * Give a test its own copy of what the build left: every regular file at
- * the top of the build directory (the source, the request's files, the
- * compiled program), with its permission bits.  Links, directories and
- * anything else the compile step made are not carried over.
+ * Give a test its own copy of what the build left: every regular file of
+ * the build directory and of its folders down to depth folders (the
+ * source, the request's files, the compiled program, classes in package
+ * folders), with its permission bits.  Links, empty folders and anything
+ * else the compile step made are not carried over.  dir is an fd of the
+ * folder prefix names ("" for the top), read and closed here; every file is
+ * read and written by its whole name, so workdir_read()/workdir_write()
+ * open each folder again without following links.
  */
-static int copy_build(struct workdir *from, struct workdir *to, uint64_t cap,
-		      char *err, size_t errlen)
+static int copy_tree(struct workdir *from, struct workdir *to, int dir, const char *prefix,
+		     unsigned depth, uint64_t cap, char *err, size_t errlen)
 {
-	DIR *d = dir_stream(from->fd);
+	DIR *d = fdopendir(dir);
 	struct dirent *de;
 	int rc = 0;
 
 	if (!d) {
 		snprintf(err, errlen, "reading the build directory: %s", strerror(errno));
+		close(dir);
 		return -1;
 	}
 	while (rc == 0 && (de = readdir(d))) {
 		struct stat st;
-		char *data;
+		char *data, name[WORKDIR_PATH_MAX + 1];
 		size_t len;
 		bool truncated;
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (fstatat(from->fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(st.st_mode) || st.st_nlink != 1)
+		if ((size_t)snprintf(name, sizeof name, "%s%s%s", prefix, *prefix ? "/" : "",
+				     de->d_name) >= sizeof name)
+			continue; /* a name no request could have: not carried over */
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		if (workdir_read(from, de->d_name, cap, &data, &len, &truncated, err,
-				 errlen) < 0)
+		if (S_ISDIR(st.st_mode) && depth > 0) {
+			int sub = openat(dirfd(d), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0)
+				rc = copy_tree(from, to, sub, name, depth - 1, cap, err, errlen);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
+			continue;
+		if (workdir_read(from, name, cap, &data, &len, &truncated, err, errlen) < 0)
 			continue; /* vanished or refused: not carried over */
 		if (truncated)
-			snprintf(err, errlen, "%s is larger than %llu bytes", de->d_name,
+			snprintf(err, errlen, "%.200s is larger than %llu bytes", name,
 				 (unsigned long long)cap);
-		else if (workdir_write(to, de->d_name, data, len, st.st_mode & 0777,
+		else if (workdir_write(to, name, data, len, st.st_mode & 0777,
 				       err, errlen) == 0) {
 			free(data);
 			continue;
@@ -374,6 +397,19 @@ static int copy_build(struct workdir *from, struct workdir *to, uint64_t cap,
 	return rc;
 }
 
+static int copy_build(struct workdir *from, struct workdir *to, unsigned depth,
+		      uint64_t cap, char *err, size_t errlen)
+{
+	/* An open file of its own: its read offset is not from->fd's. */
+	int fd = openat(from->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "reading the build directory: %s", strerror(errno));
+		return -1;
+	}
+	return copy_tree(from, to, fd, "", depth, cap, err, errlen);
+}
+
 /* Run the program (not the compile step) in wd and collect its files. */
 static int run_program(const struct job *job, const struct config *cfg,
 		       const struct slot *slot, struct workdir *wd,
@@ -383,10 +419,11 @@ static int run_program(const struct job *job, const struct config *cfg,
 		       bool *leftovers, char *err, size_t errlen)
 {
 	/* A command is taken literally (no placeholders), args appended. */
-	char **argv = job->lang ? language_expand(job->lang->run, job->lang->source_file,
-						  args)
+	struct expand_values v = { .file = job->lang ? job->lang->source_file : NULL,
+				   .args = args, .limits = &job->limits };
+	char **argv = job->lang ? language_expand(job->lang->run, &v)
 				: concat_argv(job->command, args);
-	char **env = build_env(job, cfg, wd->path, true);
+	char **env = build_env(job, cfg, wd->path, &job->limits, true);
 	int rc = -1;
 
 	if (!argv || !env) {
@@ -485,7 +522,8 @@ static int run_tests(const struct job *job, const struct config *cfg,
 		}
 		uint64_t cap = job->lang && job->lang->compile ?
 			job->lang->compile_limits.file_size_bytes : cfg->max_limits.file_size_bytes;
-		if (copy_build(build, &wd, cap ? cap : (64u << 20), why, sizeof why) < 0)
+		if (copy_build(build, &wd, (unsigned)cfg->max_file_depth, cap ? cap : (64u << 20),
+			       why, sizeof why) < 0)
 			snprintf(err, errlen, "test %zu: copying the build: %s", i, why);
 		else if (run_program(job, cfg, slot, &wd, t->args ? t->args : job->args,
 				     t->stdin_data ? t->stdin_data : job->stdin_data,
@@ -535,15 +573,14 @@ int job_execute(const struct job *job, const struct config *cfg,
 			snprintf(err, errlen, "writing files: %s", why);
 			goto out;
 		}
-	if (!(compile_env = build_env(job, cfg, wd.path, false))) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-
 	/* Compiled once, whatever the number of tests. */
 	if (job->lang && job->lang->compile) {
-		if (!(argv = language_expand(job->lang->compile,
-					     job->lang->source_file, NULL))) {
+		struct expand_values v = { .file = job->lang->source_file,
+					   .compile_options = job->compile_options,
+					   .limits = &job->lang->compile_limits };
+		if (!(compile_env = build_env(job, cfg, wd.path, &job->lang->compile_limits,
+					      false)) ||
+		    !(argv = language_expand(job->lang->compile, &v))) {
 			snprintf(err, errlen, "out of memory");
 			goto out;
 		}

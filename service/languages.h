@@ -6,6 +6,7 @@
 #define RUNBOX_LANGUAGES_H
 
 #include <jansson.h>
+#include <regex.h>
 #include <stdbool.h>
 
 #include "sandbox/sandbox.h"
@@ -18,8 +19,18 @@ struct language {
 	char *source_file;    /* the code is written under this name */
 	char **compile;       /* NULL for interpreted languages */
 	struct sbx_limits compile_limits;
-	char **run;           /* with "{file}" and "{args}" placeholders */
-	char **env;           /* extra "NAME=value" for this language */
+	struct sbx_limits limits;     /* a request's defaults ("limits" over the
+					 config's default_limits) */
+	struct sbx_limits min_limits; /* "min_limits": 0 where none */
+	char **compile_options;       /* the allow-list's patterns, or NULL */
+	regex_t *option_re;           /* compiled, one per pattern */
+	size_t noption_re;            /* how many are compiled */
+	char **run;           /* argv templates: see language_expand() */
+	char **env;           /* extra "NAME=value" for this language; values
+				 may hold the limit placeholders */
+	char **debian_packages; /* what provides its toolchain (reported) */
+	bool present;         /* its toolchain answered at the last probe */
+	char *missing;        /* why not, when !present */
 	bool rlimit_as;       /* apply memory_bytes as RLIMIT_AS (without a
 				 cgroup memory controller) */
 	bool network;         /* keep the host's network (admin's choice) */
@@ -42,19 +53,47 @@ int languages_load(struct languages *langs, const char *path,
 const struct language *languages_find(const struct languages *langs,
 				      const char *id);
 struct slot;
-/* Run each version command once, in slot, isolated as a run is
-   (exec_isolation()), and keep the first version-looking token of its
-   output. */
+/*
+ * Find which languages are present: each one whose run, compile and
+ * version argv[0] (when absolute) are executable files here and whose
+ * version command, run once in slot, isolated as a run is
+ * (exec_isolation()), succeeds; keep the first version-looking token of
+ * its output.  A language that fails is marked !present with the reason
+ * (never an error: one missing toolchain does not stop the service).
+ * -1 only when out of memory.
+ */
 int languages_probe_versions(struct languages *langs, const struct config *cfg,
 			     const struct slot *slot, char *err, size_t errlen);
-/* The body of GET /api/v1/languages. */
+/* The body of GET /api/v1/languages: the present languages. */
 json_t *languages_to_json(const struct languages *langs);
+/* [{"id", "reason"}] of the configured languages that are not present. */
+json_t *languages_missing_json(const struct languages *langs);
 void languages_free(struct languages *langs);
 
 /*
- * Expand argv: "{file}" -> source_file, "{args}" -> every element of args
- * (zero or more).  NULL-terminated, free with jx_strv_free.
+ * Does option fully match one of lang's compile_options patterns?
  */
-char **language_expand(char *const *argv, const char *file, char *const *args);
+bool language_option_allowed(const struct language *lang, const char *option);
+
+/* What one step's placeholders stand for. */
+struct expand_values {
+	const char *file;                 /* {file}: the source file's name */
+	char *const *args;                /* {args}: zero or more elements */
+	char *const *compile_options;     /* {compile_options}: likewise */
+	const struct sbx_limits *limits;  /* the step's effective limits:
+					     {memory_mb} (memory_bytes / MiB,
+					     at least 1), {memory_bytes},
+					     {processes}, {stack_kb} */
+};
+
+/*
+ * Expand an argv or env template.  An element that is exactly "{args}"
+ * or "{compile_options}" becomes zero or more elements; in any other
+ * element each {name} is replaced by its value and "{{" is a literal "{"
+ * (a "{" not followed by a name and "}" is kept as it is).  The names
+ * were checked when the file was loaded.  NULL-terminated, free with
+ * jx_strv_free; NULL when out of memory.
+ */
+char **language_expand(char *const *tmpl, const struct expand_values *v);
 
 #endif

@@ -247,6 +247,12 @@ static char *languages_body(struct languages *langs, const struct config *cfg,
 
 	if (languages_probe_versions(langs, cfg, slot, err, errlen) < 0)
 		return NULL;
+	/* A missing toolchain is not served, and said so (here and in
+	   /health); the other languages are. */
+	for (size_t i = 0; i < langs->n; i++)
+		if (!langs->v[i].present)
+			log_msg(LOG_WARNING, "language %s is not served: %s", langs->v[i].id,
+				langs->v[i].missing);
 	lj = languages_to_json(langs);
 	body = lj ? jsonmem_dumps(lj, JSON_COMPACT) : NULL;
 	json_decref(lj);
@@ -316,8 +322,11 @@ static int reload(struct service *svc)
 	svc->langs = langs;
 	svc->auth = auth;
 	svc->languages_body = body;
-	log_msg(LOG_INFO, "reloaded %s: %zu languages%s; replacing the workers",
-		svc->cfg.path, svc->langs.n, svc->auth.enabled ? ", tokens on" : "");
+	size_t present = 0;
+	for (size_t i = 0; i < svc->langs.n; i++)
+		present += svc->langs.v[i].present;
+	log_msg(LOG_INFO, "reloaded %s: %zu languages (%zu present)%s; replacing the workers",
+		svc->cfg.path, svc->langs.n, present, svc->auth.enabled ? ", tokens on" : "");
 	return 0;
 refuse:
 	log_msg(LOG_ERR, "reload refused, the running config stays: %s", err);

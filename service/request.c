@@ -20,7 +20,6 @@
 #include "service/workdir.h"
 
 #define MAX_ARGS 256
-#define MAX_FILES 64
 #define MAX_ENV 64
 
 static int invalid(struct api_error *e, const char *code, const char *fmt, ...)
@@ -75,7 +74,15 @@ static int get_bytes(json_t *v, const char *path, bool base64, char **out,
 	return 0;
 }
 
-static int parse_files(json_t *v, struct job *job, struct api_error *e)
+/* Is a the folder of b ("pkg" and "pkg/util.py")? */
+static bool folder_of(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+	return !strncmp(a, b, n) && b[n] == '/';
+}
+
+static int parse_files(json_t *v, struct job *job, const struct config *cfg,
+		       struct api_error *e)
 {
 	const char *name;
 	json_t *val;
@@ -83,20 +90,28 @@ static int parse_files(json_t *v, struct job *job, struct api_error *e)
 
 	if (jx_object(v, "files", e->message, sizeof e->message) < 0)
 		return bad(e);
-	if (json_object_size(v) > MAX_FILES)
-		return invalid(e, "invalid_request", "files may hold at most %d files",
-			       MAX_FILES);
+	if (json_object_size(v) > cfg->max_files)
+		return invalid(e, "invalid_request", "files may hold at most %llu files "
+			       "(requests.max_files)", (unsigned long long)cfg->max_files);
 	if (!(job->files = calloc(json_object_size(v) + 1, sizeof *job->files)))
 		return internal(e);
 	json_object_foreach(v, name, val) {
 		struct job_file *f = &job->files[job->nfiles];
 		snprintf(p, sizeof p, "files[\"%.200s\"]", name);
-		if (workdir_check_name(name, why, sizeof why) < 0)
-			return invalid(e, "invalid_request", "files: %s", why);
-		if (job->lang && !strcmp(name, job->lang->source_file))
+		if (workdir_check_path(name, (unsigned)cfg->max_file_depth, why, sizeof why) < 0)
+			return invalid(e, "invalid_request", "files: %s%s", why,
+				       errno == EINVAL && strchr(name, '/') &&
+				       strstr(why, "folder") ? " (requests.max_file_depth)" : "");
+		if (job->lang && (!strcmp(name, job->lang->source_file) ||
+				  folder_of(job->lang->source_file, name)))
 			return invalid(e, "invalid_request",
-				       "files: \"%s\" is the name of the source file",
-				       name);
+				       "files: \"%s\" is the name of the source file%s", name,
+				       strcmp(name, job->lang->source_file) ? " (as a folder)" : "");
+		/* A name cannot be both a file and another file's folder. */
+		for (size_t i = 0; i < job->nfiles; i++)
+			if (folder_of(job->files[i].name, name) || folder_of(name, job->files[i].name))
+				return invalid(e, "invalid_request", "files: \"%s\" and \"%s\": "
+					       "one is the other's folder", job->files[i].name, name);
 		if (!(f->name = strdup(name)))
 			return internal(e);
 		job->nfiles++;
@@ -116,6 +131,47 @@ static int parse_argv(json_t *v, const char *path, bool allow_empty, char ***out
 	*out = NULL;
 	if (jx_strv(v, path, allow_empty, out, e->message, sizeof e->message) < 0)
 		return bad(e);
+	return 0;
+}
+
+/*
+ * Options for the compiler, each allowed by one of the language's
+ * patterns (conf/languages.json "compile_options"), which go where its
+ * compile argv says "{compile_options}".
+ */
+static int parse_compile_options(json_t *v, struct job *job, const struct config *cfg,
+				 struct api_error *e)
+{
+	const struct language *l = job->lang;
+
+	if (!json_is_array(v))
+		return invalid(e, "invalid_request", "compile_options must be an array of strings");
+	if (json_array_size(v) > cfg->max_compile_options)
+		return invalid(e, "invalid_request", "compile_options may hold at most %llu "
+			       "options (requests.max_compile_options)",
+			       (unsigned long long)cfg->max_compile_options);
+	if (jx_strv(v, "compile_options", true, &job->compile_options, e->message,
+		    sizeof e->message) < 0)
+		return errno == ENOMEM ? internal(e) : bad(e);
+	for (size_t i = 0; job->compile_options[i]; i++) {
+		const char *o = job->compile_options[i];
+		if (strlen(o) > cfg->max_compile_option_bytes)
+			return invalid(e, "invalid_request", "compile_options[%zu] is %zu bytes "
+				       "long, more than %llu (requests.max_compile_option_bytes)",
+				       i, strlen(o),
+				       (unsigned long long)cfg->max_compile_option_bytes);
+		if (!l)
+			return invalid(e, "invalid_request", "compile_options[%zu] \"%s\": "
+				       "compile options go with a language, not with command",
+				       i, o);
+		if (!l->noption_re)
+			return invalid(e, "invalid_request", "compile_options[%zu] \"%s\" is "
+				       "not allowed: %s takes no compile options", i, o, l->id);
+		if (!language_option_allowed(l, o))
+			return invalid(e, "invalid_request", "compile_options[%zu] \"%s\" is "
+				       "not allowed for %s (each option must match one of the "
+				       "patterns GET /api/v1/languages lists)", i, o, l->id);
+	}
 	return 0;
 }
 
@@ -171,12 +227,26 @@ static int parse_collect(json_t *v, struct job *job, const struct config *cfg,
 	if (parse_argv(v, "collect", true, &job->collect, e) < 0)
 		return -1;
 	for (char **n = job->collect; *n; n++) {
-		if (workdir_check_name(*n, why, sizeof why) < 0)
+		if (workdir_check_path(*n, (unsigned)cfg->max_file_depth, why, sizeof why) < 0)
 			return invalid(e, "invalid_request", "collect: %s", why);
 		for (char **m = job->collect; m < n; m++)
 			if (!strcmp(*m, *n))
 				return invalid(e, "invalid_request",
 					       "collect names \"%s\" twice", *n);
+	}
+	return 0;
+}
+
+/* Some runtimes cannot start below a size (a JVM's heap, BEAM's threads):
+   the language's min_limits. */
+static int check_min_limits(const struct job *job, struct api_error *e)
+{
+	for (size_t i = 0; i < limit_field_count; i++) {
+		const struct limit_field *f = &limit_fields[i];
+		uint64_t min = limit_get(&job->lang->min_limits, f);
+		if (min && limit_get(&job->limits, f) < min)
+			return invalid(e, "invalid_request", "limits.%s: %s needs at least %llu",
+				       f->name, job->lang->id, (unsigned long long)min);
 	}
 	return 0;
 }
@@ -234,7 +304,7 @@ static int parse_fields(json_t *root, struct job *job, const struct config *cfg,
 	static const char *const keys[] = {
 		"language", "code", "command", "args", "stdin", "files", "env",
 		"encoding", "limits", "tests", "compare", "stop_on_failure",
-		"collect", "merge_output", NULL,
+		"collect", "merge_output", "compile_options", NULL,
 	};
 	json_t *lang = json_object_get(root, "language");
 	json_t *command = json_object_get(root, "command");
@@ -267,6 +337,11 @@ static int parse_fields(json_t *root, struct job *job, const struct config *cfg,
 		if (!(job->lang = languages_find(langs, s)))
 			return invalid(e, "unknown_language", "language \"%.100s\" is not "
 				       "offered here (see GET /api/v1/languages)", s);
+		if (!job->lang->present)
+			return invalid(e, "unknown_language", "language \"%s\" is not "
+				       "installed here: %.300s (see GET /api/v1/languages)",
+				       job->lang->id, job->lang->missing ? job->lang->missing :
+				       "its toolchain was not found");
 		if (!code)
 			return invalid(e, "invalid_request", "code is required with language");
 		if (get_bytes(code, "code", job->base64, &job->code, &job->code_len, e) < 0)
@@ -284,10 +359,13 @@ static int parse_fields(json_t *root, struct job *job, const struct config *cfg,
 	if ((v = json_object_get(root, "args")) &&
 	    parse_argv(v, "args", true, &job->args, e) < 0)
 		return -1;
+	if ((v = json_object_get(root, "compile_options")) &&
+	    parse_compile_options(v, job, cfg, e) < 0)
+		return -1;
 	if ((v = json_object_get(root, "stdin")) &&
 	    get_bytes(v, "stdin", job->base64, &job->stdin_data, &job->stdin_len, e) < 0)
 		return -1;
-	if ((v = json_object_get(root, "files")) && parse_files(v, job, e) < 0)
+	if ((v = json_object_get(root, "files")) && parse_files(v, job, cfg, e) < 0)
 		return -1;
 	if ((v = json_object_get(root, "env")) &&
 	    jx_env(v, "env", MAX_ENV, &job->env, e->message, sizeof e->message) < 0)
@@ -320,11 +398,14 @@ static int parse_fields(json_t *root, struct job *job, const struct config *cfg,
 	    jx_bool(v, "merge_output", &job->merge_output, e->message, sizeof e->message) < 0)
 		return bad(e);
 
-	job->limits = cfg->default_limits;
+	/* A language's own defaults stand for the fields the request omits. */
+	job->limits = job->lang ? job->lang->limits : cfg->default_limits;
 	if ((v = json_object_get(root, "limits")) &&
 	    limits_parse(v, "limits", false, &cfg->max_limits, &job->limits,
 			 e->message, sizeof e->message) < 0)
 		return bad(e);
+	if (job->lang && check_min_limits(job, e) < 0)
+		return -1;
 	if (check_disk(job, e) < 0)
 		return -1;
 	return check_total_wall(job, cfg, e);
@@ -382,6 +463,7 @@ void job_free(struct job *job)
 	jx_strv_free(job->command);
 	free(job->code);
 	jx_strv_free(job->args);
+	jx_strv_free(job->compile_options);
 	free(job->stdin_data);
 	for (size_t i = 0; i < job->nfiles; i++) {
 		free(job->files[i].name);

@@ -41,6 +41,7 @@ struct job {
 	char *code;
 	size_t code_len;
 	char **args;                 /* never NULL */
+	char **compile_options;      /* allowed by the language, or NULL */
 	char *stdin_data;
 	size_t stdin_len;
 	struct job_file *files;

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +247,44 @@ static int parse_judge(json_t *v, struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * What a request may hold beyond its limits: files (and folders in their
+ * names) and compile options.
+ */
+static int parse_requests(json_t *v, struct config *cfg, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "max_files", "max_file_depth",
+					    "max_compile_options",
+					    "max_compile_option_bytes", NULL };
+	static const struct {
+		const char *key;
+		uint64_t min, max, dflt;
+		size_t off;
+	} table[] = {
+		{ "max_files", 0, 1024, 64, offsetof(struct config, max_files) },
+		{ "max_file_depth", 0, 32, 8, offsetof(struct config, max_file_depth) },
+		{ "max_compile_options", 0, 256, 32,
+		  offsetof(struct config, max_compile_options) },
+		{ "max_compile_option_bytes", 1, 4096, 256,
+		  offsetof(struct config, max_compile_option_bytes) },
+	};
+	char p[64];
+	json_t *o;
+
+	if (v && (jx_object(v, "requests", err, errlen) < 0 ||
+		  jx_only_keys(v, "requests", keys, err, errlen) < 0))
+		return -1;
+	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+		uint64_t *out = (uint64_t *)((char *)cfg + table[i].off);
+		*out = table[i].dflt;
+		snprintf(p, sizeof p, "requests.%s", table[i].key);
+		if (v && (o = json_object_get(v, table[i].key)) &&
+		    jx_uint(o, p, table[i].min, table[i].max, out, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Every string of a list made only of the characters in ok (and not
    empty, not longer than max): -1 naming the key and the entry. */
 static int check_words(char **v, const char *path, const char *ok, size_t max,
@@ -390,7 +429,7 @@ static int parse_root(json_t *root, struct config *cfg, char *err, size_t errlen
 		"listen", "socket_group", "slots", "queue", "queue_timeout_ms", "max_body_bytes",
 		"work_root", "languages_file", "sandbox", "default_limits",
 		"max_limits", "environment", "log", "log_format", "auth", "http",
-		"judge", "host_id", NULL,
+		"judge", "requests", "host_id", NULL,
 	};
 	const char *s;
 	uint64_t u;
@@ -487,6 +526,8 @@ static int parse_root(json_t *root, struct config *cfg, char *err, size_t errlen
 	if (parse_http(json_object_get(root, "http"), cfg, err, errlen) < 0)
 		return -1;
 	if (parse_judge(json_object_get(root, "judge"), cfg, err, errlen) < 0)
+		return -1;
+	if (parse_requests(json_object_get(root, "requests"), cfg, err, errlen) < 0)
 		return -1;
 	if ((v = json_object_get(root, "host_id")) && !json_is_null(v)) {
 		size_t n;

@@ -59,6 +59,10 @@ struct config {
 	uint64_t max_collect_bytes; /* per collected file */
 	uint64_t max_total_wall_ms; /* compile + every run of a request, at
 				       their wall limits */
+	uint64_t max_files;    /* "files" of a request */
+	uint64_t max_file_depth; /* folders in a file's name ("pkg/x.py": 1) */
+	uint64_t max_compile_options; /* "compile_options" of a request */
+	uint64_t max_compile_option_bytes; /* each */
 	char host_id[64];      /* names this host in X-Runbox-Host and health */
 };
 

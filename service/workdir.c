@@ -376,6 +376,139 @@ int workdir_check_name(const char *name, char *err, size_t errlen)
 	return 0;
 }
 
+int workdir_check_path(const char *path, unsigned max_depth, char *err, size_t errlen)
+{
+	char q[QUOTED_MAX], part[WORKDIR_NAME_MAX + 1], why[200];
+	const char *p = path, *slash;
+	unsigned depth = 0;
+
+	/* No folder: a plain name, in the plain name's words. */
+	if (path == NULL || strchr(path, '/') == NULL)
+		return workdir_check_name(path, err, errlen);
+	if (strlen(path) > WORKDIR_PATH_MAX) {
+		errno = EINVAL;
+		set_err(err, errlen, "file name \"%s\" is %zu bytes long; at most %d are allowed",
+			quote_name(path, q, sizeof(q)), strlen(path), WORKDIR_PATH_MAX);
+		return -1;
+	}
+	quote_name(path, q, sizeof(q));
+	if (path[0] == '/') {
+		errno = EINVAL;
+		set_err(err, errlen, "file name \"%s\" must be relative, not an absolute path", q);
+		return -1;
+	}
+	for (;;) {
+		size_t n;
+		slash = strchr(p, '/');
+		n = slash ? (size_t)(slash - p) : strlen(p);
+		if (n == 0) {
+			errno = EINVAL;
+			set_err(err, errlen, "file name \"%s\" has an empty part (\"//\" or a "
+				"'/' at its end)", q);
+			return -1;
+		}
+		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
+			errno = EINVAL;
+			set_err(err, errlen, "file name \"%s\" must not have a \"%.*s\" part",
+				q, (int)n, p);
+			return -1;
+		}
+		if (n > WORKDIR_NAME_MAX) {
+			errno = EINVAL;
+			set_err(err, errlen, "file name \"%s\" has a part of %zu bytes; at most "
+				"%d are allowed", q, n, WORKDIR_NAME_MAX);
+			return -1;
+		}
+		memcpy(part, p, n);
+		part[n] = '\0';
+		if (workdir_check_name(part, why, sizeof(why)) < 0) {
+			if (slash || p != path)
+				set_err(err, errlen, "file name \"%s\": %s", q, why);
+			else
+				set_err(err, errlen, "%s", why);
+			return -1;
+		}
+		if (!slash)
+			break;
+		if (++depth > max_depth) {
+			errno = EINVAL;
+			set_err(err, errlen, "file name \"%s\" has more than %u folder%s",
+				q, max_depth, max_depth == 1 ? "" : "s");
+			return -1;
+		}
+		p = slash + 1;
+	}
+	return 0;
+}
+
+/*
+ * The folder that holds path's last part: a new fd of it (the caller
+ * closes it) and that part in *leaf.  Each folder is opened from the one
+ * before with O_DIRECTORY|O_NOFOLLOW, so a folder swapped for a symlink
+ * (or for anything else) is refused, never followed.  With create, a
+ * missing folder is made (mode 0777, so that the program, whose uid the
+ * service never gives it, may add files to it).  -1 with a sentence.
+ */
+static int open_parent(struct workdir *wd, const char *path, bool create,
+		       const char **leaf, char *err, size_t errlen)
+{
+	char q[QUOTED_MAX], part[WORKDIR_NAME_MAX + 1];
+	const char *p = path, *slash;
+	int dir = fcntl(wd->fd, F_DUPFD_CLOEXEC, 3);
+
+	if (dir < 0) {
+		set_err(err, errlen, "\"%s\": %s", quote_name(path, q, sizeof(q)),
+			strerror(errno));
+		return -1;
+	}
+	while ((slash = strchr(p, '/')) != NULL) {
+		size_t n = (size_t)(slash - p);
+		bool made = false;
+		int next;
+
+		memcpy(part, p, n);
+		part[n] = '\0';
+		if (create) {
+			if (mkdirat(dir, part, 0700) == 0)
+				made = true;
+			else if (errno != EEXIST)
+				goto fail;
+		}
+		next = openat(dir, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+			goto fail;
+		/* Only a folder made just now gets its mode: umask aside. */
+		if (made && fchmod(next, 0777) < 0) {
+			int saved = errno;
+			close(next);
+			errno = saved;
+			goto fail;
+		}
+		close(dir);
+		dir = next;
+		p = slash + 1;
+	}
+	*leaf = p;
+	return dir;
+fail:
+	{
+		int saved = errno;
+		quote_name(path, q, sizeof(q));
+		if (errno == ELOOP || errno == ENOTDIR)
+			set_err(err, errlen, "\"%s\": its folder \"%.*s\" is not a folder (links "
+				"are not followed)", q, (int)(p - path + strlen(part)), path);
+		else if (errno == ENOENT)
+			set_err(err, errlen, "\"%s\": its folder \"%.*s\" does not exist", q,
+				(int)(p - path + strlen(part)), path);
+		else
+			set_err(err, errlen, "\"%s\": folder \"%.*s\": %s", q,
+				(int)(p - path + strlen(part)), path, strerror(errno));
+		close(dir);
+		errno = saved;
+	}
+	return -1;
+}
+
 /* Write all len bytes, through short writes and EINTR. */
 static int write_all(int fd, const void *data, size_t len)
 {
@@ -399,10 +532,10 @@ int workdir_write(struct workdir *wd, const char *name, const void *data,
 		  size_t len, mode_t mode, char *err, size_t errlen)
 {
 	char q[QUOTED_MAX];
-	const char *step;
-	int fd;
+	const char *step, *leaf;
+	int fd, dir;
 
-	if (workdir_check_name(name, err, errlen) < 0)
+	if (workdir_check_path(name, WORKDIR_DEPTH_MAX, err, errlen) < 0)
 		return -1;
 	quote_name(name, q, sizeof(q));
 	if (wd->fd < 0) {
@@ -416,16 +549,23 @@ int workdir_write(struct workdir *wd, const char *name, const void *data,
 			q, (unsigned)mode);
 		return -1;
 	}
+	if ((dir = open_parent(wd, name, true, &leaf, err, errlen)) < 0)
+		return -1;
 
 	/* O_EXCL: whatever already has this name (a symlink, a FIFO, a hard
 	 * link to a file outside) makes this fail, and is never followed. */
-	fd = openat(wd->fd, name,
+	fd = openat(dir, leaf,
 		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
 	if (fd < 0) {
 		if (errno == EEXIST)
 			set_err(err, errlen, "cannot write file \"%s\": it already exists", q);
 		else
 			set_err(err, errlen, "cannot create file \"%s\": %s", q, strerror(errno));
+		{
+			int saved = errno;
+			close(dir);
+			errno = saved;
+		}
 		return -1;
 	}
 
@@ -440,6 +580,7 @@ int workdir_write(struct workdir *wd, const char *name, const void *data,
 		fd = -1;
 		goto fail;
 	}
+	close(dir);
 	return 0;
 
 fail:
@@ -450,7 +591,8 @@ fail:
 		if (fd >= 0)
 			close(fd);
 		/* O_EXCL made the file ours: do not leave half of it. */
-		unlinkat(wd->fd, name, 0);
+		unlinkat(dir, leaf, 0);
+		close(dir);
 		errno = saved;
 	}
 	return -1;
@@ -505,13 +647,13 @@ int workdir_read(struct workdir *wd, const char *name, size_t cap,
 	struct stat st;
 	char *buf = NULL;
 	size_t size, n = 0;
-	const char *step;
-	int fd;
+	const char *step, *leaf;
+	int fd, dir;
 
 	*data = NULL;
 	*len = 0;
 	*truncated = false;
-	if (workdir_check_name(name, err, errlen) < 0)
+	if (workdir_check_path(name, WORKDIR_DEPTH_MAX, err, errlen) < 0)
 		return -1;
 	quote_name(name, q, sizeof(q));
 	if (wd->fd < 0) {
@@ -519,21 +661,36 @@ int workdir_read(struct workdir *wd, const char *name, size_t cap,
 		set_err(err, errlen, "cannot read file \"%s\": the work directory is not open", q);
 		return -1;
 	}
+	/* The program may have replaced a folder by a link: refused there. */
+	if ((dir = open_parent(wd, name, false, &leaf, err, errlen)) < 0) {
+		int saved = errno;
+		char why[300];
+		snprintf(why, sizeof why, "%s", err && errlen ? err : "");
+		set_err(err, errlen, "cannot read file %s", why);
+		errno = saved;
+		return -1;
+	}
 
 	/* Look before opening, so a FIFO or device is never opened. */
-	if (fstatat(wd->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (fstatat(dir, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
 			set_err(err, errlen, "cannot read file \"%s\": it does not exist", q);
 		else
 			set_err(err, errlen, "cannot read file \"%s\": fstatat: %s", q, strerror(errno));
-		return -1;
+		goto out_dir;
 	}
 	if (check_readable(&st, q, err, errlen) < 0)
-		return -1;
+		goto out_dir;
 
 	/* The entry may have changed since: O_NOFOLLOW and O_NONBLOCK keep
 	 * the open itself harmless, and the fstat below decides. */
-	fd = openat(wd->fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	fd = openat(dir, leaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	{
+		int saved = errno;
+		close(dir);
+		dir = -1;
+		errno = saved;
+	}
 	if (fd < 0) {
 		if (errno == ELOOP)
 			set_err(err, errlen, "cannot read file \"%s\": it is a symbolic link (links are not followed)", q);
@@ -626,6 +783,15 @@ fail:
 
 		close(fd);
 		free(buf);
+		errno = saved;
+	}
+	return -1;
+
+out_dir:
+	{
+		int saved = errno;
+
+		close(dir);
 		errno = saved;
 	}
 	return -1;

@@ -36,6 +36,10 @@
 
 /* The longest file name workdir_check_name() accepts (NAME_MAX). */
 #define WORKDIR_NAME_MAX 255
+/* The longest name with folders, and the most folders, any call takes
+   (a request's own bounds, from the config, are at most these). */
+#define WORKDIR_PATH_MAX 1024
+#define WORKDIR_DEPTH_MAX 32
 
 struct workdir {
 	int root_fd;     /* the slot's work root (not owned) */
@@ -82,8 +86,17 @@ int workdir_create(struct workdir *wd, int root_fd, const char *root_path,
 int workdir_check_name(const char *name, char *err, size_t errlen);
 
 /*
- * Create the file name in the work directory with exactly len bytes of data
- * and exactly the given mode (umask does not apply).  mode may only hold
+ * Check a name that may hold folders ("pkg/util.py"): parts separated by
+ * single '/', each one a name workdir_check_name() accepts (so no "."
+ * or ".." part, no empty part: no leading, doubled or trailing '/'), at
+ * most max_depth folders and WORKDIR_PATH_MAX bytes.  errno = EINVAL.
+ */
+int workdir_check_path(const char *path, unsigned max_depth, char *err, size_t errlen);
+
+/*
+ * Create the file name (workdir_check_path(): it may hold folders, made as
+ * needed, mode 0777, never through a link) in the work directory with
+ * exactly len bytes of data and exactly the given mode (umask does not apply).  mode may only hold
  * permission bits (0777): a setuid file written by root would be a gift to
  * the program.  Fails without touching anything if the name already exists
  * as anything (file, symlink, FIFO, hard link...): errno = EEXIST.
@@ -93,7 +106,9 @@ int workdir_write(struct workdir *wd, const char *name, const void *data,
 		  size_t len, mode_t mode, char *err, size_t errlen);
 
 /*
- * Read back up to cap bytes of the regular file name.  On success *data is
+ * Read back up to cap bytes of the regular file name (which may hold
+ * folders: each opened without following a link; a folder replaced by a
+ * link or a file is refused with ELOOP or ENOTDIR).  On success *data is
  * malloc'd and NUL-terminated (it may contain NULs), *len is its length and
  * *truncated says whether the file holds more than cap bytes.
  * Refused: a missing file (errno = ENOENT), a symlink (ELOOP, never

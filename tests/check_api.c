@@ -63,6 +63,9 @@ static void setup_service(bool tokens)
 	ck_assert_msg(config_load(&svc.cfg, path, err, sizeof err) == 0, "%s", err);
 	ck_assert_msg(languages_load(&svc.langs, svc.cfg.languages_file, &svc.cfg, err,
 				     sizeof err) == 0, "%s", err);
+	/* No version probe here: every language counts as present. */
+	for (size_t i = 0; i < svc.langs.n; i++)
+		svc.langs.v[i].present = true;
 	ck_assert_msg(auth_load(&svc.auth, svc.cfg.tokens_file, err, sizeof err) == 0, "%s", err);
 	ck_assert_ptr_nonnull(svc.pool = pool_create(svc.cfg.slots));
 	ck_assert_ptr_nonnull(svc.metrics = metrics_create());

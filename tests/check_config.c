@@ -105,6 +105,12 @@ START_TEST(test_config_errors)
 	expect_config_error("\"socket_group\":33", "socket_group must be a string");
 	expect_config_error("\"sandbox\":{\"uid_base\":0,\"gid_base\":1}",
 			    "duplicate");
+	expect_config_error("\"requests\":{\"max_file_depth\":33}",
+			    "requests.max_file_depth must be between 0 and 32");
+	expect_config_error("\"requests\":{\"max_options\":3}",
+			    "unknown field \"requests.max_options\"");
+	expect_config_error("\"requests\":{\"max_compile_option_bytes\":0}",
+			    "requests.max_compile_option_bytes must be between 1 and 4096");
 	expect_config_error("\"judge\":{\"max_total_wall_ms\":999}",
 			    "judge.max_total_wall_ms must be between 1000 and 3600000");
 	expect_config_error("\"judge\":{\"max_total_wall_ms\":\"60s\"}",
@@ -164,6 +170,10 @@ static void expect_lang_error(const char *langs_text, const char *want)
 	config_free(&cfg);
 }
 
+/* The same with its own run argv (a JSON array). */
+#define LANG_RUN(run) "{\"languages\":[{\"id\":\"x\",\"name\":\"X\",\"source_file\":" \
+	"\"m.x\",\"run\":" run ",\"version\":\"1.0\"}]}"
+
 #define LANG(extra) "{\"languages\":[{\"id\":\"x\",\"name\":\"X\",\"source_file\":\"m.x\"," \
 	"\"run\":[\"/bin/x\",\"{file}\"],\"version\":\"1.0\"" extra "}]}"
 
@@ -192,6 +202,50 @@ START_TEST(test_language_errors)
 			       "\"wall_time_ms\":59000}"),
 			  "languages[0].compile_limits.wall_time_ms (59000) + "
 			  "default_limits.wall_time_ms (2000) is above judge.max_total_wall_ms");
+	expect_lang_error(LANG(",\"compile\":[\"/bin/cc\"],\"compile_limits\":{"
+			       "\"wall_time_ms\":59000},\"limits\":{\"wall_time_ms\":1500}"),
+			  "languages[0].compile_limits.wall_time_ms (59000) + "
+			  "languages[0].limits.wall_time_ms (1500) is above");
+	/* Per-language limits: within max_limits, minimums at most the defaults. */
+	expect_lang_error(LANG(",\"limits\":{\"processes\":9}"),
+			  "languages[0].limits.processes must be between 1 and 8");
+	expect_lang_error(LANG(",\"limits\":{\"threads\":9}"),
+			  "unknown field \"languages[0].limits.threads\"");
+	expect_lang_error(LANG(",\"min_limits\":{\"memory_bytes\":3000000}"),
+			  "languages[0].min_limits.memory_bytes must be between");
+	expect_lang_error(LANG(",\"min_limits\":{\"processes\":8},\"limits\":{\"processes\":4}"),
+			  "languages[0].min_limits.processes (8) is above the language's "
+			  "default (4)");
+	/* Placeholders: known names only, list ones as whole elements. */
+	expect_lang_error(LANG_RUN("[\"/bin/x\",\"-Xmx{memory_gb}g\"]"),
+			  "languages[0].run[1]: unknown placeholder {memory_gb}");
+	expect_lang_error(LANG(",\"env\":{\"OPTS\":\"-m {mem}\"}"),
+			  "languages[0].env.OPTS: unknown placeholder {mem}");
+	expect_lang_error(LANG(",\"env\":{\"A\":\"{args}\"}"),
+			  "languages[0].env.A: {args} must be an element of its own");
+	expect_lang_error(LANG_RUN("[\"/bin/x\",\"--{args}\"]"),
+			  "languages[0].run[1]: {args} must be an element of its own");
+	expect_lang_error(LANG_RUN("[\"/bin/x\",\"{compile_options}\"]"),
+			  "languages[0].run[1]: {compile_options} is not a placeholder of");
+	expect_lang_error(LANG(",\"compile\":[\"/bin/cc\",\"{args}\"]"),
+			  "languages[0].compile[1]: {args} is not a placeholder of");
+	expect_lang_error(LANG(",\"compile\":[\"/bin/cc\",\"{filename}\"]"),
+			  "unknown placeholder {filename}");
+	/* compile_options: with a compile step that takes them, valid ERE. */
+	expect_lang_error(LANG(",\"compile_options\":[\"^-O$\"]"),
+			  "languages[0].compile_options needs languages[0].compile");
+	expect_lang_error(LANG(",\"compile\":[\"/bin/cc\"],\"compile_options\":[\"^-O$\"]"),
+			  "has no \"{compile_options}\" element");
+	expect_lang_error(LANG(",\"compile\":[\"/bin/cc\",\"{compile_options}\"],"
+			       "\"compile_options\":[\"^-O[0-3$\"]"),
+			  "languages[0].compile_options[0]: \"^-O[0-3$\" is not a POSIX extended");
+	expect_lang_error(LANG(",\"compile\":[\"/bin/cc\",\"{compile_options}\"],"
+			       "\"compile_options\":[]"),
+			  "languages[0].compile_options must not be empty");
+	expect_lang_error(LANG(",\"debian_packages\":[\"Kotlin JDK\"]"),
+			  "\"Kotlin JDK\" is not a Debian package name");
+	expect_lang_error(LANG(",\"debian_packages\":\"kotlin\""),
+			  "languages[0].debian_packages must be an array");
 }
 END_TEST
 
@@ -201,7 +255,9 @@ START_TEST(test_expand)
 	char *argv[] = { "/usr/bin/python3", "-I", "{file}", "{args}", "--x={file}", NULL };
 	char *args[] = { "a", "b c", NULL };
 	char *none[] = { NULL };
-	char **v = language_expand(argv, "main.py", args);
+	struct sbx_limits lim = { .memory_bytes = 256u << 20 };
+	struct expand_values ev = { .file = "main.py", .args = args, .limits = &lim };
+	char **v = language_expand(argv, &ev);
 
 	ck_assert_ptr_nonnull(v);
 	ck_assert_uint_eq(jx_strv_len(v), 6);
@@ -210,10 +266,92 @@ START_TEST(test_expand)
 	ck_assert_str_eq(v[4], "b c");
 	ck_assert_str_eq(v[5], "--x=main.py");
 	jx_strv_free(v);
-	v = language_expand(argv, "main.py", none);
+	ev.args = none;
+	v = language_expand(argv, &ev);
 	ck_assert_uint_eq(jx_strv_len(v), 4);
 	ck_assert_str_eq(v[3], "--x=main.py");
 	jx_strv_free(v);
+}
+END_TEST
+
+/* The limit placeholders take the step's limits; {{ is a literal brace;
+   a brace that starts no placeholder is kept. */
+START_TEST(test_expand_limits)
+{
+	char *argv[] = { "/usr/bin/java", "-Xmx{memory_mb}m", "-Xss{stack_kb}k",
+			 "{compile_options}", "n={processes}", "b={memory_bytes}",
+			 "{{memory_mb}", "awk { print }", "{}", "{file}{file}", NULL };
+	char *opts[] = { "-O0", "-Wall", NULL };
+	struct sbx_limits lim = { .memory_bytes = (300u << 20) + 5, .stack_bytes = 8u << 20,
+				  .processes = 17 };
+	struct expand_values ev = { .file = "M.java", .compile_options = opts,
+				    .limits = &lim };
+	char **v = language_expand(argv, &ev);
+
+	ck_assert_ptr_nonnull(v);
+	ck_assert_uint_eq(jx_strv_len(v), 11);
+	ck_assert_str_eq(v[1], "-Xmx300m");
+	ck_assert_str_eq(v[2], "-Xss8192k");
+	ck_assert_str_eq(v[3], "-O0");
+	ck_assert_str_eq(v[4], "-Wall");
+	ck_assert_str_eq(v[5], "n=17");
+	ck_assert_str_eq(v[6], "b=314572805");
+	ck_assert_str_eq(v[7], "{memory_mb}");
+	ck_assert_str_eq(v[8], "awk { print }");
+	ck_assert_str_eq(v[9], "{}");
+	ck_assert_str_eq(v[10], "M.javaM.java");
+	jx_strv_free(v);
+	/* Under a MiB: at least 1, never 0 (-Xmx0m is an error). */
+	char *small[] = { "{memory_mb}", NULL };
+	lim.memory_bytes = 1000;
+	v = language_expand(small, &ev);
+	ck_assert_str_eq(v[0], "1");
+	jx_strv_free(v);
+}
+END_TEST
+
+/* A language that loads with every new key, and what it keeps. */
+START_TEST(test_language_keys)
+{
+	struct config cfg;
+	struct languages langs;
+	char err[1024];
+
+	ck_assert_msg(config_load(&cfg, config_with(""), err, sizeof err) == 0, "%s", err);
+	write_file("langs.json", "{\"languages\":[{\"id\":\"j\",\"name\":\"J\","
+		   "\"source_file\":\"M.j\",\"compile\":[\"/bin/jc\",\"{compile_options}\","
+		   "\"-J-Xmx{memory_mb}m\",\"{file}\"],\"run\":[\"/bin/j\",\"-Xmx{memory_mb}m\","
+		   "\"{file}\",\"{args}\"],\"env\":{\"MEM\":\"{memory_mb}\"},"
+		   "\"limits\":{\"processes\":6,\"memory_bytes\":1500000},"
+		   "\"min_limits\":{\"processes\":4},"
+		   "\"compile_options\":[\"^-O[0-3]$\",\"^-D[A-Za-z_][A-Za-z0-9_]*(=[^ ]*)?$\","
+		   "\"-g\"],\"debian_packages\":[\"jdk\",\"j-tools\"],\"version\":\"1.0\"}]}");
+	ck_assert_msg(languages_load(&langs, cfg.languages_file, &cfg, err, sizeof err) == 0,
+		      "%s", err);
+	const struct language *l = &langs.v[0];
+	/* Its own defaults over the config's; the others stay the config's. */
+	ck_assert_uint_eq(l->limits.processes, 6);
+	ck_assert_uint_eq(l->limits.memory_bytes, 1500000);
+	ck_assert_uint_eq(l->limits.cpu_time_ms, cfg.default_limits.cpu_time_ms);
+	ck_assert_uint_eq(l->min_limits.processes, 4);
+	ck_assert_uint_eq(l->min_limits.memory_bytes, 0);
+	/* The compile step starts from the language's defaults too. */
+	ck_assert_uint_eq(l->compile_limits.processes, 6);
+	ck_assert_uint_eq(jx_strv_len(l->debian_packages), 2);
+	/* Options match a whole pattern, never a part of one. */
+	ck_assert(language_option_allowed(l, "-O2"));
+	ck_assert(language_option_allowed(l, "-DNDEBUG"));
+	ck_assert(language_option_allowed(l, "-DN=1"));
+	ck_assert(language_option_allowed(l, "-g"));
+	ck_assert(!language_option_allowed(l, "-O4"));
+	ck_assert(!language_option_allowed(l, "-O2 -fplugin=x"));
+	ck_assert(!language_option_allowed(l, "-DN=1 -fplugin=x"));
+	ck_assert(!language_option_allowed(l, "-ggdb"));  /* "-g" unanchored */
+	ck_assert(!language_option_allowed(l, "x-g"));
+	ck_assert(!language_option_allowed(l, "-fplugin=x"));
+	ck_assert(!language_option_allowed(l, ""));
+	languages_free(&langs);
+	config_free(&cfg);
 }
 END_TEST
 
@@ -229,6 +367,8 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_language_errors);
 	tcase_add_test(tc, test_expand);
+	tcase_add_test(tc, test_expand_limits);
+	tcase_add_test(tc, test_language_keys);
 	suite_add_tcase(s, tc);
 
 	SRunner *sr = srunner_create(s);

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "service/jsonx.h"
 #include "service/languages.h"
 #include "service/request.h"
 #include "service/settings.h"
@@ -24,6 +26,9 @@ static void setup(void)
 		      "%s", err);
 	ck_assert_msg(languages_load(&langs, cfg.languages_file, &cfg, err, sizeof err) == 0,
 		      "%s", err);
+	/* No version probe here: every language counts as present. */
+	for (size_t i = 0; i < langs.n; i++)
+		langs.v[i].present = true;
 }
 
 static void teardown(void)
@@ -147,9 +152,38 @@ END_TEST
 START_TEST(test_files)
 {
 	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"../x\":\"\"}}", 400,
-		     "invalid_request", "files:");
-	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"a/b\":\"\"}}", 400,
-		     "invalid_request", "'/'");
+		     "invalid_request", "files: file name \"../x\" must not have a \"..\" part");
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"/etc/x\":\"\"}}", 400,
+		     "invalid_request", "files: file name \"/etc/x\" must be relative");
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"a//b\":\"\"}}", 400,
+		     "invalid_request", "files: file name \"a//b\" has an empty part");
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"a/./b\":\"\"}}", 400,
+		     "invalid_request", "files: file name \"a/./b\" must not have a \".\" part");
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"pkg/\":\"\"}}", 400,
+		     "invalid_request", "has an empty part");
+	/* Folders: up to requests.max_file_depth (8 shipped). */
+	struct job job;
+	expect_ok("{\"command\":[\"/bin/true\"],\"files\":{\"pkg/util.py\":\"x\","
+		  "\"pkg/__init__.py\":\"\",\"a/b/c/d/e/f/g/h/i\":\"\"}}", &job);
+	ck_assert_uint_eq(job.nfiles, 3);
+	job_free(&job);
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"a/b/c/d/e/f/g/h/i/j\":\"\"}}",
+		     400, "invalid_request", "has more than 8 folders (requests.max_file_depth)");
+	/* A file and a folder of the same name. */
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"pkg\":\"\",\"pkg/x\":\"\"}}",
+		     400, "invalid_request", "\"pkg\" and \"pkg/x\": one is the other's folder");
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"pkg/x/y\":\"\",\"pkg/x\":\"\"}}",
+		     400, "invalid_request", "one is the other's folder");
+	expect_error("{\"language\":\"python3\",\"code\":\"\",\"files\":{\"main.py/x\":\"\"}}",
+		     400, "invalid_request", "is the name of the source file (as a folder)");
+	expect_error("{\"command\":[\"/bin/true\"],\"collect\":[\"../etc/passwd\"]}",
+		     400, "invalid_request", "collect: file name \"../etc/passwd\" must not have");
+	expect_ok("{\"command\":[\"/bin/true\"],\"collect\":[\"out/plot.png\"]}", &job);
+	job_free(&job);
+	/* The count is the config's. */
+	cfg.max_files = 2;
+	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"a\":\"\",\"b\":\"\",\"c\":\"\"}}",
+		     400, "invalid_request", "files may hold at most 2 files (requests.max_files)");
 	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\"..\":\"\"}}", 400,
 		     "invalid_request", "files:");
 	expect_error("{\"command\":[\"/bin/true\"],\"files\":{\".\":\"\"}}", 400,
@@ -299,7 +333,7 @@ START_TEST(test_utf8_messages)
 	expect_error_with("{\"command\":[\"/bin/true\"],\"files\":{\"", n200, "\":\"x\"}}",
 			  "invalid_request", "bytes long");
 	expect_error_with("{\"command\":[\"/bin/true\"],\"files\":{\"", n100, "/\":\"x\"}}",
-			  "invalid_request", "must not contain '/'");
+			  "invalid_request", "has an empty part");
 	expect_error_with("{\"command\":[\"/bin/true\"],\"", n200, "\":1}", "invalid_request",
 			  "unknown field");
 	expect_error_with("{\"command\":[\"/bin/true\"],\"env\":{\"", n100, "\":\"v\"}}",
@@ -347,6 +381,121 @@ START_TEST(test_nul_in_names)
 }
 END_TEST
 
+/* Load a languages file of our own (all present) in place of the shipped one. */
+static void use_languages(const char *text)
+{
+	char path[] = "/tmp/runbox-check-request.XXXXXX", err[1024];
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	languages_free(&langs);
+	int rc = languages_load(&langs, path, &cfg, err, sizeof err);
+	unlink(path);
+	ck_assert_msg(rc == 0, "%s", err);
+	for (size_t i = 0; i < langs.n; i++)
+		langs.v[i].present = true;
+}
+
+#define TEST_LANGS "{\"languages\":[" \
+	"{\"id\":\"jv\",\"name\":\"J\",\"source_file\":\"M.j\"," \
+	"\"compile\":[\"/bin/jc\",\"{compile_options}\",\"{file}\"]," \
+	"\"compile_options\":[\"^-O[0-3]$\",\"^-std=[a-z0-9+]+$\",\"^-Wall$\"," \
+	"\"^-D[A-Za-z_][A-Za-z0-9_]*(=[^ ]*)?$\",\"^-lm$\"]," \
+	"\"run\":[\"/bin/j\",\"{file}\"],\"version\":\"1\"," \
+	"\"limits\":{\"memory_bytes\":536870912,\"processes\":64}," \
+	"\"min_limits\":{\"memory_bytes\":268435456,\"processes\":16}}," \
+	"{\"id\":\"sc\",\"name\":\"S\",\"source_file\":\"m.s\"," \
+	"\"run\":[\"/bin/sh\",\"{file}\"],\"version\":\"1\"}]}"
+
+/* A language's own default limits, its minimums (in judge mode too), and
+   a language whose toolchain is missing. */
+START_TEST(test_language_limits)
+{
+	struct job job;
+
+	use_languages(TEST_LANGS);
+	expect_ok("{\"language\":\"jv\",\"code\":\"x\",\"limits\":{\"cpu_time_ms\":1000}}",
+		  &job);
+	ck_assert_uint_eq(job.limits.memory_bytes, 536870912);
+	ck_assert_uint_eq(job.limits.processes, 64);
+	ck_assert_uint_eq(job.limits.cpu_time_ms, 1000);
+	job_free(&job);
+	/* Another language keeps the server's defaults. */
+	expect_ok("{\"language\":\"sc\",\"code\":\"x\"}", &job);
+	ck_assert_uint_eq(job.limits.memory_bytes, cfg.default_limits.memory_bytes);
+	ck_assert_uint_eq(job.limits.processes, cfg.default_limits.processes);
+	job_free(&job);
+	expect_error("{\"language\":\"jv\",\"code\":\"x\",\"limits\":"
+		     "{\"memory_bytes\":67108864}}", 400, "invalid_request",
+		     "limits.memory_bytes: jv needs at least 268435456");
+	expect_error("{\"language\":\"jv\",\"code\":\"x\",\"limits\":{\"processes\":2},"
+		     "\"tests\":[{\"stdin\":\"\"}]}", 400, "invalid_request",
+		     "limits.processes: jv needs at least 16");
+	/* At the minimum exactly: accepted. */
+	expect_ok("{\"language\":\"jv\",\"code\":\"x\",\"limits\":"
+		  "{\"memory_bytes\":268435456,\"processes\":16}}", &job);
+	job_free(&job);
+	/* A minimum of one language is not another's. */
+	expect_ok("{\"language\":\"sc\",\"code\":\"x\",\"limits\":{\"processes\":2}}",
+		  &job);
+	job_free(&job);
+	/* Not installed: refused with the reason. */
+	langs.v[1].present = false;
+	langs.v[1].missing = strdup("/bin/sh: not installed (Debian package dash)");
+	expect_error("{\"language\":\"sc\",\"code\":\"x\"}", 400, "unknown_language",
+		     "language \"sc\" is not installed here: /bin/sh: not installed "
+		     "(Debian package dash)");
+}
+END_TEST
+
+START_TEST(test_compile_options)
+{
+	struct job job;
+
+	use_languages(TEST_LANGS);
+	expect_ok("{\"language\":\"jv\",\"code\":\"x\",\"compile_options\":"
+		  "[\"-O0\",\"-std=c++17\",\"-Wall\",\"-DN=3\",\"-DDEBUG\",\"-lm\"]}", &job);
+	ck_assert_uint_eq(jx_strv_len(job.compile_options), 6);
+	ck_assert_str_eq(job.compile_options[3], "-DN=3");
+	job_free(&job);
+	expect_ok("{\"language\":\"jv\",\"code\":\"x\",\"compile_options\":[]}", &job);
+	job_free(&job);
+	expect_error("{\"language\":\"jv\",\"code\":\"x\",\"compile_options\":"
+		     "[\"-O2\",\"-fplugin=x\"]}", 400, "invalid_request",
+		     "compile_options[1] \"-fplugin=x\" is not allowed for jv");
+	/* Whole matches only: a pattern's match inside a longer option is not one. */
+	expect_error("{\"language\":\"jv\",\"code\":\"x\",\"compile_options\":"
+		     "[\"-O2 -fplugin=x\"]}", 400, "invalid_request", "compile_options[0]");
+	expect_error("{\"language\":\"jv\",\"code\":\"x\",\"compile_options\":"
+		     "[\"-DX=1 -o/etc/passwd\"]}", 400, "invalid_request", "compile_options[0]");
+	expect_error("{\"language\":\"jv\",\"code\":\"x\",\"compile_options\":"
+		     "[\"-O4\"]}", 400, "invalid_request", "compile_options[0] \"-O4\"");
+	expect_error("{\"language\":\"sc\",\"code\":\"x\",\"compile_options\":[\"-O2\"]}",
+		     400, "invalid_request",
+		     "compile_options[0] \"-O2\" is not allowed: sc takes no compile options");
+	expect_error("{\"command\":[\"/bin/true\"],\"compile_options\":[\"-O2\"]}",
+		     400, "invalid_request", "compile options go with a language");
+	expect_error("{\"language\":\"jv\",\"code\":\"x\",\"compile_options\":\"-O2\"}",
+		     400, "invalid_request", "compile_options must be an array of strings");
+	expect_error("{\"language\":\"jv\",\"code\":\"x\",\"compile_options\":[2]}",
+		     400, "invalid_request", "compile_options[0] must be a string");
+	expect_error("{\"language\":\"jv\",\"code\":\"x\",\"compile_options\":"
+		     "[\"-O2\\u0000-fplugin\"]}", 400, "invalid_request",
+		     "compile_options[0] must not contain NUL");
+	/* Bounded by the config: count and length. */
+	cfg.max_compile_options = 2;
+	expect_error("{\"language\":\"jv\",\"code\":\"x\",\"compile_options\":"
+		     "[\"-O1\",\"-O2\",\"-O3\"]}", 400, "invalid_request",
+		     "compile_options may hold at most 2 options");
+	cfg.max_compile_option_bytes = 8;
+	expect_error("{\"language\":\"jv\",\"code\":\"x\",\"compile_options\":"
+		     "[\"-DLONG=123456\"]}", 400, "invalid_request",
+		     "compile_options[0] is 13 bytes long, more than 8");
+}
+END_TEST
+
 static Suite *request_suite(void)
 {
 	Suite *s = suite_create("request");
@@ -364,6 +513,8 @@ static Suite *request_suite(void)
 		{ "judge", test_judge },
 		{ "utf8_messages", test_utf8_messages },
 		{ "nul_in_names", test_nul_in_names },
+		{ "language_limits", test_language_limits },
+		{ "compile_options", test_compile_options },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		TCase *tc = tcase_create(cases[i].name);

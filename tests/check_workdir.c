@@ -494,7 +494,7 @@ START_TEST(test_names_enforced)
 
 	make_workdir(&wd);
 	ck_assert_int_eq(workdir_write(&wd, "../escape", "x", 1, 0644, err, sizeof(err)), -1);
-	ck_assert_msg(strstr(err, "must not contain '/'") != NULL, "message: %s", err);
+	ck_assert_msg(strstr(err, "must not have a \"..\" part") != NULL, "message: %s", err);
 	ck_assert_int_eq(workdir_write(&wd, "..", "x", 1, 0644, err, sizeof(err)), -1);
 	ck_assert_int_eq(workdir_write(&wd, "", "x", 1, 0644, err, sizeof(err)), -1);
 	ck_assert_int_eq(faccessat(root_fd, "escape", F_OK, AT_SYMLINK_NOFOLLOW), -1);
@@ -505,6 +505,146 @@ START_TEST(test_names_enforced)
 	ck_assert_ptr_null(data);
 	ck_assert_int_eq(workdir_read(&wd, "..", 100, &data, &len, &truncated, err, sizeof(err)), -1);
 	ck_assert_ptr_null(data);
+	remove_and_check(&wd);
+}
+END_TEST
+
+/* Names with folders: parts of plain names, no way out, bounded. */
+START_TEST(test_paths_refused)
+{
+	static const struct {
+		const char *name;
+		const char *message;
+	} bad[] = {
+		{ "../x", "file name \"../x\" must not have a \"..\" part" },
+		{ "a/../../x", "must not have a \"..\" part" },
+		{ "/etc/x", "file name \"/etc/x\" must be relative" },
+		{ "/", "must be relative" },
+		{ "a//b", "file name \"a//b\" has an empty part" },
+		{ "a/", "has an empty part" },
+		{ "a/./b", "file name \"a/./b\" must not have a \".\" part" },
+		{ "./a", "must not have a \".\" part" },
+		{ "a/..", "must not have a \"..\" part" },
+		{ "pkg/a\nb", "file name \"pkg/a\\nb\": file name \"a\\nb\" must not contain "
+		  "control characters" },
+		{ "a/b/c/d", "file name \"a/b/c/d\" has more than 2 folders" },
+		{ "", "must not be empty" },
+	};
+	char name[1100];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		errno = 0;
+		ck_assert_msg(workdir_check_path(bad[i].name, 2, err, sizeof(err)) == -1,
+			      "accepted \"%s\"", bad[i].name);
+		ck_assert_int_eq(errno, EINVAL);
+		ck_assert_msg(strstr(err, bad[i].message) != NULL,
+			      "\"%s\": message \"%s\" lacks \"%s\"", bad[i].name, err,
+			      bad[i].message);
+	}
+	ck_assert_int_eq(workdir_check_path("a/b/c", 2, err, sizeof(err)), 0);
+	ck_assert_int_eq(workdir_check_path("pkg/util.py", 1, err, sizeof(err)), 0);
+	ck_assert_int_eq(workdir_check_path("pkg/util.py", 0, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "more than 0 folders") != NULL, "%s", err);
+	ck_assert_int_eq(workdir_check_path("a..b/...", 1, err, sizeof(err)), 0);
+	/* Long: each part at most 255 bytes, the whole at most 1024. */
+	memset(name, 'a', 256);
+	name[256] = '\0';
+	ck_assert_int_eq(workdir_check_path(name, 2, err, sizeof(err)), -1);
+	for (size_t i = 0; i < 5; i++) {
+		memset(name + i * 205, 'b', 204);
+		name[i * 205 + 204] = '/';
+	}
+	name[5 * 205 - 1] = '\0'; /* 1024 bytes, 4 folders */
+	ck_assert_msg(workdir_check_path(name, 4, err, sizeof(err)) == 0, "%s", err);
+	name[5 * 205 - 1] = 'c';
+	name[5 * 205] = '\0';
+	ck_assert_int_eq(workdir_check_path(name, 4, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "1025 bytes long; at most 1024") != NULL, "%s", err);
+}
+END_TEST
+
+/* Folders are made on the way, 0777 (the program may add to them; the
+   service never chowns), and files in them read back. */
+START_TEST(test_paths_written)
+{
+	struct workdir wd;
+	struct stat st;
+	bool truncated;
+	char *data;
+	size_t len;
+
+	make_workdir(&wd);
+	ck_assert_msg(workdir_write(&wd, "pkg/util.py", "x = 1\n", 6, 0666, err,
+				    sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(workdir_write(&wd, "pkg/sub/deep.txt", "deep", 4, 0644, err,
+				    sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(workdir_write(&wd, "pkg/__init__.py", "", 0, 0666, err,
+				    sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(fstatat(wd.fd, "pkg", &st, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	ck_assert_uint_eq(st.st_mode & 07777, 0777);
+	ck_assert_uint_eq(st.st_uid, 0);
+	ck_assert_int_eq(fstatat(wd.fd, "pkg/sub/deep.txt", &st, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0644);
+	ck_assert_int_eq(workdir_read(&wd, "pkg/sub/deep.txt", 100, &data, &len, &truncated,
+				      err, sizeof(err)), 0);
+	ck_assert_uint_eq(len, 4);
+	ck_assert_mem_eq(data, "deep", 4);
+	free(data);
+	/* The same name twice: refused, the first kept. */
+	ck_assert_int_eq(workdir_write(&wd, "pkg/util.py", "y", 1, 0666, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, EEXIST);
+	/* A file where a folder is wanted. */
+	ck_assert_int_eq(workdir_write(&wd, "pkg/util.py/x", "y", 1, 0666, err, sizeof(err)),
+			 -1);
+	ck_assert_int_eq(errno, ENOTDIR);
+	ck_assert_msg(strstr(err, "is not a folder") != NULL, "%s", err);
+	remove_and_check(&wd);
+}
+END_TEST
+
+/* A program that swaps a folder for a link (to the outside) between the
+   write and the read-back: nothing is followed, read or written. */
+START_TEST(test_paths_symlink_tricks)
+{
+	char target[128];
+	struct workdir wd;
+	bool truncated;
+	char *data;
+	size_t len;
+
+	make_workdir(&wd);
+	snprintf(target, sizeof(target), "%s/sub", outside_path);
+	plant_symlink(wd.fd, "pkg", target);
+	errno = 0;
+	ck_assert_int_eq(workdir_write(&wd, "pkg/new", "pwned", 5, 0666, err, sizeof(err)), -1);
+	ck_assert_msg(errno == ENOTDIR || errno == ELOOP, "errno %d", errno);
+	ck_assert_msg(strstr(err, "its folder \"pkg\" is not a folder (links are not "
+			     "followed)") != NULL, "%s", err);
+	ck_assert_int_eq(faccessat(outside_fd, "sub/new", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+	ck_assert_int_eq(workdir_read(&wd, "pkg/file", 100, &data, &len, &truncated, err,
+				      sizeof(err)), -1);
+	ck_assert_ptr_null(data);
+	ck_assert_msg(strstr(err, "cannot read file") && strstr(err, "is not a folder"),
+		      "%s", err);
+	/* A link deeper down, and a link to "/". */
+	plant_dir(wd.fd, "d");
+	plant_symlink(wd.fd, "d/l", "/");
+	ck_assert_int_eq(workdir_write(&wd, "d/l/tmp/x", "pwned", 5, 0666, err, sizeof(err)),
+			 -1);
+	ck_assert_int_eq(workdir_read(&wd, "d/l/etc/passwd", 100, &data, &len, &truncated,
+				      err, sizeof(err)), -1);
+	ck_assert_ptr_null(data);
+	/* The link itself, as the last part: refused too. */
+	ck_assert_int_eq(workdir_read(&wd, "d/l", 100, &data, &len, &truncated, err,
+				      sizeof(err)), -1);
+	ck_assert_int_eq(errno, ELOOP);
+	/* A FIFO as a folder is never opened (O_DIRECTORY). */
+	plant_fifo(wd.fd, "fifo");
+	ck_assert_int_eq(workdir_write(&wd, "fifo/x", "y", 1, 0666, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, ENOTDIR);
+	check_outside_intact();
 	remove_and_check(&wd);
 }
 END_TEST
@@ -1348,6 +1488,9 @@ static Suite *workdir_suite(void)
 	tcase_add_test(tc, test_names_refused);
 	tcase_add_test(tc, test_names_accepted);
 	tcase_add_test(tc, test_names_enforced);
+	tcase_add_test(tc, test_paths_refused);
+	tcase_add_test(tc, test_paths_written);
+	tcase_add_test(tc, test_paths_symlink_tricks);
 	suite_add_tcase(s, tc);
 
 	/* the FIFO tests would hang, not fail, if a FIFO were opened: the

@@ -37,7 +37,8 @@ def _b64(value):
 
 
 _FIELDS = ("language", "code", "command", "args", "stdin", "files", "env", "limits",
-           "tests", "compare", "stop_on_failure", "collect", "encoding", "merge_output")
+           "tests", "compare", "stop_on_failure", "collect", "encoding", "merge_output",
+           "compile_options")
 
 
 def _request(given):
@@ -62,6 +63,8 @@ def _request(given):
         body["command"] = list(g["command"])
     if g["args"] is not None:
         body["args"] = list(g["args"])
+    if g["compile_options"] is not None:
+        body["compile_options"] = list(g["compile_options"])
     if g["stdin"] is not None:
         body["stdin"] = enc(g["stdin"])
     if g["files"] is not None:
@@ -102,8 +105,11 @@ class Runbox:
 
     def run(self, language=None, code=None, command=None, args=None, stdin=None,
             files=None, env=None, limits=None, tests=None, compare=None,
-            stop_on_failure=None, collect=None, encoding=None, merge_output=None):
+            stop_on_failure=None, collect=None, encoding=None, merge_output=None,
+            compile_options=None):
         """POST /api/v1/run.  Give language and code, or command (argv).
+        compile_options: options for the compiler, from the language's
+        allow-list (Language.compile_options).
 
         Text (str) goes as UTF-8.  If code, stdin, a file or a test's
         stdin/expected_stdout is bytes, or encoding="base64", the request

@@ -148,10 +148,17 @@ class Language:
     compiled: bool = False
     sample: str = ""
     packages: List[str] = field(default_factory=list)
+    compile_options: List[str] = field(default_factory=list)
+    limits: Optional[Limits] = None
+    min_limits: Optional[Limits] = None
 
     @classmethod
     def from_json(cls, obj):
-        return cls(**_known(cls, obj))
+        kw = _known(cls, obj)
+        for k in ("limits", "min_limits"):
+            if kw.get(k) is not None:
+                kw[k] = Limits.from_json(kw[k])
+        return cls(**kw)
 
 
 @dataclass
