@@ -88,9 +88,9 @@ def stated(programs, lid, compiled):
     err = ""
     if "error" in e:
         status, rx = e["error"]
-        err = status + (" (stderr: `%s`)" % rx.replace("|", "\\|") if rx else " (no message)")
+        err = status + (" (stderr: `` %s ``)" % rx.replace("|", "\\|") if rx else " (no message)")
     mib, hstatus, hrx = e["hog"]
-    hog = "%s at %d MiB" % (hstatus, mib) + (" (`%s`)" % hrx.replace("|", "\\|") if hrx else "")
+    hog = "%s at %d MiB" % (hstatus, mib) + (" (`` %s ``)" % hrx.replace("|", "\\|") if hrx else "")
     na = "; ".join("%s: %s" % (k, v) for k, v in sorted(e.get("na", {}).items()))
     return (err, hog, e.get("threads", ""), na)
 
