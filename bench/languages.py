@@ -90,6 +90,8 @@ def stated(programs, lid, compiled):
         status, rx = e["error"]
         err = status + (" (stderr: `` %s ``)" % rx.replace("|", "\\|") if rx else " (no message)")
     mib, hstatus, hrx = e["hog"]
+    if isinstance(hstatus, tuple):
+        hstatus = " or ".join(hstatus)
     hog = "%s at %d MiB" % (hstatus, mib) + (" (`` %s ``)" % hrx.replace("|", "\\|") if hrx else "")
     na = "; ".join("%s: %s" % (k, v) for k, v in sorted(e.get("na", {}).items()))
     return (err, hog, e.get("threads", ""), na)
