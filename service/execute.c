@@ -141,42 +141,40 @@ int slot_clear(const struct slot *slot, char *err, size_t errlen)
 
 /*
  * The program's environment, later entries overriding earlier ones: the
- * config's base (PATH, LANG...), HOME and TMPDIR in the work directory,
- * the language's own (its placeholders expanded from this step's limits),
- * then the request's (with_request).  The compile step
- * never gets the request's: LD_PRELOAD of a library in "files" would run
- * the request's code inside the compiler, under the compile step's larger
- * limits, and CPATH, GCC_EXEC_PREFIX and the like would change what the
- * compiler reads.
+ * config's base (PATH, LANG...), HOME and TMPDIR in home, the language's
+ * own (its placeholders expanded from this step's limits), then
+ * request_env.  The compile step never gets the request's: LD_PRELOAD of
+ * a library in "files" would run the request's code inside the compiler,
+ * under the compile step's larger limits, and CPATH, GCC_EXEC_PREFIX and
+ * the like would change what the compiler reads.
  */
-static char **build_env(const struct job *job, const struct config *cfg,
-			const char *workdir, const struct sbx_limits *limits,
-			bool with_request)
+char **exec_env(const struct config *cfg, const struct language *lang, const char *home,
+		const struct sbx_limits *limits, char *const *request_env)
 {
-	char *home = NULL, *tmp = NULL, **lang_env = NULL;
+	char *home_var = NULL, *tmp = NULL, **lang_env = NULL;
 	char *const *layers[4];
 	char *fixed[3];
 	size_t cap = 3, n = 0;
 	char **env = NULL;
 
-	if (asprintf(&home, "HOME=%s", workdir) < 0)
+	if (asprintf(&home_var, "HOME=%s", home) < 0)
 		return NULL;
-	if (asprintf(&tmp, "TMPDIR=%s", workdir) < 0) {
-		free(home);
+	if (asprintf(&tmp, "TMPDIR=%s", home) < 0) {
+		free(home_var);
 		return NULL;
 	}
-	fixed[0] = home;
+	fixed[0] = home_var;
 	fixed[1] = tmp;
 	fixed[2] = NULL;
-	if (job->lang && job->lang->env) {
-		struct expand_values v = { .file = job->lang->source_file, .limits = limits };
-		if (!(lang_env = language_expand(job->lang->env, &v)))
+	if (lang && lang->env) {
+		struct expand_values v = { .file = lang->source_file, .limits = limits };
+		if (!(lang_env = language_expand(lang->env, &v)))
 			goto out;
 	}
 	layers[0] = cfg->env;
 	layers[1] = fixed;
 	layers[2] = lang_env;
-	layers[3] = with_request ? job->env : NULL;
+	layers[3] = request_env;
 	for (int i = 0; i < 4; i++)
 		cap += jx_strv_len(layers[i]);
 	env = calloc(cap + 1, sizeof *env);
@@ -204,10 +202,17 @@ static char **build_env(const struct job *job, const struct config *cfg,
 		}
 	}
 out:
-	free(home);
+	free(home_var);
 	free(tmp);
 	jx_strv_free(lang_env);
 	return env;
+}
+
+static char **build_env(const struct job *job, const struct config *cfg,
+			const char *workdir, const struct sbx_limits *limits,
+			bool with_request)
+{
+	return exec_env(cfg, job->lang, workdir, limits, with_request ? job->env : NULL);
 }
 
 /*

@@ -96,6 +96,12 @@ void job_result_free(struct job_result *res);
    The caller adds argv, envp, cwd, stdin and limits. */
 void exec_isolation(struct sbx_spec *spec, const struct config *cfg,
 		    const struct language *lang, const struct slot *slot);
+/* The environment of a program of lang (NULL: a command) whose home and
+   temporary directory is home, under limits: the config's, HOME, TMPDIR,
+   the language's (placeholders expanded), request_env (may be NULL).
+   NULL-terminated (jx_strv_free), NULL when out of memory. */
+char **exec_env(const struct config *cfg, const struct language *lang, const char *home,
+		const struct sbx_limits *limits, char *const *request_env);
 int slot_open(struct slot *slot, unsigned index, const struct config *cfg,
 	      char *err, size_t errlen);
 void slot_close(struct slot *slot);

@@ -442,8 +442,9 @@ static int parse_language(json_t *o, const char *path, struct language *l,
 		return -1;
 	}
 	if ((v = json_object_get(o, "version_command")) &&
-	    jx_strv(v, jx_path(p, sizeof p, path, "version_command"), false,
-		    &l->version_command, err, errlen) < 0)
+	    (jx_strv(v, jx_path(p, sizeof p, path, "version_command"), false,
+		     &l->version_command, err, errlen) < 0 ||
+	     check_template(l->version_command, p, 0, false, err, errlen) < 0))
 		return -1;
 	if (dup_string(json_object_get(o, "version"),
 		       jx_path(p, sizeof p, path, "version"), false,
@@ -610,16 +611,29 @@ static int probe_version(struct language *l, const struct config *cfg,
 	/* The limits of a run in this language, with time enough for a cold
 	   start. */
 	exec_isolation(&spec, cfg, l, slot);
-	spec.argv = l->version_command;
-	spec.envp = cfg->env;
-	/* Inside a namespaced root the program starts at its "/". */
-	spec.cwd = cfg->userns || cfg->namespaces ? NULL : "/";
 	spec.limits = l->limits;
 	if (spec.limits.wall_time_ms < 10000)
 		spec.limits.wall_time_ms = 10000;
 	if (spec.limits.cpu_time_ms < 10000)
 		spec.limits.cpu_time_ms = 10000;
-	if (sbx_run(&spec, &res, serr, sizeof serr) < 0)
+	/* Its argv and env as a run's, from those limits; home is the
+	   probe's private /tmp (no work directory is made for it). */
+	struct expand_values v = { .file = l->source_file, .limits = &spec.limits };
+	char **argv = language_expand(l->version_command, &v);
+	char **env = exec_env(cfg, l, "/tmp", &spec.limits, NULL);
+	if (!argv || !env) {
+		jx_strv_free(argv);
+		jx_strv_free(env);
+		return -1;
+	}
+	spec.argv = argv;
+	spec.envp = env;
+	/* Inside a namespaced root the program starts at its "/". */
+	spec.cwd = cfg->userns || cfg->namespaces ? NULL : "/";
+	rc = sbx_run(&spec, &res, serr, sizeof serr);
+	jx_strv_free(argv);
+	jx_strv_free(env);
+	if (rc < 0)
 		return set_missing(l, "version command %s could not be started: %s",
 				   l->version_command[0], serr);
 	if (res.status != SBX_OK) {

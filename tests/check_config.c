@@ -231,6 +231,12 @@ START_TEST(test_language_errors)
 			  "languages[0].compile[1]: {args} is not a placeholder of");
 	expect_lang_error(LANG(",\"compile\":[\"/bin/cc\",\"{filename}\"]"),
 			  "unknown placeholder {filename}");
+	expect_lang_error("{\"languages\":[{\"id\":\"x\",\"name\":\"X\",\"source_file\":\"m\","
+			  "\"run\":[\"/bin/x\"],\"version_command\":[\"/bin/x\",\"-m{mem}\"]}]}",
+			  "languages[0].version_command[1]: unknown placeholder {mem}");
+	expect_lang_error("{\"languages\":[{\"id\":\"x\",\"name\":\"X\",\"source_file\":\"m\","
+			  "\"run\":[\"/bin/x\"],\"version_command\":[\"/bin/x\",\"{args}\"]}]}",
+			  "languages[0].version_command[1]: {args} is not a placeholder of");
 	/* compile_options: with a compile step that takes them, valid ERE. */
 	expect_lang_error(LANG(",\"compile_options\":[\"^-O$\"]"),
 			  "languages[0].compile_options needs languages[0].compile");

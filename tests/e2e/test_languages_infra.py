@@ -62,7 +62,8 @@ def languages(ghost_run=GHOST):
                  "STACK": "{stack_kb}", "BRACE": "{{memory_mb}"},
          "limits": {"memory_bytes": 128 * MiB, "processes": 24},
          "min_limits": {"memory_bytes": 64 * MiB},
-         "version_command": ["/bin/sh", "-c", "echo 0.1.2"]},
+         # The probe gets the placeholders and env of a run at the defaults.
+         "version_command": ["/bin/sh", "-c", "echo 0.{processes}.$MEM"]},
         {"id": "cc", "name": "C with options", "source_file": "main.c",
          "compile": ["/usr/bin/gcc", "{compile_options}", "-DCOMPILE_MB={memory_mb}",
                      "-o", "main", "{file}"],
@@ -113,7 +114,7 @@ def missing_languages_in_health_not_served():
     ids = [l["id"] for l in langs]
     eq(sorted(ids), ["cc", "memsh", "python3"], "languages served")
     memsh = next(l for l in langs if l["id"] == "memsh")
-    eq(memsh["version"], "0.1.2", "memsh's version")
+    eq(memsh["version"], "0.24.128", "memsh's version (its probe's placeholders and env)")
     eq(memsh["min_limits"], {"memory_bytes": 64 * MiB}, "memsh's min_limits")
     eq(memsh["limits"]["memory_bytes"], 128 * MiB, "memsh's default memory")
     cc = next(l for l in langs if l["id"] == "cc")
