@@ -7,6 +7,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,28 +158,43 @@ static int expand_element(const char *s, const struct expand_values *v, char **o
 	return rc;
 }
 
+/* The list an element stands for when it is a whole "{args}" or
+   "{compile_options}" (*is_list), else NULL. */
+static char *const *list_of(const char *element, const struct expand_values *v,
+			    bool *is_list)
+{
+	*is_list = true;
+	if (!strcmp(element, "{args}"))
+		return v->args;
+	if (!strcmp(element, "{compile_options}"))
+		return v->compile_options;
+	*is_list = false;
+	return NULL;
+}
+
 char **language_expand(char *const *tmpl, const struct expand_values *v)
 {
 	size_t n = 0, k = 0;
 	char **out;
 	char bad[64];
+	bool is_list;
 
-	for (char *const *a = tmpl; *a; a++)
-		n += !strcmp(*a, "{args}") ? jx_strv_len(v->args) :
-		     !strcmp(*a, "{compile_options}") ? jx_strv_len(v->compile_options) : 1;
+	for (char *const *a = tmpl; *a; a++) {
+		char *const *list = list_of(*a, v, &is_list);
+		n += is_list ? jx_strv_len(list) : 1;
+	}
 	if (!(out = calloc(n + 1, sizeof *out)))
 		return NULL;
 	for (char *const *a = tmpl; *a; a++) {
-		char *const *list = !strcmp(*a, "{args}") ? v->args :
-				    !strcmp(*a, "{compile_options}") ? v->compile_options :
-				    NULL;
-		if (list || !strcmp(*a, "{args}") || !strcmp(*a, "{compile_options}")) {
-			for (; list && *list; list++)
-				if (!(out[k++] = strdup(*list)))
-					goto fail;
-		} else if (expand_element(*a, v, &out[k++], bad, sizeof bad) < 0) {
-			goto fail;
+		char *const *list = list_of(*a, v, &is_list);
+		if (!is_list) {
+			if (expand_element(*a, v, &out[k++], bad, sizeof bad) < 0)
+				goto fail;
+			continue;
 		}
+		for (; list && *list; list++)
+			if (!(out[k++] = strdup(*list)))
+				goto fail;
 	}
 	return out;
 fail:
@@ -653,36 +670,78 @@ static int probe_version(struct language *l, const struct config *cfg,
 	return 0;
 }
 
-int languages_probe_versions(struct languages *langs, const struct config *cfg,
-			     const struct slot *slot, char *err, size_t errlen)
+/* Probe one language: 0 (present or marked missing), -1 out of memory. */
+static int probe_language(struct language *l, const struct config *cfg,
+			  const struct slot *slot)
 {
-	for (size_t i = 0; i < langs->n; i++) {
-		struct language *l = &langs->v[i];
-		int rc;
+	int rc;
 
-		free(l->version);
-		free(l->missing);
-		l->version = l->missing = NULL;
-		l->present = false;
-		if ((rc = check_tool(l, l->run)) == 0 &&
-		    (rc = check_tool(l, l->compile)) == 0)
-			rc = check_tool(l, l->version_command);
-		if (rc > 0)
-			continue;
-		if (rc < 0)
-			goto nomem;
-		if (l->version_fixed) {
-			if (!(l->version = strdup(l->version_fixed)))
-				goto nomem;
-			l->present = true;
-		} else if (probe_version(l, cfg, slot) < 0) {
-			goto nomem;
-		}
+	free(l->version);
+	free(l->missing);
+	l->version = l->missing = NULL;
+	l->present = false;
+	if ((rc = check_tool(l, l->run)) == 0 && (rc = check_tool(l, l->compile)) == 0)
+		rc = check_tool(l, l->version_command);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	if (l->version_fixed) {
+		if (!(l->version = strdup(l->version_fixed)))
+			return -1;
+		l->present = true;
+		return 0;
 	}
-	return 0;
-nomem:
-	snprintf(err, errlen, "out of memory");
-	return -1;
+	return probe_version(l, cfg, slot);
+}
+
+/* One thread per slot takes the next language not yet probed: each
+   language is written by one thread only. */
+struct prober {
+	pthread_t thread;
+	struct languages *langs;
+	const struct config *cfg;
+	const struct slot *slot;
+	atomic_size_t *next;
+	int rc;
+};
+
+static void *prober_main(void *arg)
+{
+	struct prober *p = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(p->next, 1)) < p->langs->n)
+		if (probe_language(&p->langs->v[i], p->cfg, p->slot) < 0)
+			p->rc = -1;
+	return NULL;
+}
+
+int languages_probe_versions(struct languages *langs, const struct config *cfg,
+			     const struct slot *const *slots, size_t nslots, char *err,
+			     size_t errlen)
+{
+	struct prober pr[LANGUAGES_PROBE_THREADS];
+	atomic_size_t next = 0;
+	size_t n = nslots < LANGUAGES_PROBE_THREADS ? nslots : LANGUAGES_PROBE_THREADS;
+	size_t started = 0;
+	int rc = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		pr[k] = (struct prober){ .langs = langs, .cfg = cfg, .slot = slots[k],
+					 .next = &next };
+		/* The first runs here; a thread that cannot start leaves its
+		   share to the others. */
+		if (k > 0 && pthread_create(&pr[k].thread, NULL, prober_main, &pr[k]) != 0)
+			break;
+		started = k + 1;
+	}
+	prober_main(&pr[0]);
+	for (size_t k = 1; k < started; k++)
+		pthread_join(pr[k].thread, NULL);
+	for (size_t k = 0; k < started; k++)
+		rc |= pr[k].rc;
+	if (rc < 0)
+		snprintf(err, errlen, "out of memory");
+	return rc < 0 ? -1 : 0;
 }
 
 json_t *languages_to_json(const struct languages *langs)

@@ -56,14 +56,17 @@ struct slot;
 /*
  * Find which languages are present: each one whose run, compile and
  * version argv[0] (when absolute) are executable files here and whose
- * version command, run once in slot, isolated as a run is
- * (exec_isolation()), succeeds; keep the first version-looking token of
- * its output.  A language that fails is marked !present with the reason
- * (never an error: one missing toolchain does not stop the service).
- * -1 only when out of memory.
+ * version command, run isolated as a run is (exec_isolation()), succeeds;
+ * keep the first version-looking token of its output.  A language that
+ * fails is marked !present with the reason (never an error: one missing
+ * toolchain does not stop the service).  The probes run at once in up to
+ * LANGUAGES_PROBE_THREADS of the nslots slots given (threads; sbx_run is
+ * thread-safe).  -1 only when out of memory.
  */
+#define LANGUAGES_PROBE_THREADS 4
 int languages_probe_versions(struct languages *langs, const struct config *cfg,
-			     const struct slot *slot, char *err, size_t errlen);
+			     const struct slot *const *slots, size_t nslots, char *err,
+			     size_t errlen);
 /* The body of GET /api/v1/languages: the present languages. */
 json_t *languages_to_json(const struct languages *langs);
 /* [{"id", "reason"}] of the configured languages that are not present. */

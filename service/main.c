@@ -240,12 +240,13 @@ static int setup_slots(struct service *svc)
  * GET /api/v1/languages once: at start and at every reload.  NULL with err.
  */
 static char *languages_body(struct languages *langs, const struct config *cfg,
-			    const struct slot *slot, char *err, size_t errlen)
+			    const struct slot *const *slots, size_t nslots, char *err,
+			    size_t errlen)
 {
 	json_t *lj;
 	char *body;
 
-	if (languages_probe_versions(langs, cfg, slot, err, errlen) < 0)
+	if (languages_probe_versions(langs, cfg, slots, nslots, err, errlen) < 0)
 		return NULL;
 	/* A missing toolchain is not served, and said so (here and in
 	   /health); the other languages are. */
@@ -303,15 +304,26 @@ static int reload(struct service *svc)
 	if (languages_load(&langs, cfg.languages_file, &cfg, err, sizeof err) < 0 ||
 	    auth_load(&auth, cfg.tokens_file, err, sizeof err) < 0)
 		goto refuse;
-	/* The probes run in a slot like any run: take one from the workers'
-	   pool for the moment. */
-	if (pool_acquire(svc->pool, RELOAD_SLOT_WAIT_MS, &slot) < 0) {
+	/* The probes run in slots like any run: take one from the workers'
+	   pool for the moment (waiting for it), and up to three more that
+	   are free right now. */
+	unsigned held[LANGUAGES_PROBE_THREADS];
+	const struct slot *probe_slots[LANGUAGES_PROBE_THREADS];
+	size_t nheld = 0;
+	/* (1 is a timeout: no slot is held then.) */
+	if (pool_acquire(svc->pool, RELOAD_SLOT_WAIT_MS, &slot) != 0) {
 		snprintf(err, sizeof err, "no slot became free within %d ms to run the "
 			 "version commands in", RELOAD_SLOT_WAIT_MS);
 		goto refuse;
 	}
-	body = languages_body(&langs, &cfg, &svc->slots[slot], err, sizeof err);
-	pool_release(svc->pool, slot);
+	held[nheld++] = slot;
+	while (nheld < LANGUAGES_PROBE_THREADS && pool_acquire(svc->pool, 0, &slot) == 0)
+		held[nheld++] = slot;
+	for (size_t i = 0; i < nheld; i++)
+		probe_slots[i] = &svc->slots[held[i]];
+	body = languages_body(&langs, &cfg, probe_slots, nheld, err, sizeof err);
+	for (size_t i = 0; i < nheld; i++)
+		pool_release(svc->pool, held[i]);
 	if (!body)
 		goto refuse;
 	config_free(&svc->cfg);
@@ -511,9 +523,15 @@ int main(int argc, char **argv)
 	}
 	if (setup_slots(&svc) < 0)
 		return 1;
-	/* Before any worker exists: slot 0 is free. */
-	if (!(svc.languages_body = languages_body(&svc.langs, &svc.cfg, &svc.slots[0], err,
-						  sizeof err))) {
+	/* Before any worker exists every slot is free: the probes share
+	   several. */
+	const struct slot *probe_slots[LANGUAGES_PROBE_THREADS];
+	size_t nprobe = svc.cfg.slots < LANGUAGES_PROBE_THREADS ? svc.cfg.slots :
+			LANGUAGES_PROBE_THREADS;
+	for (size_t i = 0; i < nprobe; i++)
+		probe_slots[i] = &svc.slots[i];
+	if (!(svc.languages_body = languages_body(&svc.langs, &svc.cfg, probe_slots, nprobe,
+						  err, sizeof err))) {
 		log_msg(LOG_ERR, "%s", err);
 		return 1;
 	}

@@ -74,6 +74,20 @@ static int get_bytes(json_t *v, const char *path, bool base64, char **out,
 	return 0;
 }
 
+/* A name in files or collect (field): folders allowed, up to the config's
+   depth (named when that is the reason). */
+static int check_name(const char *name, const struct config *cfg, const char *field,
+		      struct api_error *e)
+{
+	char why[300];
+
+	if (workdir_check_path(name, (unsigned)cfg->max_file_depth, why, sizeof why) == 0)
+		return 0;
+	bool depth = workdir_check_path(name, WORKDIR_DEPTH_MAX, NULL, 0) == 0;
+	return invalid(e, "invalid_request", "%s: %s%s", field, why,
+		       depth ? " (requests.max_file_depth)" : "");
+}
+
 /* Is a the folder of b ("pkg" and "pkg/util.py")? */
 static bool folder_of(const char *a, const char *b)
 {
@@ -86,7 +100,7 @@ static int parse_files(json_t *v, struct job *job, const struct config *cfg,
 {
 	const char *name;
 	json_t *val;
-	char p[512], why[300];
+	char p[512];
 
 	if (jx_object(v, "files", e->message, sizeof e->message) < 0)
 		return bad(e);
@@ -98,10 +112,8 @@ static int parse_files(json_t *v, struct job *job, const struct config *cfg,
 	json_object_foreach(v, name, val) {
 		struct job_file *f = &job->files[job->nfiles];
 		snprintf(p, sizeof p, "files[\"%.200s\"]", name);
-		if (workdir_check_path(name, (unsigned)cfg->max_file_depth, why, sizeof why) < 0)
-			return invalid(e, "invalid_request", "files: %s%s", why,
-				       errno == EINVAL && strchr(name, '/') &&
-				       strstr(why, "folder") ? " (requests.max_file_depth)" : "");
+		if (check_name(name, cfg, "files", e) < 0)
+			return -1;
 		if (job->lang && (!strcmp(name, job->lang->source_file) ||
 				  folder_of(job->lang->source_file, name)))
 			return invalid(e, "invalid_request",
@@ -152,7 +164,7 @@ static int parse_compile_options(json_t *v, struct job *job, const struct config
 			       (unsigned long long)cfg->max_compile_options);
 	if (jx_strv(v, "compile_options", true, &job->compile_options, e->message,
 		    sizeof e->message) < 0)
-		return errno == ENOMEM ? internal(e) : bad(e);
+		return bad(e);
 	for (size_t i = 0; job->compile_options[i]; i++) {
 		const char *o = job->compile_options[i];
 		if (strlen(o) > cfg->max_compile_option_bytes)
@@ -219,16 +231,14 @@ static int parse_tests(json_t *v, struct job *job, const struct config *cfg,
 static int parse_collect(json_t *v, struct job *job, const struct config *cfg,
 			 struct api_error *e)
 {
-	char why[300];
-
 	if (json_is_array(v) && json_array_size(v) > cfg->max_collect_files)
 		return invalid(e, "invalid_request", "collect may name at most %llu files",
 			       (unsigned long long)cfg->max_collect_files);
 	if (parse_argv(v, "collect", true, &job->collect, e) < 0)
 		return -1;
 	for (char **n = job->collect; *n; n++) {
-		if (workdir_check_path(*n, (unsigned)cfg->max_file_depth, why, sizeof why) < 0)
-			return invalid(e, "invalid_request", "collect: %s", why);
+		if (check_name(*n, cfg, "collect", e) < 0)
+			return -1;
 		for (char **m = job->collect; m < n; m++)
 			if (!strcmp(*m, *n))
 				return invalid(e, "invalid_request",
