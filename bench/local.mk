@@ -12,11 +12,18 @@ EXTRA_PROGRAMS = bench/spawn
 bench_spawn_SOURCES = bench/spawn.c
 bench_spawn_LDADD = service/librunbox.la
 CLEANFILES += bench/spawn
-EXTRA_DIST += bench/bench.py bench/oslo_peer.py bench/post.lua
+EXTRA_DIST += bench/bench.py bench/oslo_peer.py bench/post.lua bench/languages.py
 
 bench: bench/spawn service/runboxd
 	RUNS='$(RUNS)' DURATION='$(DURATION)' QUIET_WAIT='$(QUIET_WAIT)' \
 	$(PYTHON3) $(srcdir)/bench/bench.py \
 		--builddir '$(abs_top_builddir)' --srcdir '$(abs_top_srcdir)' --nginx '$(NGINX)'
-.PHONY: bench
+	$(MAKE) $(AM_MAKEFLAGS) bench-languages
+# Per language: median compile and run time and peak memory of its sample
+# (LANG_RUNS requests each, default 5), and docs/LANGUAGES.md generated from
+# them and the conformance matrix's table (bench/languages.py).
+bench-languages: service/runboxd
+	LANG_RUNS='$(LANG_RUNS)' NGINX='$(NGINX)' $(PYTHON3) $(srcdir)/bench/languages.py \
+		--builddir '$(abs_top_builddir)' --srcdir '$(abs_top_srcdir)'
+.PHONY: bench bench-languages
 EXTRA_DIST += bench/cluster.py bench/isolation_http.py BENCHMARKS.md bench/throughput.svg

@@ -36,4 +36,4 @@ dist_wwwjs_DATA = www/js/api.js www/js/editor.js www/js/format.js www/js/limits.
 	www/js/main.js www/js/result.js www/js/state.js www/js/files.js www/js/tests.js
 
 dist_man_MANS = docs/runboxd.8
-EXTRA_DIST += docs/API.md docs/openapi.yaml
+EXTRA_DIST += docs/API.md docs/openapi.yaml docs/LANGUAGES.md

@@ -784,7 +784,10 @@ static void conclude(struct run *r, int wstatus, bool oom)
 			 (unsigned long long)l->output_bytes);
 	} else if (r->reason == KILL_CPU ||
 		   (r->reason == KILL_NONE && res->signal == SIGXCPU) ||
-		   (r->reason == KILL_NONE && res->signal == SIGKILL && cpu_over)) {
+		   /* Over the limit however it ended: killed by the hard
+		      RLIMIT_CPU, or a runtime that catches SIGXCPU and exits
+		      (Gforth says "CPU time limit exceeded." and exits 152). */
+		   (r->reason == KILL_NONE && cpu_over)) {
 		res->status = SBX_CPU_TIME_EXCEEDED;
 		describe(res, "killed after %llu ms of CPU time (limit %llu ms)",
 			 (unsigned long long)res->usage.cpu_time_ms,

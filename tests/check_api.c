@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +31,33 @@ static void write_file(const char *name, const char *text)
 	fclose(f);
 }
 
-/* The shipped config and languages; a tokens file with one token (rate 1,
-   burst 2) when `tokens`. */
+/* The shipped languages python3, sh and c (the others' default and
+   minimum limits are above this config's tiny maximums). */
+static void write_languages(void)
+{
+	char path[512];
+	json_error_t jerr;
+	json_t *all, *keep = json_array();
+
+	snprintf(path, sizeof path, "%s/conf/languages.json", SRCDIR);
+	all = json_load_file(path, 0, &jerr);
+	ck_assert_msg(all != NULL, "%s: %s", path, jerr.text);
+	json_t *v = json_object_get(all, "languages");
+	for (size_t i = 0; i < json_array_size(v); i++) {
+		const char *id = json_string_value(json_object_get(json_array_get(v, i), "id"));
+		if (id && (!strcmp(id, "python3") || !strcmp(id, "sh") || !strcmp(id, "c")))
+			json_array_append(keep, json_array_get(v, i));
+	}
+	ck_assert_int_eq(json_array_size(keep), 3);
+	snprintf(path, sizeof path, "%s/languages.json", dir);
+	json_t *o = json_pack("{s:o}", "languages", keep);
+	ck_assert_int_eq(json_dump_file(o, path, 0), 0);
+	json_decref(o);
+	json_decref(all);
+}
+
+/* The shipped config's shape, the shipped languages python3, sh and c; a
+   tokens file with one token (rate 1, burst 2) when `tokens`. */
 static void setup_service(bool tokens)
 {
 	char err[512], path[256], hex[65], cfgtext[1024];
@@ -43,13 +69,14 @@ static void setup_service(bool tokens)
 	char line[160];
 	snprintf(line, sizeof line, "%s unit rate=1 burst=2\n", hex);
 	write_file("tokens", line);
+	write_languages();
 	snprintf(cfgtext, sizeof cfgtext,
-		 "{\"work_root\":\"%s/work\",\"languages_file\":\"%s/conf/languages.json\","
+		 "{\"work_root\":\"%s/work\",\"languages_file\":\"%s/languages.json\","
 		 "\"sandbox\":{\"uid_base\":60000,\"gid_base\":60000},"
 		 "\"default_limits\":%s,\"max_limits\":%s,\"environment\":{\"PATH\":\"/bin\"},"
 		 "\"http\":{\"cors_origins\":[\"https://app.example\"]},"
 		 "\"auth\":{\"tokens_file\":%s%s%s}}",
-		 dir, SRCDIR,
+		 dir, dir,
 		 "{\"cpu_time_ms\":1000,\"wall_time_ms\":2000,\"memory_bytes\":2000000,"
 		 "\"stack_bytes\":1000000,\"processes\":8,\"open_files\":64,"
 		 "\"file_size_bytes\":1000,\"output_bytes\":1000000,\"disk_bytes\":1048576}",

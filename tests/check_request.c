@@ -87,8 +87,8 @@ START_TEST(test_shape)
 	expect_error("{\"language\":\"sh\"}", 400, "invalid_request", "code is required");
 	expect_error("{\"command\":[\"/bin/true\"],\"code\":\"x\"}", 400, "invalid_request",
 		     "code goes with language");
-	expect_error("{\"language\":\"cobol\",\"code\":\"x\"}", 400, "unknown_language",
-		     "\"cobol\"");
+	expect_error("{\"language\":\"cobol-74\",\"code\":\"x\"}", 400, "unknown_language",
+		     "\"cobol-74\"");
 }
 END_TEST
 

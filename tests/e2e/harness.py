@@ -167,6 +167,8 @@ def wait_until(pred, timeout, interval=0.02):
 # ---- the service ------------------------------------------------------------
 
 class Service:
+    # runboxd runs every language's version command before it serves (45
+    # toolchains: tens of seconds on a busy 2-core machine).
     START_TIMEOUT = 150.0
     # runboxd waits for busy workers up to queue_timeout_ms +
     # judge.max_total_wall_ms + 30 s (92 s with the shipped config).

@@ -152,7 +152,7 @@ def main():
             ("base64", {"command": ["/bin/cat"], "stdin": "AP8=", "encoding": "base64"}),
             ("invalid_json", "{"),
             ("invalid_request", {"command": ["/bin/true"], "bogus": 1}),
-            ("unknown_language", {"language": "cobol", "code": ""}),
+            ("unknown_language", {"language": "cobol-74", "code": ""}),
         ]
         ndjson = {"Accept": "application/x-ndjson"}
         cases += [

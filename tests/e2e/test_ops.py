@@ -872,8 +872,8 @@ def cli_language_choice():
     eq(out, b"via sh\n", "--language sh on .txt")
     out, _ = expect_cli(["run", "-l", "python3", src("py.sh", "print('via python')\n")], 0)
     eq(out, b"via python\n", "-l python3 overrides .sh")
-    _, err = expect_cli(["run", "--language", "cobol", src("x.cob", "")], 250)
-    check(b"unknown_language" in err, "stderr for --language cobol: %s" % short(err))
+    _, err = expect_cli(["run", "--language", "cobol-74", src("x.cob", "")], 250)
+    check(b"unknown_language" in err, "stderr for --language cobol-74: %s" % short(err))
 
 
 @test("plain")
