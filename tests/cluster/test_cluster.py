@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -199,13 +200,94 @@ def health_busy(k):
         c.close()
 
 
-def render_front(config, top):
+def render_front(config, top, port=FRONT_PORT):
     """The front template rendered by runboxd from a host's config: its
     timeouts are derived from the hosts' own.  @SERVERS@ stays to fill."""
     return subprocess.run(
         [os.path.join(BUILD, "service", "runboxd"), "--config", config, "--render",
-         os.path.join(SRC, "conf", "nginx-front.conf.in"), "--port", str(FRONT_PORT),
+         os.path.join(SRC, "conf", "nginx-front.conf.in"), "--port", str(port),
          "--runtime", top], check=True, stdout=subprocess.PIPE, timeout=30).stdout.decode()
+
+
+def busy_then_dead_answers_json(config, top):
+    """A front whose first host answers 503 busy and whose only other host
+    is dead (connection refused): the request is retried there, fails, and
+    the answer is the API's JSON 502, not nginx's page.  (Run inside the
+    front's network namespace, on loopback; the dead host is a backup so
+    that it is tried second, every time.)"""
+    busy_body = b'{"error":{"code":"busy","message":"every execution slot is busy"}}\n'
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(16)
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))  # bound, never listening: refused
+    stop = threading.Event()
+
+    def serve():
+        busy.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = busy.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                m = re.search(rb"(?i)content-length: *(\d+)", head)
+                while m and len(body) < int(m.group(1)):
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    body += chunk
+                conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+                             b"application/json\r\nContent-Length: %d\r\n"
+                             b"Connection: close\r\n\r\n" % len(busy_body) + busy_body)
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    rt = os.path.join(top, "front2")
+    os.makedirs(rt)
+    port = FRONT_PORT + 1
+    servers = ("        server 127.0.0.1:%d;\n        server 127.0.0.1:%d backup;"
+               % (busy.getsockname()[1], dead.getsockname()[1]))
+    conf = render_front(config, rt, port).replace("@SERVERS@", servers)
+    if os.geteuid() == 0:
+        conf = "user root;\n" + conf
+    open(os.path.join(rt, "front.conf"), "w").write(conf)
+    nginx = subprocess.Popen([NGINX, "-c", os.path.join(rt, "front.conf"), "-p", rt,
+                              "-e", os.path.join(rt, "front-error.log")],
+                             start_new_session=True,
+                             env={k: v for k, v in os.environ.items() if k != "NGINX"})
+    try:
+        answers = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(answers) < 5:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                c.request("POST", "/api/v1/run", body='{"command":["/bin/true"]}',
+                          headers={"Content-Type": "application/json"})
+                r = c.getresponse()
+                answers.append((r.status, r.getheader("Content-Type"), r.read()))
+                c.close()
+            except OSError:
+                time.sleep(0.05)
+        bad = [a for a in answers if a[0] != 502 or not a[2].startswith(b'{"error"')]
+        check("busy host, then a dead one: the front answers the API's JSON 502",
+              len(answers) == 5 and not bad, "answers %r" % answers[:3])
+    finally:
+        stop.set()
+        nginx.send_signal(signal.SIGTERM)
+        try:
+            nginx.wait(10)
+        except subprocess.TimeoutExpired:
+            nginx.kill()
+        busy.close()
+        dead.close()
 
 
 def enter_front_namespace():
@@ -241,7 +323,8 @@ def main():
         build_network()
         for h in hosts:
             h.start()
-        deadline = time.monotonic() + 30
+        # Each host probes its 45 toolchains before it listens.
+        deadline = time.monotonic() + 150
         while time.monotonic() < deadline and not all(h.ready() for h in hosts):
             if any(h.proc.poll() is not None for h in hosts):
                 break
@@ -274,6 +357,7 @@ def main():
         check("front answers", up)
         if not up:
             return finish()
+        busy_then_dead_answers_json(hosts[0].config, top)
 
         # 1. Spread: concurrent requests reach every host.
         seen = {}

@@ -1171,8 +1171,8 @@ def cli_file_option():
             bad.append("%s: exit %d, stderr %s" % (label, rc, short(err, 160)))
     check(not bad, "; ".join(bad))
     # A name the server refuses is its 400, named.
-    _, err = expect_cli(["run", "--file", "a/b=" + local, prog], 250)
-    check(b"invalid_request" in err, "--file a/b=...: %s" % short(err))
+    _, err = expect_cli(["run", "--file", "a/../b=" + local, prog], 250)
+    check(b"invalid_request" in err, "--file a/../b=...: %s" % short(err))
 
 
 @test("plain")
