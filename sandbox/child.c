@@ -425,7 +425,7 @@ _Noreturn static void program(const struct child_plan *plan, struct child_plan *
 	}
 	if (!(plan->ns & SBX_NS_PID) && setup_parent_death(plan) < 0)
 		fail(p, CHILD_STEP_PDEATHSIG, errno);
-	if (plan->cwd && chdir(plan->cwd) < 0)
+	if (plan->start_dir && chdir(plan->start_dir) < 0)
 		fail(p, CHILD_STEP_CHDIR, errno);
 	/* Last before exec: the filter refuses what the setup needed. */
 	if (plan->seccomp && setup_seccomp(plan, &step) < 0)

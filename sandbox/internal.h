@@ -166,7 +166,9 @@ struct child_plan {
 	char *const *paths; /* execve candidates, NULL-terminated */
 	char *const *argv;
 	char *const *envp;
-	const char *cwd;
+	const char *cwd;       /* the host's work directory */
+	const char *start_dir; /* where the program starts: cwd, or the
+				  work directory's place in the new root */
 
 	struct child_rlimit rlimits[CHILD_MAX_RLIMITS];
 	int n_rlimits;

@@ -69,6 +69,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -325,8 +326,9 @@ static int prepare_namespaces(struct run *r, const char **step)
 		return 0;
 	snprintf(r->tmp_opts, sizeof r->tmp_opts, "mode=1777,size=%s",
 		 spec->tmp_size ? spec->tmp_size : "64m");
-	*step = "cwd must be absolute with SBX_NS_MNT";
-	if (spec->cwd && spec->cwd[0] != '/') {
+	*step = "cwd and box_dir must be absolute with SBX_NS_MNT";
+	if ((spec->cwd && spec->cwd[0] != '/') ||
+	    (spec->box_dir && (spec->box_dir[0] != '/' || !spec->box_dir[1]))) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -851,6 +853,13 @@ static void fill_usage(struct run *r, const struct rusage *ru, bool *oom)
 		u->cpu_time_ms = r->killed_at_cpu_ms;
 	u->wall_time_ms = (now_ns() - r->start_ns) / 1000000u;
 	u->max_rss_bytes = cu.have_peak ? cu.peak_bytes : (uint64_t)ru->ru_maxrss * 1024u;
+	/* The run's files as they are left: the tree is dead by now, so
+	   nothing writes any more.  The caller's fd is the same superblock
+	   as the mount the program saw. */
+	struct statfs sf;
+	if (r->plan.workfs_fd >= 0 && fstatfs(r->plan.workfs_fd, &sf) == 0 &&
+	    sf.f_blocks >= sf.f_bfree)
+		u->disk_bytes = (uint64_t)(sf.f_blocks - sf.f_bfree) * (uint64_t)sf.f_bsize;
 }
 
 /*
@@ -1071,6 +1080,8 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		.paths = r.paths, .argv = spec->argv,
 		.envp = spec->envp ? spec->envp : (char *const[]){ NULL },
 		.cwd = spec->cwd, .set_ids = spec->set_ids,
+		.start_dir = spec->namespaces & SBX_NS_MNT && spec->box_dir ?
+			spec->box_dir : spec->cwd,
 		.uid = spec->uid, .gid = spec->gid,
 		.njoin = r.njoin,
 		.ns = spec->namespaces, .status_fd = r.statp[1],

@@ -150,7 +150,8 @@ int sbx_netns_create(char *err, size_t errlen);
  *     in a user namespace where mknod does not), fd/stdin/stdout/stderr
  *     links, a private devpts instance (ptys at most) with ptmx, /dev/shm;
  *   - /proc of the run's PID namespace, a private /tmp;
- *   - the work directory (spec.cwd), writable, at its own path.
+ *   - the work directory (spec.cwd, or the run's file system), writable,
+ *     at spec.box_dir (or at cwd's own path without one).
  * Nothing else of the host: no /sys, /run, /var, /home.  The root itself
  * is read-only once built.
  */
@@ -189,6 +190,12 @@ struct sbx_spec {
 				   quota for all of the run's files; 0: cwd is
 				   a host directory, /tmp and /dev/shm tmpfs of
 				   tmp_size each */
+	const char *box_dir;    /* with SBX_NS_MNT: where the work directory
+				   (cwd of the host, or workfs's "work")
+				   appears in the new root and where the
+				   program starts, e.g. "/box": a fixed path
+				   that names nothing of the host.  NULL: at
+				   cwd's own path */
 	const char *tmp_size;   /* size of the private /tmp and /dev/shm
 				   ("64m"); NULL = "64m" */
 	bool seccomp;           /* NO_NEW_PRIVS + the seccomp filter */
@@ -237,6 +244,10 @@ struct sbx_usage {
 				    without: the kernel's ru_maxrss, which also
 				    counts pages the child shared with its
 				    parent before execve */
+	uint64_t disk_bytes;     /* with a run's file system (workfs_fd_plus1):
+				    the bytes its files (work dir, /tmp,
+				    /dev/shm) use when the run has ended, from
+				    statfs; 0 without one */
 };
 
 struct sbx_result {

@@ -286,6 +286,7 @@ int languages_probe_versions(struct languages *langs, const struct config *cfg,
 		spec.envp = cfg->env;
 		/* Inside a namespaced root the program starts at its "/". */
 		spec.cwd = cfg->userns || cfg->namespaces ? NULL : "/";
+		spec.box_dir = NULL;
 		spec.limits = cfg->default_limits;
 		if (spec.limits.wall_time_ms < 10000)
 			spec.limits.wall_time_ms = 10000;

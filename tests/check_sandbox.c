@@ -1996,9 +1996,11 @@ END_TEST
 
 /*
  * A run's own file system (workfs_fd_plus1): its "work", "tmp" and "shm"
- * are the run's cwd, /tmp and /dev/shm, all on the one tmpfs (the files
- * are there through the caller's fd afterwards), nothing of it is left as
- * a mount in the run's root, and the same fd serves a second run.
+ * are the run's box_dir (where it starts), /tmp and /dev/shm, all on the
+ * one tmpfs (the files are there through the caller's fd afterwards),
+ * nothing of it is left as a mount in the run's root, usage.disk_bytes is
+ * what the files use at the end (the quota: dd filled it), and the same fd
+ * serves a second run.
  */
 START_TEST(test_run_file_system)
 {
@@ -2029,7 +2031,7 @@ START_TEST(test_run_file_system)
 	spec_init(&spec, argv);
 	spec.envp = envp;
 	spec.root = &test_root;
-	spec.cwd = "/box/run";
+	spec.box_dir = "/box/run";
 	spec.workfs_fd_plus1 = mnt + 1;
 	spec.namespaces = SBX_NS_ALL;
 	spec.set_ids = true;
@@ -2038,6 +2040,10 @@ START_TEST(test_run_file_system)
 	run(&spec, &res);
 	ck_assert_status(&res, SBX_OK);
 	ck_assert_str_eq(res.out.data, "/box/run\n0\nNo space\n");
+	ck_assert_msg(res.usage.disk_bytes > (4u << 20) - (64u << 10) &&
+		      res.usage.disk_bytes <= 4u << 20,
+		      "disk_bytes %llu on a full 4 MiB tmpfs",
+		      (unsigned long long)res.usage.disk_bytes);
 	sbx_result_free(&res);
 	const char *files[][2] = { { "work/f", "a" }, { "tmp/f", "b" }, { "shm/f", "c" } };
 	for (int i = 0; i < 3; i++) {
@@ -2054,6 +2060,48 @@ START_TEST(test_run_file_system)
 	ck_assert_str_eq(res.out.data, "a\nb\nc\n");
 	sbx_result_free(&res);
 	close(mnt);
+}
+END_TEST
+
+/*
+ * A host work directory (no file system of the run's own) shown at
+ * box_dir: the program starts there, HOME-like paths name no host
+ * directory, what it writes lands in the host directory, and disk_bytes
+ * stays 0 (nothing to measure).
+ */
+START_TEST(test_box_dir_host_cwd)
+{
+	char *argv[] = { "/bin/sh", "-c", "pwd; echo hi > f; ls -d /tmp/check-sandbox-box-* "
+			 "2>/dev/null | wc -l", NULL };
+	static char *envp[] = { "PATH=/usr/bin:/bin", NULL };
+	char dir[] = "/tmp/check-sandbox-box-XXXXXX", buf[8] = "";
+	struct sbx_spec spec;
+	struct sbx_result res;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(chown(dir, NS_UID, NS_UID), 0);
+	spec_init(&spec, argv);
+	spec.envp = envp;
+	spec.root = &test_root;
+	spec.cwd = dir;
+	spec.box_dir = "/box";
+	spec.namespaces = SBX_NS_ALL;
+	spec.set_ids = true;
+	spec.uid = spec.gid = NS_UID;
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_str_eq(res.out.data, "/box\n0\n");
+	ck_assert_uint_eq(res.usage.disk_bytes, 0);
+	sbx_result_free(&res);
+	char path[sizeof dir + 8];
+	snprintf(path, sizeof path, "%s/f", dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(read(fd, buf, sizeof buf), 3);
+	ck_assert_str_eq(buf, "hi\n");
+	close(fd);
+	unlink(path);
+	rmdir(dir);
 }
 END_TEST
 
@@ -2182,6 +2230,7 @@ static Suite *sandbox_suite(void)
 	tcase_add_test(tc, test_joined_network_namespace);
 	tcase_add_test(tc, test_minimal_root);
 	tcase_add_test(tc, test_run_file_system);
+	tcase_add_test(tc, test_box_dir_host_cwd);
 	tcase_add_test(tc, test_seccomp_refuses);
 	tcase_add_test(tc, test_seccomp_clone_namespaces);
 
