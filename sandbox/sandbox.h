@@ -163,7 +163,36 @@ struct sbx_root {
 /* The device nodes a root's /dev holds, NULL-terminated ("null", ...). */
 extern const char *const sbx_root_devices[];
 
+/*
+ * A box: a long-lived init made once in its own namespaces, cgroup and
+ * minimal root (box.c); each run given to it is a fork inside it, with no
+ * namespace, root or cgroup set up on the way.  One run at a time.
+ */
+struct sbx_box;
+struct sbx_spec;
+
+/*
+ * Make a box from tmpl's isolation: namespaces (SBX_NS_PID and SBX_NS_MNT
+ * required), root, box_dir (required: where each run's "work" is mounted
+ * and where it starts), tmp_size, cgroup, netns_fd_plus1 and seccomp; the
+ * rest of tmpl is ignored.  0, or -1 with a sentence.
+ */
+int sbx_box_create(struct sbx_box **box, const struct sbx_spec *tmpl,
+		   char *err, size_t errlen);
+/* Is its init alive?  (A dead one is destroyed and made again.) */
+bool sbx_box_alive(struct sbx_box *box);
+/* Its init's pid (for reports and tests). */
+pid_t sbx_box_pid(const struct sbx_box *box);
+/* Kill its init (everything in it dies with it) and free it. */
+void sbx_box_destroy(struct sbx_box *box);
+
 struct sbx_spec {
+	/* Run in this box (see above): its namespaces, root, cgroup and
+	   network are the run's, and namespaces, root, netns_fd_plus1 and
+	   cgroup below are ignored; workfs_fd_plus1 is required.  The
+	   limits, identity, seccomp, argv, envp, stdin, output and
+	   cancellation are the run's own as without a box. */
+	struct sbx_box *box;
 	char *const *argv;      /* argv[0] is executed directly; a name
 				   without '/' is searched in envp's PATH */
 	char *const *envp;      /* exact environment (NULL = empty) */
