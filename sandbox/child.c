@@ -425,7 +425,7 @@ _Noreturn static void program(const struct child_plan *plan, struct child_plan *
 	}
 	if (!(plan->ns & SBX_NS_PID) && setup_parent_death(plan) < 0)
 		fail(p, CHILD_STEP_PDEATHSIG, errno);
-	if (plan->cwd && chdir(plan->cwd) < 0)
+	if (plan->start_dir && chdir(plan->start_dir) < 0)
 		fail(p, CHILD_STEP_CHDIR, errno);
 	/* Last before exec: the filter refuses what the setup needed. */
 	if (plan->seccomp && setup_seccomp(plan, &step) < 0)
@@ -448,7 +448,7 @@ _Noreturn static void program(const struct child_plan *plan, struct child_plan *
  * program.  Rename it and overwrite its copy of the argument area (the
  * kernel reads cmdline from there; PR_SET_MM would need CAP_SYS_RESOURCE).
  */
-static void rename_init(const struct child_plan *plan)
+void rename_init(const struct child_plan *plan)
 {
 	static const char name[] = "runbox-init";
 	char *a = (char *)plan->arg_start;
@@ -482,6 +482,23 @@ _Noreturn static void reaper(const struct child_plan *plan, pid_t prog)
 		if (p < 0 && errno == ECHILD)
 			_exit(0);
 	}
+}
+
+/*
+ * A run in a box (box.c): the init forked this process from its request;
+ * it becomes the program the way a run's pid 2 does.
+ */
+_Noreturn void child_box_program(const struct child_plan *plan)
+{
+	struct child_plan p = *plan;
+	int error_fd = plan->error_fd;
+
+	if (setup_session() < 0)
+		fail(&p, CHILD_STEP_SETSID, errno);
+	if (setup_stdio(plan, &error_fd) < 0)
+		fail(&p, CHILD_STEP_FDS, errno);
+	p.error_fd = error_fd;
+	program(plan, &p, error_fd);
 }
 
 _Noreturn void child_main(const struct child_plan *plan)
@@ -538,6 +555,9 @@ _Noreturn void child_main(const struct child_plan *plan)
 		fail(&p, CHILD_STEP_LOOPBACK, errno);
 	if (plan->ns & SBX_NS_UTS && sethostname("runbox", 6) < 0)
 		fail(&p, CHILD_STEP_HOSTNAME, errno);
+
+	if (plan->box_fd >= 0)
+		box_main(plan, error_fd);
 
 	struct clone_args args = { .exit_signal = SIGCHLD };
 	long pid = syscall(SYS_clone3, &args, sizeof args);

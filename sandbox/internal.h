@@ -166,7 +166,9 @@ struct child_plan {
 	char *const *paths; /* execve candidates, NULL-terminated */
 	char *const *argv;
 	char *const *envp;
-	const char *cwd;
+	const char *cwd;       /* the host's work directory */
+	const char *start_dir; /* where the program starts: cwd, or the
+				  work directory's place in the new root */
 
 	struct child_rlimit rlimits[CHILD_MAX_RLIMITS];
 	int n_rlimits;
@@ -193,6 +195,50 @@ struct child_plan {
 	int netns_fd;           /* join it (setns) instead of CLONE_NEWNET; -1 */
 	uintptr_t arg_start, arg_end; /* this process's argv area (from
 					 /proc/self/stat), overwritten in the init */
+	int box_fd;             /* >= 0: the init becomes a box's init and
+				   serves runs on this socket (box.c) */
+};
+
+/* The init's rename (child.c): runboxd's command line hidden. */
+void rename_init(const struct child_plan *plan);
+/* A box's program after the init's fork: session, stdio, program(). */
+_Noreturn void child_box_program(const struct child_plan *plan);
+/* A box's init: serve runs until the socket closes (box.c). */
+_Noreturn void box_main(const struct child_plan *plan, int error_fd);
+
+/*
+ * The box protocol, on a SOCK_SEQPACKET socketpair.  The caller sends a
+ * request: one message struct box_request with the fds (stdin, stdout,
+ * stderr, error pipe, and the run's file system when has_workfs), then
+ * the strings (paths, argv, envp, start_dir, each NUL-terminated) in
+ * messages of at most BOX_CHUNK bytes.  A one-byte message "K" at any time
+ * asks the init to kill everything in the box but itself (stale ones are
+ * ignored).  The init answers each request with one struct box_reply,
+ * once the program is gone and the box is clean again.
+ */
+#define BOX_MAGIC 0x72627831u /* "rbx1" */
+#define BOX_CHUNK 65536
+#define BOX_MAX_STRINGS (8u << 20) /* bytes of paths, argv, envp, dir */
+
+struct box_request {
+	uint32_t magic;
+	uint32_t len;        /* bytes of strings that follow */
+	uint32_t npaths, argc, envc;
+	uint32_t nfds;
+	bool has_workfs;
+	bool set_ids;
+	bool seccomp;
+	uid_t uid;
+	gid_t gid;
+	int n_rlimits;
+	struct child_rlimit rlimits[CHILD_MAX_RLIMITS];
+};
+
+struct box_reply {
+	uint32_t magic;
+	int wstatus;          /* the program's wait status */
+	struct rusage ru;     /* its own and its reaped descendants' */
+	bool clean;           /* nothing but the init left in the box */
 };
 
 const struct sock_fprog *seccomp_program(void);

@@ -9,7 +9,8 @@ sandbox_libsandbox_la_SOURCES = \
 	sandbox/cgroup.c \
 	sandbox/cgroup.h \
 	sandbox/seccomp.c \
-	sandbox/root.c
+	sandbox/root.c \
+	sandbox/box.c
 
 # A command-line demo of the sandbox: sbx-run [limits] -- argv...
 noinst_PROGRAMS += sandbox/sbx-run

@@ -269,6 +269,12 @@ out:
 	return rc;
 }
 
+/* Where the work directory appears in the new root (NULL: nowhere). */
+static const char *work_at(const struct sbx_spec *spec)
+{
+	return spec->box_dir ? spec->box_dir : spec->cwd;
+}
+
 /* The identity files, for the program's uid and gid as it sees them. */
 static int plan_etc(struct root_plan *rp, const struct sbx_spec *spec)
 {
@@ -283,7 +289,7 @@ static int plan_etc(struct root_plan *rp, const struct sbx_spec *spec)
 	if (uid != 0 && uid != 65534)
 		n += snprintf(passwd + n, sizeof passwd - (size_t)n,
 			      "runbox:x:%u:%u:runbox:%s:/bin/sh\n", uid, gid,
-			      spec->cwd ? spec->cwd : "/");
+			      work_at(spec) ? work_at(spec) : "/");
 	snprintf(passwd + n, sizeof passwd - (size_t)n,
 		 "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
 	n = snprintf(group, sizeof group, "root:x:0:\n");
@@ -348,8 +354,8 @@ int root_plan_build(struct root_plan *rp, const struct sbx_spec *spec,
 		errno = EINVAL;
 		return -1;
 	}
-	*what = "a run's file system needs a cwd";
-	if (spec->workfs_fd_plus1 > 0 && !spec->cwd) {
+	*what = "a run's file system needs a cwd or a box_dir";
+	if (spec->workfs_fd_plus1 > 0 && !work_at(spec)) {
 		errno = EINVAL;
 		goto fail;
 	}
@@ -368,13 +374,16 @@ int root_plan_build(struct root_plan *rp, const struct sbx_spec *spec,
 		goto fail;
 	*what = "malloc";
 	if (spec->workfs_fd_plus1 > 0) {
-		if (add_subdir(rp, WORKFS_AT "/work", spec->cwd) < 0 ||
+		if (add_subdir(rp, WORKFS_AT "/work", work_at(spec)) < 0 ||
 		    !add_op(rp, ROOT_OP_DETACH, CHILD_STEP_ROOT_WORKFS, WORKFS_AT))
 			goto fail;
 	} else if (spec->cwd) {
-		if (add_dirs(rp, spec->cwd, true) < 0 ||
-		    !(op = add_op(rp, ROOT_OP_WORKDIR, CHILD_STEP_ROOT_WORKDIR, spec->cwd)))
+		if (add_dirs(rp, work_at(spec), true) < 0 ||
+		    !(op = add_op(rp, ROOT_OP_WORKDIR, CHILD_STEP_ROOT_WORKDIR,
+				  work_at(spec))))
 			goto fail;
+	} else if (spec->box_dir && add_dirs(rp, spec->box_dir, true) < 0) {
+		goto fail;
 	}
 	return 0;
 fail:

@@ -69,6 +69,8 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -81,6 +83,16 @@
 #define CPU_SAMPLE_MS 50 /* longest gap between two CPU samples */
 #define DRAIN_MS 50      /* longest wait for output after the main exit */
 #define READ_CHUNK 65536
+
+/* A long-lived box (box.c): its init, its socket, what it was made with. */
+struct sbx_box {
+	pid_t pid;
+	int pidfd;
+	int sock;
+	struct sbx_cgroup *cg;
+	unsigned ns;
+	bool broken; /* a request went wrong half-way: not to be used again */
+};
 
 enum kill_reason { KILL_NONE, KILL_WALL, KILL_CPU, KILL_OUTPUT, KILL_CANCEL, KILL_TCP };
 
@@ -118,6 +130,9 @@ struct run {
 	uint64_t waiting_since[2]; /* when the oldest byte not given was
 				      read; 0 when none waits */
 	bool output_refused;       /* on_output returned -1 */
+	struct sbx_box *box;       /* the run is a request to this box */
+	struct sbx_spec box_spec;  /* then: the spec with the box's isolation */
+	bool box_clean;            /* the box said it is clean again */
 };
 
 static uint64_t now_ns(void)
@@ -325,8 +340,9 @@ static int prepare_namespaces(struct run *r, const char **step)
 		return 0;
 	snprintf(r->tmp_opts, sizeof r->tmp_opts, "mode=1777,size=%s",
 		 spec->tmp_size ? spec->tmp_size : "64m");
-	*step = "cwd must be absolute with SBX_NS_MNT";
-	if (spec->cwd && spec->cwd[0] != '/') {
+	*step = "cwd and box_dir must be absolute with SBX_NS_MNT";
+	if ((spec->cwd && spec->cwd[0] != '/') ||
+	    (spec->box_dir && (spec->box_dir[0] != '/' || !spec->box_dir[1]))) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -421,10 +437,20 @@ static int spawn(struct run *r)
 	return 0;
 }
 
+/* Ask the box's init to kill everything but itself ("K"). */
+static void box_kill(struct sbx_box *box)
+{
+	(void)send(box->sock, "K", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 static void kill_group(struct run *r, enum kill_reason reason)
 {
 	if (r->reason == KILL_NONE && reason != KILL_NONE)
 		r->reason = reason;
+	if (r->box) {
+		box_kill(r->box);
+		return;
+	}
 	/* The group id is the child's pid; it cannot be reused before the
 	   child is reaped, which happens only after this. */
 	kill(-r->pid, SIGKILL);
@@ -642,7 +668,9 @@ static int supervise(struct run *r)
 		struct pollfd pfd[5];
 		int n = 0, iin = -1, icancel = -1, iout[2];
 
-		pfd[n++] = (struct pollfd){ .fd = r->pidfd, .events = POLLIN };
+		/* A box answers on its socket once the program is gone. */
+		pfd[n++] = (struct pollfd){ .fd = r->box ? r->box->sock : r->pidfd,
+					    .events = POLLIN };
 		if (r->in[1] >= 0) {
 			iin = n;
 			pfd[n++] = (struct pollfd){ .fd = r->in[1], .events = POLLOUT };
@@ -686,10 +714,13 @@ static int drain(struct run *r)
 {
 	uint64_t until = now_ns() + (uint64_t)DRAIN_MS * 1000000u;
 
-	kill(-r->pid, SIGKILL);
-	/* Everything of the run, whatever session it moved to. */
-	if (r->cg && cg_kill_all(r->cg, NULL, 0) < 0)
-		r->res->leftovers = true;
+	/* Everything of the run, whatever session it moved to: a box's init
+	   has killed and reaped all of it before it answered. */
+	if (!r->box) {
+		kill(-r->pid, SIGKILL);
+		if (r->cg && cg_kill_all(r->cg, NULL, 0) < 0)
+			r->res->leftovers = true;
+	}
 	close_fd(&r->in[1]);
 	while (r->out[0] >= 0 || r->err[0] >= 0) {
 		struct pollfd pfd[2];
@@ -813,8 +844,30 @@ static void conclude(struct run *r, int wstatus, bool oom)
 	}
 }
 
+/* The box's answer: the program's status, its rusage, and "clean". */
+static int box_reap(struct run *r, int *wstatus, struct rusage *ru)
+{
+	struct box_reply rep;
+	ssize_t n;
+
+	do
+		n = recv(r->box->sock, &rep, sizeof rep, 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof rep || rep.magic != BOX_MAGIC) {
+		errno = n < 0 ? errno : EPIPE; /* the init died: no answer */
+		return -1;
+	}
+	r->reaped = true;
+	r->box_clean = rep.clean;
+	*wstatus = rep.wstatus;
+	*ru = rep.ru;
+	return 0;
+}
+
 static int reap(struct run *r, int *wstatus, struct rusage *ru)
 {
+	if (r->box)
+		return box_reap(r, wstatus, ru);
 	for (;;) {
 		pid_t p = wait4(r->pid, wstatus, __WALL, ru);
 		if (p == r->pid) {
@@ -854,6 +907,13 @@ static void fill_usage(struct run *r, const struct rusage *ru, bool *oom)
 		u->cpu_time_ms = r->killed_at_cpu_ms;
 	u->wall_time_ms = (now_ns() - r->start_ns) / 1000000u;
 	u->max_rss_bytes = cu.have_peak ? cu.peak_bytes : (uint64_t)ru->ru_maxrss * 1024u;
+	/* The run's files as they are left: the tree is dead by now, so
+	   nothing writes any more.  The caller's fd is the same superblock
+	   as the mount the program saw. */
+	struct statfs sf;
+	if (r->plan.workfs_fd >= 0 && fstatfs(r->plan.workfs_fd, &sf) == 0 &&
+	    sf.f_blocks >= sf.f_bfree)
+		u->disk_bytes = (uint64_t)(sf.f_blocks - sf.f_bfree) * (uint64_t)sf.f_bsize;
 }
 
 /*
@@ -978,6 +1038,178 @@ int sbx_netns_create(char *err, size_t errlen)
 	return fd;
 }
 
+int sbx_box_create(struct sbx_box **out, const struct sbx_spec *tmpl,
+		   char *err, size_t errlen)
+{
+	static char *const argv[] = { "runbox-box", NULL };
+	static char *const none[] = { NULL };
+	struct sbx_spec spec = *tmpl;
+	struct sbx_box *box = calloc(1, sizeof *box);
+	struct sbx_limits no_limits = { 0 };
+	struct run r = {
+		.spec = &spec, .pidfd = -1, .pid = -1,
+		.in = { -1, -1 }, .out = { -1, -1 }, .err = { -1, -1 },
+		.errp = { -1, -1 }, .cg = tmpl->cgroup, .cg_dirfd = -1,
+		.statp = { -1, -1 }, .userns = { -1, -1 }, .usready = { -1, -1 },
+		.cancel_fd = -1,
+	};
+	struct sbx_result res = { 0 };
+	struct child_error ce;
+	int sv[2] = { -1, -1 }, null_fd = -1, rc;
+	const char *step = "malloc";
+
+	*out = NULL;
+	r.res = &res;
+	spec.argv = argv;
+	spec.cwd = NULL;
+	spec.workfs_fd_plus1 = 0;
+	spec.box = NULL;
+	if (!box)
+		goto fail;
+	box->pidfd = box->sock = -1;
+	step = "a box needs SBX_NS_PID, SBX_NS_MNT and a box_dir";
+	if (!(spec.namespaces & SBX_NS_PID) || !(spec.namespaces & SBX_NS_MNT) ||
+	    !spec.box_dir) {
+		errno = EINVAL;
+		goto fail;
+	}
+	step = "socketpair";
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		goto fail;
+	step = "open /dev/null";
+	if ((null_fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+		goto fail;
+	step = "pipe2";
+	if (pipe2(r.errp, O_CLOEXEC) < 0)
+		goto fail;
+	if (prepare_namespaces(&r, &step) < 0)
+		goto fail;
+	const struct sock_fprog *filter = NULL;
+	step = "the seccomp filter";
+	if (spec.seccomp && !(filter = seccomp_program())) {
+		errno = EINVAL;
+		goto fail;
+	}
+	if (r.cg && cg_prepare(r.cg, &no_limits, &r.cg_base, r.join_fds, &r.njoin,
+			       &r.cg_dirfd, err, errlen) < 0)
+		goto fail_quiet;
+	r.plan = (struct child_plan){
+		.stdin_fd = null_fd, .stdout_fd = null_fd, .stderr_fd = null_fd,
+		.error_fd = r.errp[1], .parent_pid = getpid(),
+		.paths = none, .argv = argv, .envp = none,
+		.set_ids = spec.set_ids, .uid = spec.uid, .gid = spec.gid,
+		.njoin = r.njoin, .ns = spec.namespaces, .status_fd = r.statp[1],
+		.root_at = "/tmp", .root_opts = r.root.mnt_opts,
+		.root_ops = r.root.ops, .n_root_ops = r.root.n, .workfs_fd = -1,
+		.seccomp = filter, .arg_start = arg_area[0], .arg_end = arg_area[1],
+		.userns_fd = r.userns[0], .userns_ready_fd = r.usready[1],
+		.netns_fd = spec.namespaces & SBX_NS_NET && spec.netns_fd_plus1 > 0 ?
+			spec.netns_fd_plus1 - 1 : -1,
+		.box_fd = sv[1],
+	};
+	memcpy(r.plan.join_fds, r.join_fds, sizeof r.join_fds);
+	step = "clone3";
+	if (spawn(&r) < 0)
+		goto fail;
+	close_fd(&r.errp[1]);
+	close_fd(&r.statp[1]);
+	close_fd(&r.userns[0]);
+	close_fd(&r.usready[1]);
+	close_fd(&sv[1]);
+	close_fd(&null_fd);
+	if (r.userns[1] >= 0) {
+		char ready;
+		ssize_t n;
+		do
+			n = read(r.usready[0], &ready, 1);
+		while (n < 0 && errno == EINTR);
+		step = "write the user namespace maps";
+		if (n == 1 && write_id_maps(r.pid) < 0)
+			goto fail_kill;
+		step = "write(user namespace pipe)";
+		if (write(r.userns[1], "", 1) != 1)
+			goto fail_kill;
+		close_fd(&r.userns[1]);
+	}
+	step = "read(error pipe)";
+	rc = read_exec_result(&r, &ce);
+	if (rc < 0)
+		goto fail_kill;
+	if (rc == 1) {
+		/* A step of the box's setup failed: say which. */
+		int wstatus;
+		struct rusage ru;
+		reap(&r, &wstatus, &ru);
+		const char *why = strerrordesc_np(ce.err) ? strerrordesc_np(ce.err) :
+			"unknown error";
+		if (ce.op >= 0 && (size_t)ce.op < r.root.n)
+			sbx_set_error(err, errlen, "sandbox: making a box: %s /%s: %s",
+				      child_step_name(ce.step), r.root.ops[ce.op].path, why);
+		else
+			sbx_set_error(err, errlen, "sandbox: making a box: %s: %s",
+				      child_step_name(ce.step), why);
+		goto fail_quiet;
+	}
+	box->pid = r.pid;
+	box->pidfd = r.pidfd;
+	r.pidfd = -1;
+	box->sock = sv[0];
+	box->cg = r.cg;
+	box->ns = spec.namespaces;
+	run_cleanup(&r);
+	*out = box;
+	return 0;
+
+fail_kill:
+	rc = errno;
+	kill(r.pid, SIGKILL);
+	{
+		int wstatus;
+		struct rusage ru;
+		reap(&r, &wstatus, &ru);
+	}
+	errno = rc;
+fail:
+	sbx_set_error(err, errlen, "sandbox: making a box: %s: %s", step,
+		      strerrordesc_np(errno) ? strerrordesc_np(errno) : "unknown error");
+fail_quiet:
+	run_cleanup(&r);
+	close_fd(&sv[0]);
+	close_fd(&sv[1]);
+	close_fd(&null_fd);
+	free(box);
+	return -1;
+}
+
+bool sbx_box_alive(struct sbx_box *box)
+{
+	struct pollfd p = { .fd = box->pidfd, .events = POLLIN };
+
+	if (box->broken)
+		return false;
+	return poll(&p, 1, 0) == 0;
+}
+
+pid_t sbx_box_pid(const struct sbx_box *box)
+{
+	return box->pid;
+}
+
+void sbx_box_destroy(struct sbx_box *box)
+{
+	int status;
+
+	if (!box)
+		return;
+	/* Everything in the box dies with its init (a PID namespace). */
+	syscall(SYS_pidfd_send_signal, box->pidfd, SIGKILL, NULL, 0);
+	while (wait4(box->pid, &status, __WALL, NULL) < 0 && errno == EINTR)
+		;
+	close(box->pidfd);
+	close(box->sock);
+	free(box);
+}
+
 /* Consume a SIGPIPE our own stdin writes raised, then unblock it. */
 static void restore_sigpipe(const sigset_t *pipe_set, const sigset_t *old,
 			    int was_pending)
@@ -988,6 +1220,97 @@ static void restore_sigpipe(const sigset_t *pipe_set, const sigset_t *old,
 			;
 	}
 	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+/* Strings of a vector one after the other, each with its NUL; n counts
+   them.  Returns the bytes they take. */
+static size_t strv_bytes(char *const *v, uint32_t *n)
+{
+	size_t len = 0;
+	*n = 0;
+	for (; v && *v; v++, (*n)++)
+		len += strlen(*v) + 1;
+	return len;
+}
+
+static char *strv_put(char *p, char *const *v)
+{
+	for (; v && *v; v++) {
+		size_t l = strlen(*v) + 1;
+		memcpy(p, *v, l);
+		p += l;
+	}
+	return p;
+}
+
+/*
+ * Hand the run to its box: the request header with the program's fds,
+ * then the strings (internal.h describes the protocol).
+ */
+static int box_submit(struct run *r)
+{
+	const struct child_plan *pl = &r->plan;
+	struct box_request req = {
+		.magic = BOX_MAGIC, .set_ids = pl->set_ids, .uid = pl->uid,
+		.gid = pl->gid, .seccomp = pl->seccomp != NULL,
+		.n_rlimits = pl->n_rlimits, .has_workfs = pl->workfs_fd >= 0,
+	};
+	int fds[5] = { pl->stdin_fd, pl->stdout_fd, pl->stderr_fd, pl->error_fd,
+		       pl->workfs_fd };
+	const char *dir = r->spec->box_dir ? r->spec->box_dir : "/";
+	size_t len = strv_bytes(pl->paths, &req.npaths) +
+		strv_bytes(pl->argv, &req.argc) + strv_bytes(pl->envp, &req.envc) +
+		strlen(dir) + 1;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof fds)];
+	} c;
+	char *strings, *p;
+	int rc = -1;
+
+	if (len > BOX_MAX_STRINGS) {
+		errno = E2BIG;
+		return -1;
+	}
+	memcpy(req.rlimits, pl->rlimits, sizeof req.rlimits);
+	req.len = (uint32_t)len;
+	req.nfds = req.has_workfs ? 5 : 4;
+	if (!(strings = malloc(len)))
+		return -1;
+	p = strv_put(strings, pl->paths);
+	p = strv_put(p, pl->argv);
+	p = strv_put(p, pl->envp);
+	memcpy(p, dir, strlen(dir) + 1);
+
+	struct iovec iov = { .iov_base = &req, .iov_len = sizeof req };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
+		.msg_controllen = CMSG_SPACE(sizeof(int) * req.nfds),
+	};
+	memset(&c, 0, sizeof c);
+	c.h.cmsg_level = SOL_SOCKET;
+	c.h.cmsg_type = SCM_RIGHTS;
+	c.h.cmsg_len = CMSG_LEN(sizeof(int) * req.nfds);
+	memcpy(CMSG_DATA(&c.h), fds, sizeof(int) * req.nfds);
+	if (sendmsg(r->box->sock, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof req)
+		goto out;
+	for (size_t off = 0; off < len;) {
+		size_t k = len - off > BOX_CHUNK ? BOX_CHUNK : len - off;
+		ssize_t n = send(r->box->sock, strings + off, k, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)k)
+			goto out;
+		off += k;
+	}
+	rc = 0;
+out:
+	{
+		int saved = errno;
+		free(strings);
+		errno = saved;
+	}
+	return rc;
 }
 
 void sbx_result_free(struct sbx_result *res)
@@ -1021,6 +1344,22 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		sbx_set_error(errbuf, errlen, "sandbox: no program to run (empty argv)");
 		return -1;
 	}
+	if (spec->box) {
+		/* The box's isolation is the run's; its init does the rest. */
+		if (spec->workfs_fd_plus1 <= 0) {
+			sbx_set_error(errbuf, errlen, "sandbox: a run in a box needs "
+				      "its own file system (workfs_fd_plus1)");
+			return -1;
+		}
+		r.box = spec->box;
+		r.box_spec = *spec;
+		r.box_spec.namespaces = spec->box->ns;
+		r.box_spec.cgroup = spec->box->cg;
+		r.box_spec.netns_fd_plus1 = 0;
+		r.box_spec.root = NULL;
+		r.spec = spec = &r.box_spec;
+		r.cg = spec->cgroup;
+	}
 	if (init_buf(&res->out) < 0 || init_buf(&res->err) < 0) {
 		step = "malloc";
 		goto fail_early;
@@ -1044,14 +1383,14 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		step = "pipe2";
 		goto fail;
 	}
-	if (spec->namespaces & ~SBX_NS_PID)
+	if (spec->namespaces & ~SBX_NS_PID && !r.box)
 		/* Only the init of a PID namespace sets the others up. */
 		if (!(spec->namespaces & SBX_NS_PID)) {
 			errno = EINVAL;
 			step = "namespaces without SBX_NS_PID";
 			goto fail;
 		}
-	if (prepare_namespaces(&r, &step) < 0)
+	if (!r.box && prepare_namespaces(&r, &step) < 0)
 		goto fail;
 	const struct sock_fprog *filter = NULL;
 	if (spec->seccomp && !(filter = seccomp_program())) {
@@ -1061,7 +1400,11 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		sbx_result_free(res);
 		return -1;
 	}
-	if (r.cg && cg_prepare(r.cg, &spec->limits, &r.cg_base, r.join_fds,
+	/* In a box its init is one of the cgroup's processes too. */
+	struct sbx_limits cg_limits = spec->limits;
+	if (r.box && cg_limits.processes)
+		cg_limits.processes++;
+	if (r.cg && cg_prepare(r.cg, &cg_limits, &r.cg_base, r.join_fds,
 			       &r.njoin, &r.cg_dirfd, errbuf, errlen) < 0) {
 		run_cleanup(&r);
 		restore_sigpipe(&pipe_set, &old_mask, pipe_was_pending);
@@ -1074,6 +1417,8 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		.paths = r.paths, .argv = spec->argv,
 		.envp = spec->envp ? spec->envp : (char *const[]){ NULL },
 		.cwd = spec->cwd, .set_ids = spec->set_ids,
+		.start_dir = spec->namespaces & SBX_NS_MNT && spec->box_dir ?
+			spec->box_dir : spec->cwd,
 		.uid = spec->uid, .gid = spec->gid,
 		.njoin = r.njoin,
 		.ns = spec->namespaces, .status_fd = r.statp[1],
@@ -1086,6 +1431,7 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		.userns_fd = r.userns[0], .userns_ready_fd = r.usready[1],
 		.netns_fd = spec->namespaces & SBX_NS_NET && spec->netns_fd_plus1 > 0 ?
 			spec->netns_fd_plus1 - 1 : -1,
+		.box_fd = -1,
 	};
 	memcpy(r.plan.join_fds, r.join_fds, sizeof r.join_fds);
 	plan_rlimits(&r.plan, spec);
@@ -1093,7 +1439,13 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 	r.in_left = spec->stdin_data ? spec->stdin_len : 0;
 
 	r.start_ns = now_ns();
-	if (spawn(&r) < 0) {
+	if (r.box) {
+		if (box_submit(&r) < 0) {
+			r.box->broken = true;
+			step = "hand the run to its box";
+			goto fail;
+		}
+	} else if (spawn(&r) < 0) {
 		step = "clone3";
 		goto fail;
 	}
@@ -1135,7 +1487,7 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		goto done;
 	}
 
-	r.have_cpu_clock = clock_getcpuclockid(r.pid, &r.cpu_clock) == 0;
+	r.have_cpu_clock = !r.box && clock_getcpuclockid(r.pid, &r.cpu_clock) == 0;
 	if (!r.in_left)
 		close_fd(&r.in[1]); /* the program sees EOF at once */
 	else
@@ -1157,6 +1509,8 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		int prog_status;
 		/* In a PID namespace the init reported the program's own
 		   status; without it (init killed) the init's stands. */
+		if (r.box && !r.box_clean)
+			res->leftovers = true;
 		if (r.statp[0] >= 0 &&
 		    read(r.statp[0], &prog_status, sizeof prog_status) == sizeof prog_status)
 			wstatus = prog_status;
@@ -1171,8 +1525,10 @@ done:
 
 fail_kill:
 	rc = errno;
+	if (r.box)
+		r.box->broken = true;
 	kill_group(&r, KILL_NONE);
-	if (!r.reaped)
+	if (!r.reaped && (r.box || r.pid > 0))
 		reap(&r, &wstatus, &ru);
 	errno = rc;
 fail:

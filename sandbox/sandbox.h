@@ -150,7 +150,8 @@ int sbx_netns_create(char *err, size_t errlen);
  *     in a user namespace where mknod does not), fd/stdin/stdout/stderr
  *     links, a private devpts instance (ptys at most) with ptmx, /dev/shm;
  *   - /proc of the run's PID namespace, a private /tmp;
- *   - the work directory (spec.cwd), writable, at its own path.
+ *   - the work directory (spec.cwd, or the run's file system), writable,
+ *     at spec.box_dir (or at cwd's own path without one).
  * Nothing else of the host: no /sys, /run, /var, /home.  The root itself
  * is read-only once built.
  */
@@ -162,7 +163,36 @@ struct sbx_root {
 /* The device nodes a root's /dev holds, NULL-terminated ("null", ...). */
 extern const char *const sbx_root_devices[];
 
+/*
+ * A box: a long-lived init made once in its own namespaces, cgroup and
+ * minimal root (box.c); each run given to it is a fork inside it, with no
+ * namespace, root or cgroup set up on the way.  One run at a time.
+ */
+struct sbx_box;
+struct sbx_spec;
+
+/*
+ * Make a box from tmpl's isolation: namespaces (SBX_NS_PID and SBX_NS_MNT
+ * required), root, box_dir (required: where each run's "work" is mounted
+ * and where it starts), tmp_size, cgroup, netns_fd_plus1 and seccomp; the
+ * rest of tmpl is ignored.  0, or -1 with a sentence.
+ */
+int sbx_box_create(struct sbx_box **box, const struct sbx_spec *tmpl,
+		   char *err, size_t errlen);
+/* Is its init alive?  (A dead one is destroyed and made again.) */
+bool sbx_box_alive(struct sbx_box *box);
+/* Its init's pid (for reports and tests). */
+pid_t sbx_box_pid(const struct sbx_box *box);
+/* Kill its init (everything in it dies with it) and free it. */
+void sbx_box_destroy(struct sbx_box *box);
+
 struct sbx_spec {
+	/* Run in this box (see above): its namespaces, root, cgroup and
+	   network are the run's, and namespaces, root, netns_fd_plus1 and
+	   cgroup below are ignored; workfs_fd_plus1 is required.  The
+	   limits, identity, seccomp, argv, envp, stdin, output and
+	   cancellation are the run's own as without a box. */
+	struct sbx_box *box;
 	char *const *argv;      /* argv[0] is executed directly; a name
 				   without '/' is searched in envp's PATH */
 	char *const *envp;      /* exact environment (NULL = empty) */
@@ -189,6 +219,12 @@ struct sbx_spec {
 				   quota for all of the run's files; 0: cwd is
 				   a host directory, /tmp and /dev/shm tmpfs of
 				   tmp_size each */
+	const char *box_dir;    /* with SBX_NS_MNT: where the work directory
+				   (cwd of the host, or workfs's "work")
+				   appears in the new root and where the
+				   program starts, e.g. "/box": a fixed path
+				   that names nothing of the host.  NULL: at
+				   cwd's own path */
 	const char *tmp_size;   /* size of the private /tmp and /dev/shm
 				   ("64m"); NULL = "64m" */
 	bool seccomp;           /* NO_NEW_PRIVS + the seccomp filter */
@@ -237,6 +273,10 @@ struct sbx_usage {
 				    without: the kernel's ru_maxrss, which also
 				    counts pages the child shared with its
 				    parent before execve */
+	uint64_t disk_bytes;     /* with a run's file system (workfs_fd_plus1):
+				    the bytes its files (work dir, /tmp,
+				    /dev/shm) use when the run has ended, from
+				    statfs; 0 without one */
 };
 
 struct sbx_result {

@@ -216,10 +216,25 @@ static char **build_env(const struct job *job, const struct config *cfg,
 }
 
 /*
+ * Where a run with namespaces sees its work directory, which is also its
+ * HOME, TMPDIR and starting directory: one fixed path, the same for every
+ * run and slot, so nothing the program can read (pwd, the environment,
+ * /proc/self/mountinfo, df) names the host's work root, runboxd's runtime
+ * directory or the slot.
+ */
+#define BOX_DIR "/box"
+
+/* The work directory as the program sees it. */
+static const char *program_dir(const struct config *cfg, const struct workdir *wd)
+{
+	return cfg->namespaces ? BOX_DIR : wd->path;
+}
+
+/*
  * A run's work directory.  With namespaces and root: a fresh tmpfs of
  * disk_bytes of its own (workdir_create_tmpfs), which also holds the run's
- * /tmp and /dev/shm, shown at a path of the slot's work root that exists
- * only in the run's root.  Otherwise (no mount namespace, or no right to
+ * /tmp and /dev/shm, shown at BOX_DIR (its path here is a name for
+ * messages only; it exists nowhere).  Otherwise (no mount namespace, or no right to
  * make a file system: the user-namespace mode) a directory on the host's
  * disk in the slot's work root, removed by walking it.
  */
@@ -262,6 +277,7 @@ void exec_isolation(struct sbx_spec *spec, const struct config *cfg,
 		.tmp_size = cfg->tmp_size,
 	};
 	if (cfg->namespaces) {
+		spec->box_dir = BOX_DIR;
 		spec->namespaces = SBX_NS_ALL | (cfg->userns ? SBX_NS_USER : 0);
 		/* Network is off unless the admin allowed it for the language. */
 		if (lang && lang->network)
@@ -428,7 +444,7 @@ static int run_program(const struct job *job, const struct config *cfg,
 				   .args = args, .limits = &job->limits };
 	char **argv = job->lang ? language_expand(job->lang->run, &v)
 				: concat_argv(job->command, args);
-	char **env = build_env(job, cfg, wd->path, &job->limits, true);
+	char **env = build_env(job, cfg, program_dir(cfg, wd), &job->limits, true);
 	int rc = -1;
 
 	if (!argv || !env) {
@@ -583,7 +599,8 @@ int job_execute(const struct job *job, const struct config *cfg,
 		struct expand_values v = { .file = job->lang->source_file,
 					   .compile_options = job->compile_options,
 					   .limits = &job->lang->compile_limits };
-		if (!(compile_env = build_env(job, cfg, wd.path, &job->lang->compile_limits,
+		if (!(compile_env = build_env(job, cfg, program_dir(cfg, &wd),
+					      &job->lang->compile_limits,
 					      false)) ||
 		    !(argv = language_expand(job->lang->compile, &v))) {
 			snprintf(err, errlen, "out of memory");

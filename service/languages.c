@@ -645,8 +645,10 @@ static int probe_version(struct language *l, const struct config *cfg,
 	}
 	spec.argv = argv;
 	spec.envp = env;
-	/* Inside a namespaced root the program starts at its "/". */
+	/* Inside a namespaced root the program starts at its "/" (no work
+	   directory is shown at /box). */
 	spec.cwd = cfg->userns || cfg->namespaces ? NULL : "/";
+	spec.box_dir = NULL;
 	rc = sbx_run(&spec, &res, serr, sizeof serr);
 	jx_strv_free(argv);
 	jx_strv_free(env);

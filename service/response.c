@@ -33,12 +33,13 @@ json_t *response_error(const char *code, const char *message)
 
 static json_t *usage_json(const struct sbx_usage *u)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "cpu_time_ms", (json_int_t)u->cpu_time_ms,
 			 "user_time_ms", (json_int_t)u->user_time_ms,
 			 "system_time_ms", (json_int_t)u->system_time_ms,
 			 "wall_time_ms", (json_int_t)u->wall_time_ms,
-			 "max_rss_bytes", (json_int_t)u->max_rss_bytes);
+			 "max_rss_bytes", (json_int_t)u->max_rss_bytes,
+			 "disk_bytes", (json_int_t)u->disk_bytes);
 }
 
 /* The fields a run and a compile step share. */

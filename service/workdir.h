@@ -57,7 +57,7 @@ struct workdir {
  * detached (fsopen/fsmount, nosuid, nodev): it has no path on the host and
  * nothing outside can reach it.  Its root (root's, 0755) holds "work"
  * (uid:gid, 0700: wd->fd), "tmp" and "shm" (1777), which the sandbox
- * mounts at the run's cwd (path, a name only), /tmp and /dev/shm
+ * mounts at the run's box_dir (path is a name for messages only), /tmp and /dev/shm
  * (sbx_spec.workfs_fd_plus1 = 1 + wd->mnt_fd): all of a run's files share
  * the one quota.  workdir_remove() closes both fds; the kernel frees the
  * whole tree when the last mount of it is gone.  Needs CAP_SYS_ADMIN.

@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1996,9 +1997,11 @@ END_TEST
 
 /*
  * A run's own file system (workfs_fd_plus1): its "work", "tmp" and "shm"
- * are the run's cwd, /tmp and /dev/shm, all on the one tmpfs (the files
- * are there through the caller's fd afterwards), nothing of it is left as
- * a mount in the run's root, and the same fd serves a second run.
+ * are the run's box_dir (where it starts), /tmp and /dev/shm, all on the
+ * one tmpfs (the files are there through the caller's fd afterwards),
+ * nothing of it is left as a mount in the run's root, usage.disk_bytes is
+ * what the files use at the end (the quota: dd filled it), and the same fd
+ * serves a second run.
  */
 START_TEST(test_run_file_system)
 {
@@ -2029,7 +2032,7 @@ START_TEST(test_run_file_system)
 	spec_init(&spec, argv);
 	spec.envp = envp;
 	spec.root = &test_root;
-	spec.cwd = "/box/run";
+	spec.box_dir = "/box/run";
 	spec.workfs_fd_plus1 = mnt + 1;
 	spec.namespaces = SBX_NS_ALL;
 	spec.set_ids = true;
@@ -2038,6 +2041,10 @@ START_TEST(test_run_file_system)
 	run(&spec, &res);
 	ck_assert_status(&res, SBX_OK);
 	ck_assert_str_eq(res.out.data, "/box/run\n0\nNo space\n");
+	ck_assert_msg(res.usage.disk_bytes > (4u << 20) - (64u << 10) &&
+		      res.usage.disk_bytes <= 4u << 20,
+		      "disk_bytes %llu on a full 4 MiB tmpfs",
+		      (unsigned long long)res.usage.disk_bytes);
 	sbx_result_free(&res);
 	const char *files[][2] = { { "work/f", "a" }, { "tmp/f", "b" }, { "shm/f", "c" } };
 	for (int i = 0; i < 3; i++) {
@@ -2054,6 +2061,221 @@ START_TEST(test_run_file_system)
 	ck_assert_str_eq(res.out.data, "a\nb\nc\n");
 	sbx_result_free(&res);
 	close(mnt);
+}
+END_TEST
+
+/*
+ * A host work directory (no file system of the run's own) shown at
+ * box_dir: the program starts there, HOME-like paths name no host
+ * directory, what it writes lands in the host directory, and disk_bytes
+ * stays 0 (nothing to measure).
+ */
+START_TEST(test_box_dir_host_cwd)
+{
+	char *argv[] = { "/bin/sh", "-c", "pwd; echo hi > f; ls -d /tmp/check-sandbox-box-* "
+			 "2>/dev/null | wc -l", NULL };
+	static char *envp[] = { "PATH=/usr/bin:/bin", NULL };
+	char dir[] = "/tmp/check-sandbox-box-XXXXXX", buf[8] = "";
+	struct sbx_spec spec;
+	struct sbx_result res;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(chown(dir, NS_UID, NS_UID), 0);
+	spec_init(&spec, argv);
+	spec.envp = envp;
+	spec.root = &test_root;
+	spec.cwd = dir;
+	spec.box_dir = "/box";
+	spec.namespaces = SBX_NS_ALL;
+	spec.set_ids = true;
+	spec.uid = spec.gid = NS_UID;
+	run(&spec, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_str_eq(res.out.data, "/box\n0\n");
+	ck_assert_uint_eq(res.usage.disk_bytes, 0);
+	sbx_result_free(&res);
+	char path[sizeof dir + 8];
+	snprintf(path, sizeof path, "%s/f", dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(read(fd, buf, sizeof buf), 3);
+	ck_assert_str_eq(buf, "hi\n");
+	close(fd);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ boxes */
+
+/* A run's own file system as the service makes it: work (NS_UID's), tmp,
+   shm, on a tmpfs of 4 MiB. */
+static int make_workfs(void)
+{
+	int fs = fsopen("tmpfs", FSOPEN_CLOEXEC), mnt;
+
+	ck_assert_int_ge(fs, 0);
+	ck_assert_int_eq(fsconfig(fs, FSCONFIG_SET_STRING, "size", "4194304", 0), 0);
+	ck_assert_int_eq(fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0), 0);
+	mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	ck_assert_int_ge(mnt, 0);
+	close(fs);
+	ck_assert_int_eq(mkdirat(mnt, "work", 0700), 0);
+	ck_assert_int_eq(fchownat(mnt, "work", NS_UID, NS_UID, 0), 0);
+	ck_assert_int_eq(mkdirat(mnt, "tmp", 0777), 0);
+	ck_assert_int_eq(fchmodat(mnt, "tmp", 01777, 0), 0);
+	ck_assert_int_eq(mkdirat(mnt, "shm", 0777), 0);
+	ck_assert_int_eq(fchmodat(mnt, "shm", 01777, 0), 0);
+	return mnt;
+}
+
+static struct sbx_box *make_box(void)
+{
+	struct sbx_spec tmpl;
+	struct sbx_box *box = NULL;
+	char err[256] = "";
+
+	spec_init(&tmpl, (char *[]){ "unused", NULL });
+	tmpl.root = &test_root;
+	tmpl.box_dir = "/box";
+	tmpl.namespaces = SBX_NS_ALL;
+	tmpl.set_ids = true;
+	tmpl.uid = tmpl.gid = NS_UID;
+	tmpl.seccomp = true;
+	ck_assert_msg(sbx_box_create(&box, &tmpl, err, sizeof err) == 0,
+		      "sbx_box_create: %s", err);
+	ck_assert(sbx_box_alive(box));
+	return box;
+}
+
+/* A script run in box with a fresh file system of its own; the result in
+   res, the file system closed (dropped) afterwards. */
+static void run_in_box(struct sbx_box *box, const char *script,
+		       uint64_t wall_ms, struct sbx_result *res)
+{
+	char *argv[] = { "/bin/sh", "-c", (char *)script, NULL };
+	static char *envp[] = { "PATH=/usr/bin:/bin", "HOME=/box", NULL };
+	struct sbx_spec spec;
+	int mnt = make_workfs();
+
+	spec_init(&spec, argv);
+	spec.envp = envp;
+	spec.box = box;
+	spec.box_dir = "/box";
+	spec.workfs_fd_plus1 = mnt + 1;
+	spec.set_ids = true;
+	spec.uid = spec.gid = NS_UID;
+	spec.seccomp = true;
+	spec.limits.wall_time_ms = wall_ms;
+	spec.limits.output_bytes = 1 << 16;
+	run(&spec, res);
+	close(mnt);
+}
+
+/*
+ * Runs are forks inside one long-lived init: each starts in /box on its
+ * own file system, as the run's uid, under seccomp; what a run leaves
+ * (a setsid'd sleeper, files, a SysV message queue) is gone for the next;
+ * the init stays the same process throughout.
+ */
+START_TEST(test_box_runs)
+{
+	struct sbx_box *box = make_box();
+	pid_t init = sbx_box_pid(box);
+	struct sbx_result res;
+
+	run_in_box(box, "pwd; id -u; echo left > f; echo t > /tmp/t; "
+		   "(setsid sleep 30 &); ipcmk -Q >/dev/null 2>&1; "
+		   "ipcs -q | grep -c '^0x'; unshare -U true 2>/dev/null || echo denied",
+		   10000, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_str_eq(res.out.data, "/box\n64998\n1\ndenied\n");
+	ck_assert(!res.leftovers);
+	sbx_result_free(&res);
+
+	run_in_box(box, "ls -A; ls -A /tmp; ls /proc | grep -c '^[0-9]'; "
+		   "ipcs -q | grep -c '^0x'", 10000, &res);
+	ck_assert_status(&res, SBX_NONZERO_EXIT); /* grep -c of nothing: 1 */
+	/* Nothing in /box or /tmp; /proc: the init, sh, ls and grep (no
+	   sleeper from the run before); no message queue. */
+	ck_assert_str_eq(res.out.data, "4\n0\n");
+	sbx_result_free(&res);
+	ck_assert(sbx_box_alive(box));
+	ck_assert_int_eq(sbx_box_pid(box), init);
+	sbx_box_destroy(box);
+}
+END_TEST
+
+/* Limits and failures of one run leave the box fit for the next. */
+START_TEST(test_box_failures)
+{
+	struct sbx_box *box = make_box();
+	struct sbx_result res;
+	char *argv[] = { "/no/such/program", NULL };
+	struct sbx_spec spec;
+	int mnt;
+
+	run_in_box(box, "sleep 10", 300, &res);
+	ck_assert_status(&res, SBX_WALL_TIME_EXCEEDED);
+	ck_assert_uint_lt(res.usage.wall_time_ms, 3000);
+	sbx_result_free(&res);
+
+	mnt = make_workfs();
+	spec_init(&spec, argv);
+	spec.box = box;
+	spec.box_dir = "/box";
+	spec.workfs_fd_plus1 = mnt + 1;
+	run(&spec, &res);
+	close(mnt);
+	ck_assert_status(&res, SBX_EXEC_FAILED);
+	ck_assert_msg(strstr(res.message, "execve"), "message: %s", res.message);
+	sbx_result_free(&res);
+
+	run_in_box(box, "kill -9 $$", 5000, &res);
+	ck_assert_status(&res, SBX_SIGNALED);
+	ck_assert_int_eq(res.signal, SIGKILL);
+	sbx_result_free(&res);
+
+	run_in_box(box, "echo fine", 5000, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_str_eq(res.out.data, "fine\n");
+	sbx_result_free(&res);
+	sbx_box_destroy(box);
+}
+END_TEST
+
+/* A box whose init was killed from outside is seen as dead; a run given
+   to it fails as a sandbox error, never as the program's; a new box
+   serves the next run. */
+START_TEST(test_box_killed_init)
+{
+	struct sbx_box *box = make_box();
+	struct sbx_result res;
+	char err[256] = "";
+	char *argv[] = { "/bin/true", NULL };
+	struct sbx_spec spec;
+	int mnt;
+
+	ck_assert_int_eq(kill(sbx_box_pid(box), SIGKILL), 0);
+	for (int i = 0; i < 100 && sbx_box_alive(box); i++)
+		usleep(10000);
+	ck_assert(!sbx_box_alive(box));
+	mnt = make_workfs();
+	spec_init(&spec, argv);
+	spec.box = box;
+	spec.box_dir = "/box";
+	spec.workfs_fd_plus1 = mnt + 1;
+	ck_assert_int_eq(sbx_run(&spec, &res, err, sizeof err), -1);
+	ck_assert_msg(err[0], "no error sentence");
+	close(mnt);
+	sbx_box_destroy(box);
+
+	box = make_box();
+	run_in_box(box, "echo again", 5000, &res);
+	ck_assert_status(&res, SBX_OK);
+	ck_assert_str_eq(res.out.data, "again\n");
+	sbx_result_free(&res);
+	sbx_box_destroy(box);
 }
 END_TEST
 
@@ -2182,8 +2404,14 @@ static Suite *sandbox_suite(void)
 	tcase_add_test(tc, test_joined_network_namespace);
 	tcase_add_test(tc, test_minimal_root);
 	tcase_add_test(tc, test_run_file_system);
+	tcase_add_test(tc, test_box_dir_host_cwd);
 	tcase_add_test(tc, test_seccomp_refuses);
 	tcase_add_test(tc, test_seccomp_clone_namespaces);
+
+	tc = tcase(s, "boxes", 30);
+	tcase_add_test(tc, test_box_runs);
+	tcase_add_test(tc, test_box_failures);
+	tcase_add_test(tc, test_box_killed_init);
 
 	tc = tcase(s, "leaks", 120);
 	tcase_add_test(tc, test_no_leaks);

@@ -319,6 +319,28 @@ def peak_and_cpu_are_per_run():
         u["max_rss_bytes"] / MiB, u["cpu_time_ms"])
 
 
+@check_fn(needs_cgroup=False)
+def disk_usage_of_the_run():
+    """usage.disk_bytes is what the run's files use when it ends: 3 MiB
+    written over the work directory, /tmp and /dev/shm show as about
+    3 MiB; a run that writes nothing shows only its few pages (the
+    command run writes no source file), and a later run in the same slot
+    starts from nothing again."""
+    body = run({"command": ["/bin/sh", "-c",
+                            "for d in . /tmp /dev/shm; do "
+                            "head -c 1048576 /dev/zero > $d/f || exit 1; done"],
+                "limits": {"disk_bytes": 16 * MiB}})
+    expect(body, "ok")
+    used = body["usage"]["disk_bytes"]
+    check(3 * MiB <= used <= 3 * MiB + 256 * 1024,
+          "usage.disk_bytes %d after writing 3 MiB" % used)
+    body = run({"command": ["/bin/true"]})
+    expect(body, "ok")
+    idle = body["usage"]["disk_bytes"]
+    check(idle < 64 * 1024, "usage.disk_bytes %d for /bin/true" % idle)
+    return "ok: 3 MiB written -> %d bytes; /bin/true -> %d bytes" % (used, idle)
+
+
 SPIN4 = r"""
 #include <stdio.h>
 #include <stdlib.h>

@@ -696,60 +696,46 @@ def read_service_config():
 
 @case
 def other_slots_invisible():
-    """While another run sleeps in another slot, the work root shows only
-    the program's own slot directory; the other run's directory (its path,
-    read from its process's cwd, passed as an argument) and the service's
-    runtime files (socket, nginx.conf) do not exist."""
-    marker = "hostile-neighbour-%d" % os.getpid()
+    """While another run sleeps in another slot after writing a file in its
+    work directory, the program works in /box (the same path, another file
+    system): the neighbour's file is not there, and neither the host's
+    work root nor the service's runtime directory (socket, nginx.conf)
+    exists for it."""
+    mark = "hostile-neighbour-%d" % os.getpid()
     result = {}
 
     def neighbour():
         try:
-            result["r"] = run({"command": ["/bin/sh", "-c", "sleep 3", marker]})
+            result["r"] = run({"command": ["/bin/sh", "-c",
+                                           "echo secret > %s && sleep 3" % mark]})
         except BaseException as e:  # noqa: BLE001 - reported below
             result["r"] = e
     t = threading.Thread(target=neighbour)
     t.start()
     try:
-        root = svc.work_root()
-
-        def neighbour_dir():
-            # Its work directory lives on a file system of its own, with
-            # no path on the host: ask its process where it is.
-            for pid, st in harness.processes().items():
-                if st[0] == "sleep" and harness.proc_uid(pid) in UIDS:
-                    try:
-                        return os.readlink("/proc/%d/cwd" % pid)
-                    except OSError:
-                        return None
-            return None
-        other = harness.wait_until(neighbour_dir, 5.0, 0.02)
-        check(other, "the neighbour's run directory never appeared")
+        def neighbour_sleeps():
+            return any(st[0] == "sleep" and harness.proc_uid(pid) in UIDS
+                       for pid, st in harness.processes().items())
+        check(harness.wait_until(neighbour_sleeps, 5.0, 0.02),
+              "the neighbour run never started sleeping")
         body = run(sh_prog(
-            'echo "root:$(ls -A "$1" | tr "\\n" " ")"\n'
-            'ls -A "$2" >/dev/null 2>&1 && echo "neighbour visible"\n'
-            'echo "runtime:$(ls -A "$3" | tr "\\n" " ")"\n'
-            'ls "$3/runboxd.sock" "$3/nginx.conf" 2>/dev/null && echo "runtime visible"\n'
+            'for d in "$@"; do [ -e "$d" ] && echo "visible $d"; done\n'
             'echo "own:$(pwd)"\n',
-            args=[root, other, svc.runtime]))
+            args=["/box/" + mark, svc.work_root(), svc.runtime,
+                  os.path.join(svc.runtime, "runboxd.sock"),
+                  os.path.join(svc.runtime, "nginx.conf")]))
         expect(body, "ok")
         lines = body["stdout"].splitlines()
-        own = [ln[4:] for ln in lines if ln.startswith("own:")]
-        check(own and own[0].startswith(root + "/"), "own work dir: %s" % describe(body))
-        own_slot = own[0][len(root) + 1:].split("/")[0]
-        eq([ln for ln in lines if ln.startswith("root:")], ["root:%s " % own_slot],
-           "the work root as the program lists it")
-        check("neighbour visible" not in lines, "the neighbour's run dir %s is visible" % other)
-        eq([ln for ln in lines if ln.startswith("runtime:")], ["runtime:work "],
-           "the runtime dir as the program lists it")
-        check("runtime visible" not in lines, "runboxd.sock or nginx.conf visible: %s"
-              % describe(body))
+        eq([ln for ln in lines if ln.startswith("visible ")], [],
+           "host paths and the neighbour's file as the program sees them")
+        eq([ln for ln in lines if ln.startswith("own:")], ["own:/box"],
+           "the program's work directory")
     finally:
         t.join(30)
     r = result.get("r")
     check(isinstance(r, dict) and r.get("status") == "ok",
           "the neighbour run: %s" % (describe(r) if isinstance(r, dict) else short(r)))
-    return "ok: work root shows only %s; neighbour and runtime files invisible" % own_slot
+    return "ok: the neighbour's file, work root and runtime directory invisible; own dir /box"
 
 
 @case
@@ -895,9 +881,8 @@ def host_directories_invisible():
     out = body["stdout"]
     check("seen " not in out, "host directories visible: %s" % describe(body))
     top = out.split("top:", 1)[1].split()
-    allowed = {"bin", "dev", "etc", "lib", "lib64", "proc", "sbin", "tmp", "usr"}
-    work_top = svc.work_root().strip("/").split("/")[0]
-    extra = [t for t in top if t not in allowed and t != work_top]
+    allowed = {"bin", "box", "dev", "etc", "lib", "lib64", "proc", "sbin", "tmp", "usr"}
+    extra = [t for t in top if t not in allowed]
     check(not extra, "unexpected entries in /: %s (all: %s)" % (extra, top))
     host_top = sorted(os.listdir("/"))
     check(len(host_top) > len(top), "the host's / (%s) is not larger than the run's (%s)"
@@ -981,8 +966,8 @@ def var_tmp_and_run_lock_not_shared():
 @case
 def mountinfo_names_nothing_of_the_host():
     """/proc/self/mountinfo lists the run's own root only: no /var/lib, no
-    /home or /run, nothing of the config directory; the runtime directory
-    appears only on the work directory's own line (its mount point)."""
+    /home or /run, nothing of the config directory or of the runtime
+    directory (the work directory is /box)."""
     body = run(sh_prog("cat /proc/self/mountinfo; echo cwd=$(pwd)\n"))
     expect(body, "ok")
     lines = body["stdout"].splitlines()
@@ -996,9 +981,55 @@ def mountinfo_names_nothing_of_the_host():
             check(bad not in line, "mountinfo names %s: %s" % (bad, line))
         check(not point.startswith("/run") and not point.startswith("/var"),
               "a host mount point: %s" % line)
-        if runtime in line or svc.runtime in line:
-            eq(point, cwd, "the only mount naming the runtime directory")
+        check(runtime not in line and svc.runtime not in line,
+              "mountinfo names the runtime directory: %s" % line)
+    eq(cwd, "/box", "the work directory")
     return "ok: %d mounts, none of the host's" % (len(lines) - 1)
+
+
+C_EXEC_SH = r"""
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return 2;
+	execl("/bin/sh", "sh", "-c", argv[1], (char *)0);
+	return 127;
+}
+"""
+
+
+@case
+def nothing_names_the_host_paths():
+    """Nothing a program can read names where the service keeps its runs:
+    pwd, the environment (its own and /proc/self/environ),
+    /proc/self/mountinfo, df, /proc/self/cgroup, in a run and in a judge
+    test of a compiled program, hold neither the host's work root, the runtime directory nor
+    runboxd's pid as a cgroup name part (".<pid>")."""
+    probe = ("pwd; env; tr '\\0' '\\n' < /proc/self/environ; "
+             "cat /proc/self/mountinfo /proc/self/cgroup; df -a 2>&1; "
+             "readlink /proc/self/cwd\n")
+    texts = {}
+    body = run(sh_prog(probe))
+    expect(body, "ok")
+    texts["a run"] = body["stdout"]
+    # A program built by a compile step, run as a judge test (in its own
+    # copy of the build), sees the same.
+    body = run({"language": "c", "code": C_EXEC_SH, "tests": [{"args": [probe]}]})
+    tests = body.get("tests") or [{}]
+    eq(tests[0].get("status"), "ok", "the judge test: %s" % describe(body))
+    texts["a judge test"] = tests[0]["stdout"]
+    master = svc.master_pid()
+    bad = {os.path.realpath(svc.runtime), svc.runtime, svc.work_root(),
+           os.path.realpath(svc.work_root())}
+    for what, text in texts.items():
+        check("/box" in text, "%s: no /box in what it read: %s" % (what, short(text)))
+        for b in sorted(bad):
+            check(b not in text, "%s names %s:\n%s" % (what, b, short(text)))
+        check(not re.search(r"\.%d\b" % master, text),
+              "%s names runboxd's pid %d:\n%s" % (what, master, short(text)))
+        check("slot-" not in text, "%s names a slot directory:\n%s" % (what, short(text)))
+    return "ok: %s clean" % ", ".join(sorted(texts))
 
 
 @case

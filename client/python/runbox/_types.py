@@ -20,6 +20,7 @@ class Usage:
     system_time_ms: int = 0
     wall_time_ms: int = 0
     max_rss_bytes: int = 0
+    disk_bytes: int = 0
 
     @classmethod
     def from_json(cls, obj):
