@@ -2,6 +2,7 @@
  * runboxd - the runbox FastCGI responder.
  *
  *   runboxd --config FILE [--listen ADDR] [--socket-group GROUP] [--work-root DIR]
+ *                         [--state-dir DIR]
  *   runboxd --config FILE --check-config
  *   runboxd --config FILE --render TEMPLATE [--port N] [--runtime DIR] [--www DIR]
  *                                 [--addr IP] [--metrics-listen ADDR:PORT]
@@ -38,7 +39,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: runboxd --config FILE [--listen ADDR] [--socket-group GROUP]\n"
-		"                              [--work-root DIR]\n"
+		"                              [--work-root DIR] [--state-dir DIR]\n"
 		"       runboxd --config FILE --check-config\n"
 		"       runboxd --config FILE --add-token[=LABEL] [--rate=N [--burst=N]]\n"
 		"               [--concurrency=N]\n"
@@ -259,7 +260,7 @@ static char *languages_body(struct languages *langs, const struct config *cfg,
  * SIGHUP: read config, languages and tokens again.  Everything is checked
  * before anything changes; what needs a restart (socket, work root, slots,
  * queue, uids) must stay the same.  The command line's --listen and
- * --work-root still win.
+ * --work-root and --state-dir still win.
  */
 static int reload(struct service *svc)
 {
@@ -276,6 +277,8 @@ static int reload(struct service *svc)
 	}
 	free(cfg.listen);
 	free(cfg.work_root);
+	free(cfg.jobs_state_dir);
+	cfg.jobs_state_dir = strdup(svc->cfg.jobs_state_dir);
 	cfg.listen = svc->cfg.listen ? strdup(svc->cfg.listen) : NULL;
 	free(cfg.socket_group);
 	cfg.socket_group = strdup(svc->cfg.socket_group);
@@ -284,14 +287,16 @@ static int reload(struct service *svc)
 	cfg.userns = svc->cfg.userns;
 	if (cfg.weaker || cfg.userns)
 		cfg.namespaces = svc->cfg.namespaces;
-	if (!cfg.work_root || !cfg.socket_group || (svc->cfg.listen && !cfg.listen)) {
+	if (!cfg.work_root || !cfg.socket_group || (svc->cfg.listen && !cfg.listen) ||
+	    !cfg.jobs_state_dir) {
 		snprintf(err, sizeof err, "out of memory");
 		goto refuse;
 	}
 	if (cfg.slots != svc->cfg.slots || cfg.queue != svc->cfg.queue ||
+	    cfg.jobs_runners != svc->cfg.jobs_runners ||
 	    cfg.uid_base != svc->cfg.uid_base || cfg.gid_base != svc->cfg.gid_base) {
-		snprintf(err, sizeof err, "slots, queue and sandbox uid/gid bases change only "
-			 "with a restart");
+		snprintf(err, sizeof err, "slots, queue, jobs.runners and sandbox uid/gid "
+			 "bases change only with a restart");
 		goto refuse;
 	}
 	if (languages_load(&langs, cfg.languages_file, &cfg, err, sizeof err) < 0 ||
@@ -334,6 +339,7 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "socket-group", required_argument, NULL, 'g' },
 		{ "work-root", required_argument, NULL, 'w' },
+		{ "state-dir", required_argument, NULL, 'S' },
 		{ "check-config", no_argument, NULL, 'k' },
 		{ "render", required_argument, NULL, 'r' },
 		{ "port", required_argument, NULL, 'p' },
@@ -352,6 +358,7 @@ int main(int argc, char **argv)
 	static struct service svc;
 	static struct id_claim ids = { .dir_fd = -1 };
 	const char *config = NULL, *listen_addr = NULL, *work_root = NULL, *group = NULL;
+	const char *state_dir = NULL;
 	const char *template = NULL, *port = "8080", *runtime = ".", *www = ".";
 	const char *addr = "127.0.0.1", *metrics_listen = NULL;
 	bool check = false, add_token = false;
@@ -374,6 +381,7 @@ int main(int argc, char **argv)
 		case 'l': listen_addr = optarg; break;
 		case 'g': group = optarg; break;
 		case 'w': work_root = optarg; break;
+		case 'S': state_dir = optarg; break;
 		case 'k': check = true; break;
 		case 'r': template = optarg; break;
 		case 'p': port = optarg; break;
@@ -420,7 +428,12 @@ int main(int argc, char **argv)
 		free(svc.cfg.work_root);
 		svc.cfg.work_root = strdup(work_root);
 	}
-	if ((listen_addr && !svc.cfg.listen) || !svc.cfg.work_root || !svc.cfg.socket_group) {
+	if (state_dir) {
+		free(svc.cfg.jobs_state_dir);
+		svc.cfg.jobs_state_dir = strdup(state_dir);
+	}
+	if ((listen_addr && !svc.cfg.listen) || !svc.cfg.work_root || !svc.cfg.socket_group ||
+	    !svc.cfg.jobs_state_dir) {
 		fprintf(stderr, "runboxd: out of memory\n");
 		return 1;
 	}

@@ -67,12 +67,14 @@ EXTRA_DIST += tests/readme-commands
 E2E_SUITES = tests/e2e/check_e2e tests/e2e/check_hostile tests/e2e/check_accounting \
 	tests/e2e/check_openapi tests/e2e/check_reload tests/e2e/check_judge_e2e \
 	tests/e2e/check_ops tests/e2e/check_client_python tests/e2e/check_stream \
+	tests/e2e/check_jobs \
 	tests/cluster/check_cluster
 TESTS += $(E2E_SUITES)
 EXTRA_DIST += $(E2E_SUITES) tests/e2e/serial tests/e2e/harness.py \
 	tests/e2e/test_api.py tests/e2e/test_hostile.py tests/e2e/test_accounting.py \
 	tests/e2e/test_openapi.py tests/e2e/test_reload.py tests/e2e/test_judge.py \
 	tests/e2e/test_ops.py tests/e2e/test_client_python.py tests/e2e/test_stream.py \
+	tests/e2e/test_jobs.py \
 	tests/cluster/test_cluster.py
 # The playground in headless Chromium (playwright-core from npm).
 BROWSER_SUITES = tests/browser/check_browser
