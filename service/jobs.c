@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "service/callback.h"
 #include "service/jobs.h"
 #include "service/jobstore.h"
 #include "service/jsonmem.h"
@@ -78,6 +79,9 @@ const char *jobs_callback_refusal(const struct config *cfg, const char *url)
 {
 	if (strpbrk(url, " \t\r\n\\") || strchr(url, '#'))
 		return "must not hold white space, a backslash or a fragment";
+	/* Dot segments would be resolved by the client, out of the prefix. */
+	if (strstr(url, "/.") || strcasestr(url, "%2e") || strcasestr(url, "%2f"))
+		return "must not hold \"/.\" segments or encoded dots and slashes";
 	for (char **p = cfg->jobs_callback_allow; p && *p; p++)
 		if (!strncmp(url, *p, strlen(*p)))
 			return NULL;
@@ -255,6 +259,7 @@ static void submit(struct service *svc, const struct http_request *req,
 	struct batch b;
 	json_t *root = NULL;
 	char owner[JOB_OWNER_HEX], err[512];
+	uint8_t server[CALLBACK_KEY_BYTES], *sealed = NULL;
 	struct jobstore *js;
 
 	if (req->body_too_large) {
@@ -303,6 +308,26 @@ static void submit(struct service *svc, const struct http_request *req,
 		api_set_error(resp, 503, "busy", err);
 		goto out;
 	}
+	for (size_t i = 0; i < b.n; i++) {
+		if (!b.v[i].callback_url)
+			continue;
+		if (!sealed) {
+			if (!(sealed = calloc(b.n, JOB_SEALED_KEY)) ||
+			    callback_server_key(svc->cfg.jobs_state_dir, server, err,
+						sizeof err) < 0) {
+				log_msg(LOG_ERR, "%s", sealed ? err : "out of memory");
+				api_set_error(resp, 500, "internal", "callbacks cannot be signed");
+				goto out;
+			}
+		}
+		/* take_body refused callback_url without a token. */
+		if (callback_seal_key(req->authorization, server,
+				      sealed + i * JOB_SEALED_KEY) < 0) {
+			api_set_error(resp, 400, "invalid_request", "callback_url needs a token");
+			goto out;
+		}
+		b.v[i].sealed_key = sealed + i * JOB_SEALED_KEY;
+	}
 	if (jobstore_submit(js, svc->cfg.host_id, tok >= 0 ? owner : NULL, b.v, b.n, err,
 			    sizeof err) < 0) {
 		log_msg(LOG_ERR, "%s", err);
@@ -321,6 +346,8 @@ static void submit(struct service *svc, const struct http_request *req,
 	json_decref(list);
 	json_decref(created);
 out:
+	sodium_memzero(server, sizeof server);
+	free(sealed);
 	batch_free(&b);
 	json_decref(root);
 }
@@ -332,7 +359,7 @@ static bool finished(const char *state)
 	return strcmp(state, "queued") && strcmp(state, "running");
 }
 
-static json_t *row_json(const struct job_row *row)
+json_t *jobs_row_json(const struct job_row *row)
 {
 	json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:o}", "id", row->id,
 			      "state", row->state,
@@ -354,6 +381,10 @@ static json_t *row_json(const struct job_row *row)
 		json_object_set_new(o, "error", json_pack("{s:s, s:s}", "code", "expired",
 			"message", "the result was removed: it was kept jobs.ttl_s seconds "
 			"(or the store was past jobs.max_bytes)"));
+	if (row->cb_state[0])
+		json_object_set_new(o, "callback", json_pack("{s:s, s:i, s:s?}",
+			"state", row->cb_state, "attempts", (int)row->cb_attempts,
+			"error", row->cb_error));
 	return o;
 }
 
@@ -531,7 +562,7 @@ static void show(struct service *svc, struct jobstore *js, const char *id, long 
 				return;
 		}
 	}
-	api_set_json(resp, 200, row_json(&row));
+	api_set_json(resp, 200, jobs_row_json(&row));
 	job_row_free(&row);
 }
 
@@ -567,7 +598,7 @@ static void cancel(struct service *svc, struct jobstore *js, const char *id, lon
 			break;
 		sleep_ms(POLL_MS);
 	}
-	api_set_json(resp, 200, row_json(&row));
+	api_set_json(resp, 200, jobs_row_json(&row));
 	job_row_free(&row);
 }
 

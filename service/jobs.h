@@ -20,6 +20,9 @@
 /* tok: the caller's token index, or -1 (anonymous). */
 void jobs_handle(struct service *svc, const struct http_request *req,
 		 struct http_response *resp, long tok);
+struct job_row;
+/* A job as GET /api/v1/jobs/{id} shows it (and its callback sends it). */
+json_t *jobs_row_json(const struct job_row *row);
 /* The queue, for /health. */
 json_t *jobs_health(struct service *svc);
 /* text (len bytes, malloc'd) with the jobs' metrics added: the new text,

@@ -48,8 +48,14 @@ static const char schema[] =
 	" result TEXT,"
 	" error_code TEXT,"
 	" error_message TEXT,"
-	" bytes INTEGER NOT NULL DEFAULT 0);"
+	" bytes INTEGER NOT NULL DEFAULT 0,"
+	" cb_state TEXT NOT NULL DEFAULT '',"
+	" cb_key BLOB,"
+	" cb_attempts INTEGER NOT NULL DEFAULT 0,"
+	" cb_next_ms INTEGER NOT NULL DEFAULT 0,"
+	" cb_error TEXT);"
 	"CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, seq);"
+	"CREATE INDEX IF NOT EXISTS jobs_callback ON jobs (cb_state, cb_next_ms);"
 	"CREATE INDEX IF NOT EXISTS jobs_owner ON jobs (owner, state);"
 	"CREATE TABLE IF NOT EXISTS events ("
 	" seq INTEGER NOT NULL, n INTEGER NOT NULL, line BLOB NOT NULL,"
@@ -122,10 +128,11 @@ struct jobstore *jobstore_open(const char *dir, char *err, size_t errlen)
 	if (check_dir(dir, err, errlen) < 0)
 		goto fail;
 	snprintf(path, sizeof path, "%s/jobs.db", dir);
-	mode_t mask = umask(077);
+	/* No umask() here: it is the process's, and a runner's threads open
+	   their connections while its main thread makes work directories.
+	   The directory (0700) is what keeps the files ours. */
 	int rc = sqlite3_open_v2(path, &js->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				 SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX, NULL);
-	umask(mask);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "job store %s: %s", path,
 			 js->db ? sqlite3_errmsg(js->db) : sqlite3_errstr(rc));
@@ -180,8 +187,8 @@ int jobstore_submit(struct jobstore *js, const char *host, const char *owner,
 
 	if (exec_sql(js, "BEGIN IMMEDIATE", err, errlen) < 0)
 		return -1;
-	st = prepare(js, "INSERT INTO jobs (id, owner, state, created_ms, body, callback_url)"
-		     " VALUES (?1, ?2, 'queued', ?3, ?4, ?5)");
+	st = prepare(js, "INSERT INTO jobs (id, owner, state, created_ms, body, callback_url,"
+		     " cb_state, cb_key) VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7)");
 	if (!st)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
@@ -199,6 +206,11 @@ int jobstore_submit(struct jobstore *js, const char *host, const char *owner,
 			sqlite3_bind_text(st, 5, jobs[i].callback_url, -1, SQLITE_STATIC);
 		else
 			sqlite3_bind_null(st, 5);
+		sqlite3_bind_text(st, 6, jobs[i].callback_url ? "waiting" : "", -1, SQLITE_STATIC);
+		if (jobs[i].callback_url && jobs[i].sealed_key)
+			sqlite3_bind_blob(st, 7, jobs[i].sealed_key, JOB_SEALED_KEY, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 7);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			goto fail;
 	}
@@ -244,7 +256,8 @@ static char *column_text(sqlite3_stmt *st, int i)
 }
 
 #define ROW_COLUMNS "seq, id, owner, state, created_ms, started_ms, finished_ms, " \
-	"result, error_code, error_message, callback_url, runner, cancel"
+	"result, error_code, error_message, callback_url, runner, cancel, cb_state, " \
+	"cb_attempts, cb_error"
 
 static void read_row(sqlite3_stmt *st, struct job_row *row)
 {
@@ -262,6 +275,12 @@ static void read_row(sqlite3_stmt *st, struct job_row *row)
 	row->callback_url = column_text(st, 10);
 	row->runner = (pid_t)sqlite3_column_int64(st, 11);
 	row->cancel = sqlite3_column_int(st, 12) != 0;
+	if (sqlite3_column_count(st) > 15) {
+		snprintf(row->cb_state, sizeof row->cb_state, "%s",
+			 (const char *)sqlite3_column_text(st, 13));
+		row->cb_attempts = (unsigned)sqlite3_column_int(st, 14);
+		row->cb_error = column_text(st, 15);
+	}
 }
 
 int jobstore_get(struct jobstore *js, const char *id, struct job_row *row,
@@ -290,7 +309,9 @@ void job_row_free(struct job_row *row)
 	free(row->error_code);
 	free(row->error_message);
 	free(row->callback_url);
+	free(row->cb_error);
 	row->result = row->error_code = row->error_message = row->callback_url = NULL;
+	row->cb_error = NULL;
 }
 
 /* Run sql with ?1 = seq (and ?2 = now); the rows it changed, or -1. */
@@ -312,7 +333,8 @@ static int change(struct jobstore *js, const char *sql, int64_t seq)
 int jobstore_cancel(struct jobstore *js, int64_t seq, char *err, size_t errlen)
 {
 	int n = change(js, "UPDATE jobs SET state = 'cancelled', finished_ms = ?2, body = NULL,"
-		       " error_code = 'cancelled', error_message = 'cancelled before it started'"
+		       " cb_state = CASE cb_state WHEN 'waiting' THEN 'pending' ELSE cb_state END,"
+		       " cb_next_ms = ?2, error_code = 'cancelled', error_message = 'cancelled before it started'"
 		       " WHERE seq = ?1 AND state = 'queued'", seq);
 	if (n == 0)
 		n = change(js, "UPDATE jobs SET cancel = 1 WHERE seq = ?1 AND state = 'running'",
@@ -410,7 +432,9 @@ int jobstore_finish(struct jobstore *js, int64_t seq, const char *state,
 {
 	sqlite3_stmt *st = prepare(js,
 		"UPDATE jobs SET state = ?2, finished_ms = ?3, result = ?4, error_code = ?5,"
-		" error_message = ?6, body = NULL, runner = 0, bytes = bytes + ?7"
+		" error_message = ?6, body = NULL, runner = 0, bytes = bytes + ?7,"
+		" cb_state = CASE cb_state WHEN 'waiting' THEN 'pending' ELSE cb_state END,"
+		" cb_next_ms = ?3"
 		" WHERE seq = ?1 AND state = 'running'");
 	int rc;
 
@@ -477,6 +501,65 @@ int jobstore_events(struct jobstore *js, int64_t seq, int64_t from, int max,
 	}
 	sqlite3_finalize(st);
 	return n >= 0 && rc != SQLITE_DONE && rc != SQLITE_ROW ? -1 : n;
+}
+
+int jobstore_callback_take(struct jobstore *js, int64_t lease_ms, struct callback_due *d)
+{
+	int64_t now = jobstore_now_ms();
+	sqlite3_stmt *st = prepare(js, "SELECT seq, id, cb_key, cb_attempts, cb_next_ms FROM jobs"
+				   " WHERE cb_state = 'pending' AND cb_next_ms <= ?1"
+				   " ORDER BY cb_next_ms LIMIT 1");
+	int64_t next = 0;
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, now);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		d->seq = sqlite3_column_int64(st, 0);
+		snprintf(d->id, sizeof d->id, "%s", (const char *)sqlite3_column_text(st, 1));
+		memset(d->sealed, 0, sizeof d->sealed);
+		if (sqlite3_column_bytes(st, 2) == JOB_SEALED_KEY)
+			memcpy(d->sealed, sqlite3_column_blob(st, 2), JOB_SEALED_KEY);
+		d->attempts = (unsigned)sqlite3_column_int(st, 3);
+		next = sqlite3_column_int64(st, 4);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? 1 : -1;
+	/* The lease: whoever moves the due time first has the attempt. */
+	if (!(st = prepare(js, "UPDATE jobs SET cb_next_ms = ?3 WHERE seq = ?1 AND"
+			   " cb_state = 'pending' AND cb_next_ms = ?2")))
+		return -1;
+	sqlite3_bind_int64(st, 1, d->seq);
+	sqlite3_bind_int64(st, 2, next);
+	sqlite3_bind_int64(st, 3, now + lease_ms);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+	return sqlite3_changes(js->db) == 1 ? 0 : 1;
+}
+
+int jobstore_callback_done(struct jobstore *js, int64_t seq, bool ok, int64_t retry_ms,
+			   const char *why)
+{
+	sqlite3_stmt *st = prepare(js, "UPDATE jobs SET cb_attempts = cb_attempts + 1,"
+				   " cb_state = ?2, cb_next_ms = ?3, cb_error = ?4 WHERE seq = ?1");
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_text(st, 2, ok ? "sent" : retry_ms ? "pending" : "failed", -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, jobstore_now_ms() + retry_ms);
+	if (why)
+		sqlite3_bind_text(st, 4, why, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 int jobstore_expire(struct jobstore *js, uint64_t ttl_s, uint64_t max_bytes)

@@ -25,6 +25,7 @@ struct jobstore;
 #define JOB_ID_RANDOM 32   /* hex digits after "<host_id>-" */
 #define JOB_ID_MAX (64 + 1 + JOB_ID_RANDOM + 1)
 #define JOB_OWNER_HEX 65   /* a token's SHA-256, hex, NUL */
+#define JOB_SEALED_KEY 72  /* a callback key, sealed (callback.h) */
 
 /* A job as the API shows it. */
 struct job_row {
@@ -39,6 +40,9 @@ struct job_row {
 	char *callback_url;  /* or NULL */
 	pid_t runner;        /* while running */
 	bool cancel;         /* DELETE asked while running */
+	char cb_state[16];   /* "", waiting, pending, sent, failed */
+	unsigned cb_attempts;
+	char *cb_error;      /* the last attempt's failure */
 };
 
 /* A job to submit: its body (the /run body, callback_url removed). */
@@ -47,6 +51,15 @@ struct job_new {
 	char *body;
 	size_t len;
 	const char *callback_url;
+	const uint8_t *sealed_key; /* JOB_SEALED_KEY bytes with callback_url */
+};
+
+/* A callback due now, leased to the caller. */
+struct callback_due {
+	int64_t seq;
+	char id[JOB_ID_MAX];
+	uint8_t sealed[JOB_SEALED_KEY];
+	unsigned attempts;   /* made before this one */
 };
 
 struct job_stats {
@@ -107,6 +120,13 @@ int jobstore_add_event(struct jobstore *js, int64_t seq, int64_t n, const char *
    the number given, or -1. */
 int jobstore_events(struct jobstore *js, int64_t seq, int64_t from, int max,
 		    int (*fn)(const char *line, size_t len, void *arg), void *arg);
+
+/* A callback due now, leased for lease_ms: 0 with *d, 1 when none. */
+int jobstore_callback_take(struct jobstore *js, int64_t lease_ms, struct callback_due *d);
+/* The attempt's end: delivered, or due again in retry_ms (0: failed for
+   good) with why. */
+int jobstore_callback_done(struct jobstore *js, int64_t seq, bool ok, int64_t retry_ms,
+			   const char *why);
 
 /* Expire results past ttl_s and, oldest first, past max_bytes; delete
    expired rows older than max(ttl_s, 60) more.  Rows changed, or -1. */

@@ -21,13 +21,13 @@ service_librunbox_la_SOURCES = \
 	service/log.c service/log.h \
 	service/server.c service/server.h
 service_librunbox_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(FCGI_CFLAGS) $(SODIUM_CFLAGS) \
-	$(SQLITE_CFLAGS) -pthread
+	$(SQLITE_CFLAGS) $(CURL_CFLAGS) -pthread
 service_librunbox_la_LIBADD = sandbox/libsandbox.la $(JANSSON_LIBS) $(FCGI_LIBS) $(SODIUM_LIBS) \
-	$(SQLITE_LIBS) -lpthread
+	$(SQLITE_LIBS) $(CURL_LIBS) -lpthread
 
 sbin_PROGRAMS += service/runboxd
 service_runboxd_SOURCES = service/main.c
-service_runboxd_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(FCGI_CFLAGS)
+service_runboxd_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(FCGI_CFLAGS) $(CURL_CFLAGS)
 service_runboxd_LDADD = service/librunbox.la
 service_librunbox_la_SOURCES += \
 	service/auth.c service/auth.h \
@@ -35,4 +35,5 @@ service_librunbox_la_SOURCES += \
 	service/judge.c service/judge.h \
 	service/jobstore.c service/jobstore.h \
 	service/jobs.c service/jobs.h \
-	service/runner.c service/runner.h
+	service/runner.c service/runner.h \
+	service/callback.c service/callback.h

@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <curl/curl.h>
 #include <getopt.h>
 #include <sodium.h>
 #include <libgen.h>
@@ -373,6 +374,11 @@ int main(int argc, char **argv)
 	   once, before any worker forks. */
 	if (sodium_init() < 0) {
 		fprintf(stderr, "runboxd: libsodium could not be initialised\n");
+		return 1;
+	}
+	/* libcurl (job callbacks) once, before any thread or worker. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		fprintf(stderr, "runboxd: libcurl could not be initialised\n");
 		return 1;
 	}
 	while ((c = getopt_long(argc, argv, "c:l:h", opts, NULL)) != -1) {

@@ -31,6 +31,9 @@
  * the write end hangs the pipe up, and the sandbox kills the run at once.
  * The watcher and the loop swap (job, fd) under one mutex, so a flag read
  * for a job that has just ended can never close the next job's pipe.
+ *
+ * Callbacks are sent by a third thread (callback.c) from the store, so a
+ * slow receiver never holds up the next job.
  */
 #include "config.h"
 
@@ -45,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "service/callback.h"
 #include "service/jobstore.h"
 #include "service/jsonmem.h"
 #include "service/log.h"
@@ -276,7 +280,7 @@ _Noreturn void runner_main(struct service *svc)
 	sigset_t stop, waiting;
 	struct runner r = { .svc = svc };
 	struct timespec last = { 0 }, now;
-	pthread_t watcher;
+	pthread_t watcher, sender;
 	char err[512];
 
 	sigaction(SIGTERM, &sa, NULL);
@@ -300,7 +304,8 @@ _Noreturn void runner_main(struct service *svc)
 		log_msg(LOG_ERR, "runner: %s", err);
 		_exit(1);
 	}
-	if (pthread_create(&watcher, NULL, watch_cancel, svc) != 0) {
+	if (pthread_create(&watcher, NULL, watch_cancel, svc) != 0 ||
+	    pthread_create(&sender, NULL, callback_thread, svc) != 0) {
 		log_msg(LOG_ERR, "runner: cannot start the cancel watcher");
 		_exit(1);
 	}

@@ -9,7 +9,7 @@ finish with the statuses their bodies call for; DELETE of a running job
 kills it and frees its slot within a second; a job is visible to the token
 that made it only (an anonymous one to whoever holds its id); hostile
 inputs get named 4xx and queue nothing; /health and /metrics show the
-queue.  Then on a second service (one runner, ttl_s 2, three queued jobs
+queue.  Then on a second service (one runner, ttl_s 6, three queued jobs
 per token, a state directory of the test's): the per-token queue limit
 answers 429 with RateLimit headers; queued jobs survive SIGTERM and a
 restart and run after it; a job whose runner is killed mid-run ends
@@ -23,8 +23,12 @@ service cannot run here.  Names of checks given as arguments run only those.
 Environment (from the Makefile): top_srcdir, top_builddir, NGINX, PYTHON3.
 """
 
+import hashlib
+import hmac
+import http.server
 import json
 import os
+import threading
 import shutil
 import signal
 import subprocess
@@ -110,6 +114,50 @@ def add_token(config, label):
 
 PY_HELLO = {"language": "python3", "code": "import sys\nprint('hello', sys.argv[1:])\n",
             "args": ["x", "y"], "stdin": "ignored"}
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    """The callbacks' receiver: /hook/ok answers 200, /hook/flaky 500 the
+    first time, /hook/redirect 302 to /hook/target."""
+    got = []
+    flaky_seen = set()
+    lock = threading.Lock()
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(n)
+        with self.lock:
+            self.got.append((self.path, {k.lower(): v for k, v in self.headers.items()},
+                             body, time.monotonic()))
+        if self.path.startswith("/hook/redirect"):
+            self.send_response(302)
+            self.send_header("Location", "/hook/target")
+        elif self.path.startswith("/hook/flaky") and self.path not in self.flaky_seen:
+            self.flaky_seen.add(self.path)
+            self.send_response(500)
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+RECEIVER = None
+
+
+def received(path_prefix):
+    with Receiver.lock:
+        return [g for g in Receiver.got if g[0].startswith(path_prefix)]
+
+
+def hook(path):
+    return "http://127.0.0.1:%d/hook/%s" % (RECEIVER.server_address[1], path)
+
+
+def callback_key(token):
+    return hmac.new(token.encode(), b"runbox-callback-v1", hashlib.sha256).digest()
 
 
 # ---- checks on the main service ----------------------------------------------
@@ -299,9 +347,22 @@ def hostile_inputs_get_named_errors():
     st, _, parsed, _ = svc.request_json("POST", "/api/v1/jobs", huge, auth("a"))
     if st != 413 or error_code(parsed) != "payload_too_large":
         bad.append("a 17 MiB batch: %d %s" % (st, short(parsed)))
-    # callback_url: refused (jobs.callback_allow is empty here).
-    expect("POST", "/api/v1/jobs", dict(body, callback_url="http://127.0.0.1:1/x"), 400,
-           "invalid_request", ["callback_url", "jobs.callback_allow"])
+    # callback_url: only under jobs.callback_allow's prefix, only with a token.
+    port = RECEIVER.server_address[1]
+    for url in ("http://127.0.0.1:1/hook/x", "http://127.0.0.1:%d/hookx" % port,
+                "http://127.0.0.1:%d/other/hook/" % port,
+                "https://127.0.0.1:%d/hook/x" % port,
+                "http://127.0.0.1:%d.evil.example/hook/x" % port):
+        expect("POST", "/api/v1/jobs", dict(body, callback_url=url), 400,
+               "invalid_request", ["callback_url", "jobs.callback_allow"])
+    for url in (hook("../admin"), hook("a/./b"), hook("%2e%2e/admin"), hook("x#y"),
+                hook("a\\b")):
+        expect("POST", "/api/v1/jobs", dict(body, callback_url=url), 400,
+               "invalid_request", ["callback_url"])
+    expect("POST", "/api/v1/jobs", dict(body, callback_url=7), 400, "invalid_request",
+           ["callback_url", "string"])
+    expect("POST", "/api/v1/jobs", dict(body, callback_url=hook("ok/anon")), 400,
+           "invalid_request", ["callback_url", "token"], who=None)
     # Ids.
     host = health()["host"]
     for jid, status, code in (("xyz", 400, "invalid_job_id"),
@@ -376,6 +437,53 @@ def events_replay_after_the_job_ended():
     return "%d events" % len(events)
 
 
+@check_fn
+def callback_arrives_signed_and_verifies():
+    _, _, job = submit(dict(PY_HELLO, callback_url=hook("ok/1")))
+    done = wait_done(job["id"])
+    check(harness.wait_until(lambda: received("/hook/ok/1"), 10), "no callback in 10 s")
+    path, hdrs, body, _ = received("/hook/ok/1")[0]
+    ts = hdrs.get("x-runbox-timestamp", "")
+    sig = hdrs.get("x-runbox-signature", "")
+    check(ts.isdigit() and abs(int(ts) - time.time()) < 60, "timestamp %r" % ts)
+    want = "sha256=" + hmac.new(callback_key(TOKENS["a"]), ts.encode() + b"." + body,
+                                hashlib.sha256).hexdigest()
+    check(hmac.compare_digest(sig, want), "signature %r, expected %r" % (sig, want))
+    forged = "sha256=" + hmac.new(callback_key(TOKENS["b"]), ts.encode() + b"." + body,
+                                  hashlib.sha256).hexdigest()
+    check(sig != forged, "token b's key gives the same signature")
+    eq(hdrs.get("x-runbox-job"), job["id"], "X-Runbox-Job")
+    eq(hdrs.get("content-type"), "application/json", "Content-Type")
+    sent = json.loads(body)
+    eq((sent["id"], sent["state"]), (job["id"], "done"), "the callback's job")
+    eq(sent["result"], done["result"], "the callback's result")
+    ok = harness.wait_until(lambda: get_job(job["id"])[1]["callback"]["state"] == "sent", 5)
+    check(ok, "callback state: %s" % short(get_job(job["id"])[1].get("callback")))
+    eq(len(received("/hook/ok/1")), 1, "deliveries")
+    return "verified %s" % sig[:20]
+
+
+@check_fn
+def callback_retries_and_never_follows_redirects():
+    _, _, flaky = submit(dict(PY_HELLO, callback_url=hook("flaky/1")))
+    _, _, moved = submit(dict(PY_HELLO, callback_url=hook("redirect/1")))
+    check(harness.wait_until(lambda: len(received("/hook/flaky/1")) >= 2, 15),
+          "flaky: %d attempts in 15 s" % len(received("/hook/flaky/1")))
+    times = [g[3] for g in received("/hook/flaky/1")]
+    check(times[1] - times[0] >= 0.8, "the retry came %.2f s after the first try"
+          % (times[1] - times[0]))
+    ok = harness.wait_until(lambda: get_job(moved["id"])[1]["callback"]["state"] == "failed",
+                            15)
+    cb = get_job(moved["id"])[1]["callback"]
+    check(ok and cb["attempts"] == 2 and "redirect" in (cb.get("error") or ""),
+          "redirected callback: %s" % short(cb))
+    eq(received("/hook/target"), [], "requests that followed the redirect")
+    eq(len(received("/hook/redirect/1")), 2, "attempts at the redirecting URL")
+    cbf = get_job(flaky["id"])[1]["callback"]
+    eq((cbf["state"], cbf["attempts"]), ("sent", 2), "the flaky one")
+    return "retried after %.2f s; redirect not followed" % (times[1] - times[0])
+
+
 def stop_leaves_nothing():
     problems = svc.stop()
     check(not problems, "stopping the service:\n    %s" % "\n    ".join(problems))
@@ -392,7 +500,7 @@ def second_service():
     s = harness.Service(overrides={
         "auth": {"tokens_file": TOKENS_FILE,
                  "open": ["/api/v1/languages", "/api/v1/health", "/metrics"]},
-        "jobs": {"runners": 1, "ttl_s": 2, "max_queued_per_token": 3}},
+        "jobs": {"runners": 1, "ttl_s": 6, "max_queued_per_token": 3}},
         extra_env={"RUNBOX_STATE_DIR": STATE})
     return s
 
@@ -436,8 +544,8 @@ def queued_jobs_survive_sigterm_and_restart():
     SECOND = second_service()
     SECOND.start()
     done = wait_done(first["id"], service=SECOND)
-    eq((done["state"], done["result"]["stdout"]), ("done", "first\n"),
-       "the job running at SIGTERM finished")
+    check(done["state"] == "done" and (done["result"] or {}).get("stdout") == "first\n",
+          "the job running at SIGTERM did not finish: %s" % short(done))
     outs = [wait_done(j["id"], "b", SECOND)["result"]["stdout"] for j in rest]
     eq(outs, ["0\n", "1\n", "2\n"], "queued jobs ran after the restart")
     return "3 queued jobs ran after the restart"
@@ -452,7 +560,7 @@ def a_job_whose_runner_dies_is_never_rerun():
     ok = harness.wait_until(
         lambda: get_job(job["id"], service=SECOND)[1]["state"] == "running", 10)
     check(ok, "the job never started")
-    runners = [p for p in harness.descendants(SECOND.master_pid())
+    runners = [p for p in harness.children(SECOND.master_pid())
                if "runboxd-runner" in open("/proc/%d/comm" % p).read()]
     eq(len(runners), 1, "runner processes (%s)" % runners)
     os.kill(runners[0], signal.SIGKILL)
@@ -475,8 +583,8 @@ def finished_jobs_expire_after_ttl():
     done = wait_done(job["id"], service=SECOND)
     eq(done["state"], "done", "state")
     ok = harness.wait_until(
-        lambda: get_job(job["id"], service=SECOND)[1]["state"] == "expired", 8, 0.2)
-    check(ok, "still %s 8 s after a 2 s ttl" % get_job(job["id"], service=SECOND)[1])
+        lambda: get_job(job["id"], service=SECOND)[1]["state"] == "expired", 15, 0.2)
+    check(ok, "still %s 15 s after a 6 s ttl" % get_job(job["id"], service=SECOND)[1])
     _, gone = get_job(job["id"], service=SECOND)
     check(gone["result"] is None and error_code(gone) == "expired",
           "expired job: %s" % short(gone))
@@ -499,7 +607,7 @@ TOKENS_FILE = None
 
 
 def main():
-    global svc, TMP, STATE, SECOND, TOKENS_FILE
+    global svc, TMP, STATE, SECOND, TOKENS_FILE, RECEIVER
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     probe = harness.Service()
     why = probe.missing()
@@ -510,10 +618,13 @@ def main():
     os.chmod(TMP, 0o755)
     TOKENS_FILE = os.path.join(TMP, "tokens.sha256")
     STATE = os.path.join(TMP, "state")
+    RECEIVER = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=RECEIVER.serve_forever, daemon=True).start()
     svc = harness.Service(overrides={
         "auth": {"tokens_file": TOKENS_FILE,
                  "open": ["/api/v1/languages", "/api/v1/health", "/metrics",
-                          "/api/v1/run", "/api/v1/jobs"]}})
+                          "/api/v1/run", "/api/v1/jobs"]},
+        "jobs": {"callback_allow": [hook("")], "callback_attempts": 2}})
     TOKENS["a"] = add_token(svc.config, "a")
     TOKENS["b"] = add_token(svc.config, "b")
     wanted = set(sys.argv[1:])
@@ -553,6 +664,7 @@ def main():
             if s is not None and s.proc is not None and s.proc.poll() is None:
                 s._abort()
         status = report.finish()
+        RECEIVER.shutdown()
         shutil.rmtree(TMP, ignore_errors=True)
     return status
 
