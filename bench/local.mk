@@ -19,4 +19,5 @@ bench: bench/spawn service/runboxd
 	$(PYTHON3) $(srcdir)/bench/bench.py \
 		--builddir '$(abs_top_builddir)' --srcdir '$(abs_top_srcdir)' --nginx '$(NGINX)'
 .PHONY: bench
-EXTRA_DIST += bench/cluster.py bench/isolation_http.py BENCHMARKS.md bench/throughput.svg
+EXTRA_DIST += bench/cluster.py bench/isolation_http.py BENCHMARKS.md bench/throughput.svg \
+	bench/jobs.py
