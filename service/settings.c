@@ -429,12 +429,10 @@ static int parse_jobs(json_t *v, struct config *cfg, char *err, size_t errlen)
 		    jx_uint(o, path, nums[i].min, nums[i].max, dst, err, errlen) < 0)
 			return -1;
 	}
-	if (cfg->jobs_runners > cfg->slots) {
-		snprintf(err, errlen, "jobs.runners (%llu) is above slots (%u): a runner "
-			 "needs a slot for its job", (unsigned long long)cfg->jobs_runners,
-			 cfg->slots);
-		return -1;
-	}
+	/* A runner's job needs a slot: more runners than slots would only
+	   wait (a config that lowers slots keeps working). */
+	if (cfg->jobs_runners > cfg->slots)
+		cfg->jobs_runners = cfg->slots;
 	if (v && (o = json_object_get(v, "state_dir")) &&
 	    jx_string(o, "jobs.state_dir", &s, NULL, err, errlen) < 0)
 		return -1;
