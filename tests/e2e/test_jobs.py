@@ -484,6 +484,45 @@ def callback_retries_and_never_follows_redirects():
     return "retried after %.2f s; redirect not followed" % (times[1] - times[0])
 
 
+@check_fn
+def cli_submit_wait_cancel():
+    cli = os.path.join(svc.builddir, "client", "runbox")
+    check(os.access(cli, os.X_OK), "%s is not built" % cli)
+    env = dict(os.environ, RUNBOX_URL="http://127.0.0.1:%d" % svc.port,
+               RUNBOX_TOKEN=TOKENS["a"])
+    prog = os.path.join(TMP, "exit3.py")
+    with open(prog, "w") as f:
+        f.write("import sys\nprint('hi', sys.argv[1:])\nsys.exit(3)\n")
+
+    def cli_run(*args):
+        p = subprocess.run([cli] + list(args), env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+    rc, out, err = cli_run("submit", prog, "a1")
+    jid = out.strip()
+    check(rc == 0 and jid.startswith(health()["host"] + "-"), "submit: %d %r %r"
+          % (rc, out, err))
+    rc, out, err = cli_run("wait", jid)
+    eq((rc, out), (3, "hi ['a1']\n"), "wait: the program's output and exit code (%r)" % err)
+    eq(get_job(jid)[1]["state"], "done", "the job's state")
+    sleeper = os.path.join(TMP, "sleep.py")
+    with open(sleeper, "w") as f:
+        f.write("import time\ntime.sleep(30)\n")
+    rc, out, _ = cli_run("submit", "--wall-time-ms", "20000", sleeper)
+    sid = out.strip()
+    harness.wait_until(lambda: get_job(sid)[1]["state"] == "running", 20)
+    rc, out, err = cli_run("cancel", sid)
+    eq((rc, out), (0, "%s cancelled\n" % sid), "cancel (%r)" % err)
+    rc, out, err = cli_run("wait", jid[:-4] + "0000")
+    check(rc == 250 and "job_not_found" in err, "wait for no job: %d %r" % (rc, err))
+    rc, out, err = cli_run("wait", "../x")
+    check(rc == 252 and "not a job ID" in err, "a bad id: %d %r" % (rc, err))
+    rc, out, err = cli_run("submit", "--stream", prog)
+    check(rc == 252, "submit --stream: %d %r" % (rc, err))
+    return "submit, wait (exit 3), cancel"
+
+
 def stop_leaves_nothing():
     problems = svc.stop()
     check(not problems, "stopping the service:\n    %s" % "\n    ".join(problems))
