@@ -9,8 +9,9 @@ finish with the statuses their bodies call for; DELETE of a running job
 kills it and frees its slot within a second; a job is visible to the token
 that made it only (an anonymous one to whoever holds its id); hostile
 inputs get named 4xx and queue nothing; /health and /metrics show the
-queue.  Then on a second service (one runner, ttl_s 6, three queued jobs
-per token, a state directory of the test's): the per-token queue limit
+queue.  Then on a second service (one slot, one runner, ttl_s 6, three
+queued jobs per token, a state directory of the test's): a /run goes before queued
+jobs (it waits for the running one only); the per-token queue limit
 answers 429 with RateLimit headers; queued jobs survive SIGTERM and a
 restart and run after it; a job whose runner is killed mid-run ends
 "interrupted" and is never run again; a finished job answers "expired"
@@ -539,6 +540,7 @@ def second_service():
     s = harness.Service(overrides={
         "auth": {"tokens_file": TOKENS_FILE,
                  "open": ["/api/v1/languages", "/api/v1/health", "/metrics"]},
+        "slots": 1, "queue": 2, "queue_timeout_ms": 6000,
         "jobs": {"runners": 1, "ttl_s": 6, "max_queued_per_token": 3}},
         extra_env={"RUNBOX_STATE_DIR": STATE})
     return s
@@ -548,6 +550,36 @@ def restart_check(fn):
     CHECKS.append(fn)
     fn.second = True
     return fn
+
+
+@restart_check
+def sync_runs_go_before_queued_jobs():
+    # One slot.  Three 3 s jobs: the first runs, two wait.  A /run sent
+    # while the first runs gets the slot when it ends, before the second
+    # job starts: it waits at most ~3 s.  If queued jobs went first it
+    # would wait 6 s and get 503 busy at queue_timeout_ms (6 s).  (Two
+    # things give it the slot: the pool's semaphore wakes the waiting
+    # request when the job ends, and the runner takes no slot while a
+    # request waits; this checks the outcome, not which of them did it.)
+    sleeper = {"language": "python3", "code": "import time\ntime.sleep(3)\n"}
+    first = submit(sleeper, service=SECOND)[2]
+    ok = harness.wait_until(
+        lambda: get_job(first["id"], service=SECOND)[1]["state"] == "running", 10)
+    check(ok, "the first job never started")
+    rest = submit({"batch": [sleeper, sleeper]}, who="b", service=SECOND)[2]["jobs"]
+    t0 = time.monotonic()
+    status, _, answer, _ = SECOND.request_json("POST", "/api/v1/run",
+                                               {"command": ["/bin/echo", "sync"]}, auth("a"))
+    took = time.monotonic() - t0
+    check(status == 200 and answer["stdout"] == "sync\n",
+          "the /run after %.2f s: %d %s" % (took, status, short(answer)))
+    check(took < 5.0, "the /run waited %.2f s" % took)
+    second = wait_done(rest[0]["id"], "b", SECOND)
+    first_done = get_job(first["id"], service=SECOND)[1]
+    check(second["started_at"] >= first_done["finished_at"], "jobs overlapped in one slot")
+    for j in rest:
+        wait_done(j["id"], "b", SECOND)
+    return "the /run waited %.2f s (a queued job would have made it 6 s)" % took
 
 
 @restart_check
