@@ -12,7 +12,7 @@ set -eu
 cd "$(dirname "$0")"
 
 packages="autoconf automake libtool pkg-config make gcc libc6-dev
-libfcgi-dev libjansson-dev libseccomp-dev libsodium-dev check nginx curl wrk python3 python3-venv python3-numpy python3-matplotlib procps iproute2 bubblewrap python3-oslo.concurrency
+libfcgi-dev libjansson-dev libsqlite3-dev libseccomp-dev libsodium-dev check nginx curl wrk python3 python3-venv python3-numpy python3-matplotlib procps iproute2 bubblewrap python3-oslo.concurrency
 chromium nodejs npm fonts-dejavu-core libcurl4-openssl-dev"
 
 # The packages of the list on stdin (one a line) that are not installed.

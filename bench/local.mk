@@ -26,4 +26,5 @@ bench-languages: service/runboxd
 	LANG_RUNS='$(LANG_RUNS)' NGINX='$(NGINX)' $(PYTHON3) $(srcdir)/bench/languages.py \
 		--builddir '$(abs_top_builddir)' --srcdir '$(abs_top_srcdir)'
 .PHONY: bench bench-languages
-EXTRA_DIST += bench/cluster.py bench/isolation_http.py BENCHMARKS.md bench/throughput.svg
+EXTRA_DIST += bench/cluster.py bench/isolation_http.py BENCHMARKS.md bench/throughput.svg \
+	bench/jobs.py

@@ -2,6 +2,9 @@
  * runbox.c - the command-line client: run a file on a runbox server.
  *
  *   runbox [OPTIONS] run [OPTIONS] FILE [ARGS...]
+ *   runbox [OPTIONS] submit [OPTIONS] FILE [ARGS...]   (a job: prints its id)
+ *   runbox [OPTIONS] wait [-q] ID                       (then as run would)
+ *   runbox [OPTIONS] cancel ID
  *   runbox [OPTIONS] languages
  *   runbox --help | --version
  *
@@ -255,7 +258,7 @@ struct options {
 	bool has_limit[NLIMITS];
 	long long limit[NLIMITS];
 	bool seen[OPT_END - OPT_SERVER];
-	const char *command; /* "run" or "languages" */
+	const char *command; /* "run", "submit", "wait", "cancel" or "languages" */
 	char **operands;     /* run: FILE then ARGS */
 	int noperands;
 };
@@ -597,8 +600,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return usage_error("no command: use 'run FILE [ARGS...]' or 'languages'");
 	int first = optind;
 	o->command = argv[first];
-	if (strcmp(o->command, "run") != 0 && strcmp(o->command, "languages") != 0)
-		return usage_error("unknown command '%s' (commands: run, languages)", o->command);
+	bool runlike = !strcmp(o->command, "run") || !strcmp(o->command, "submit");
+	bool byid = !strcmp(o->command, "wait") || !strcmp(o->command, "cancel");
+	if (!runlike && !byid && strcmp(o->command, "languages") != 0)
+		return usage_error("unknown command '%s' (commands: run, submit, wait, cancel, "
+				   "languages)", o->command);
 	if ((rc = parse_pass(argc - first, argv + first, o)) != 0)
 		return rc;
 	if (o->help || o->version)
@@ -606,7 +612,21 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->operands = argv + first + optind;
 	o->noperands = argc - first - optind;
 
-	if (!strcmp(o->command, "languages")) {
+	if (byid) {
+		for (int id = OPT_SERVER; id < OPT_END; id++)
+			if (o->seen[id - OPT_SERVER] && run_only(id) &&
+			    !(id == OPT_QUIET && !strcmp(o->command, "wait")))
+				return usage_error("--%s is not an option of '%s'", option_name(id),
+						   o->command);
+		if (o->noperands != 1)
+			return usage_error("'%s' takes one job ID (what 'submit' printed)",
+					   o->command);
+		/* It goes into the URL's path: an id's own characters only. */
+		const char *id = o->operands[0];
+		if (!*id || strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			   "0123456789.-_") != strlen(id) || strlen(id) > 200)
+			return usage_error("'%s' is not a job ID", id);
+	} else if (!strcmp(o->command, "languages")) {
 		for (int id = OPT_SERVER; id < OPT_END; id++)
 			if (o->seen[id - OPT_SERVER] && run_only(id))
 				return usage_error("--%s is an option of 'run', not of 'languages'",
@@ -616,7 +636,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 					   o->operands[0]);
 	} else {
 		if (o->noperands < 1)
-			return usage_error("'run' needs a FILE to run");
+			return usage_error("'%s' needs a FILE to run", o->command);
+		if (o->stream && !strcmp(o->command, "submit"))
+			return usage_error("--stream is for 'run'; a job's output comes with "
+					   "'wait'");
 		if (o->stdin_path && o->no_stdin)
 			return usage_error("--stdin and --no-stdin exclude each other");
 		if (o->language && !*o->language)
@@ -649,6 +672,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 static void print_help(void)
 {
 	printf("usage: runbox [OPTIONS] run [OPTIONS] FILE [ARGS...]\n"
+	       "       runbox [OPTIONS] submit [OPTIONS] FILE [ARGS...]\n"
+	       "       runbox [OPTIONS] wait [-q] ID\n"
+	       "       runbox [OPTIONS] cancel ID\n"
 	       "       runbox [OPTIONS] languages\n"
 	       "       runbox --help | --version\n"
 	       "\n"
@@ -662,6 +688,11 @@ static void print_help(void)
 	for (size_t i = 0; i < sizeof extensions / sizeof extensions[0]; i++)
 		printf("%s%s %s", i ? ", " : "", extensions[i].ext, extensions[i].language);
 	printf(") unless --language is given\n"
+	       "  submit FILE [ARGS...] the same run as a job: queued on the server, its\n"
+	       "                       id printed at once (run's options, but --stream)\n"
+	       "  wait ID              wait for job ID to end, then behave as 'run' would\n"
+	       "                       have (its output, its exit code)\n"
+	       "  cancel ID            cancel job ID (a running job is killed)\n"
 	       "  languages            list the server's languages\n"
 	       "\n"
 	       "Options:\n"
@@ -952,8 +983,9 @@ static size_t on_header(char *line, size_t size, size_t n, void *user)
  * (whatever its HTTP status), else an exit code with one sentence on
  * stderr.
  */
-static int http_exchange(const struct options *o, const char *path, const char *body,
-			 size_t body_len, struct answer *a, struct stream *stream)
+static int http_exchange(const struct options *o, const char *method, const char *path,
+			 const char *body, size_t body_len, struct answer *a,
+			 struct stream *stream)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *headers = NULL, *h;
@@ -1024,6 +1056,8 @@ static int http_exchange(const struct options *o, const char *path, const char *
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, a);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, a);
+	if (method)
+		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	if (body) {
 		curl_easy_setopt(curl, CURLOPT_POST, 1L);
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
@@ -1714,7 +1748,8 @@ static int cmd_run(const struct options *o)
 		return rc;
 	if (o->stream)
 		catch_sigint(true);
-	rc = http_exchange(o, "/api/v1/run", body, strlen(body), &a, o->stream ? &stream : NULL);
+	rc = http_exchange(o, NULL, "/api/v1/run", body, strlen(body), &a,
+			   o->stream ? &stream : NULL);
 	if (o->stream)
 		catch_sigint(false);
 	free(body);
@@ -1737,6 +1772,103 @@ out:
 	return rc;
 }
 
+/* ---- jobs ----------------------------------------------------------- */
+
+/* A 2xx answer's JSON, or the error reported (rc set). */
+static json_t *job_answer(const struct options *o, struct answer *a, long want, int *rc)
+{
+	json_t *j;
+
+	if (a->status != want) {
+		*rc = report_error_answer(o, a);
+		return NULL;
+	}
+	if (!(j = parse_answer(o, a)) || !json_is_object(j)) {
+		json_decref(j);
+		*rc = EXIT_API;
+		return NULL;
+	}
+	return j;
+}
+
+static int cmd_submit(const struct options *o)
+{
+	const char *file = o->operands[0];
+	const char *language = o->language ? o->language : language_of(file);
+	struct answer a;
+	json_t *j;
+	char *body;
+	int rc;
+
+	if (!language) {
+		say("cannot tell the language of %s; give --language ID", file);
+		return EXIT_USAGE;
+	}
+	if ((rc = build_run_body(o, language, &body)) != 0)
+		return rc;
+	rc = http_exchange(o, NULL, "/api/v1/jobs", body, strlen(body), &a, NULL);
+	free(body);
+	if (rc != 0)
+		return rc;
+	if ((j = job_answer(o, &a, 202, &rc))) {
+		const char *id = json_string_value(json_object_get(j, "id"));
+		if (o->json)
+			rc = print_json_text(a.body.data, a.body.len) < 0 ? EXIT_INTERNAL : 0;
+		else if (id)
+			rc = printf("%s\n", id) < 0 || fflush(stdout) ? EXIT_INTERNAL : 0;
+		else
+			rc = EXIT_API;
+		json_decref(j);
+	}
+	answer_free(&a);
+	return rc;
+}
+
+/* wait: held GETs of 30 s until the job ends; then its result as run
+   reports one.  cancel: DELETE, then the state it ended in. */
+static int cmd_job(const struct options *o, bool cancel)
+{
+	char path[320];
+	struct answer a;
+	json_t *j = NULL;
+	int rc;
+
+	for (;;) {
+		snprintf(path, sizeof path, "/api/v1/jobs/%s%s", o->operands[0],
+			 cancel ? "" : "?wait=30");
+		if ((rc = http_exchange(o, cancel ? "DELETE" : NULL, path, NULL, 0, &a, NULL)))
+			return rc;
+		if (!(j = job_answer(o, &a, 200, &rc))) {
+			answer_free(&a);
+			return rc;
+		}
+		const char *state = json_string_value(json_object_get(j, "state"));
+		if (cancel || !state || (strcmp(state, "queued") && strcmp(state, "running")))
+			break;
+		json_decref(j);
+		answer_free(&a);
+	}
+	const char *state = json_string_value(json_object_get(j, "state"));
+	json_t *result = json_object_get(j, "result");
+	if (o->json) {
+		rc = print_json_text(a.body.data, a.body.len) < 0 ? EXIT_INTERNAL : 0;
+	} else if (cancel) {
+		rc = printf("%s %s\n", o->operands[0], state ? state : "?") < 0 ||
+		     fflush(stdout) ? EXIT_INTERNAL : 0;
+	} else if (json_is_object(result)) {
+		rc = report_run(o, result, NULL, false);
+	} else {
+		json_t *e = json_object_get(j, "error");
+		say("job %s is %s without a result: %s", o->operands[0], state ? state : "?",
+		    json_string_value(json_object_get(e, "message")) ?
+		    json_string_value(json_object_get(e, "message")) : "no reason given");
+		rc = EXIT_API;
+	}
+	json_decref(j);
+	answer_free(&a);
+	return rc;
+}
+
 /* ---- languages ------------------------------------------------------ */
 
 static int cmd_languages(const struct options *o)
@@ -1746,7 +1878,7 @@ static int cmd_languages(const struct options *o)
 	size_t i, width = 2;
 	int rc;
 
-	if ((rc = http_exchange(o, "/api/v1/languages", NULL, 0, &a, NULL)) != 0)
+	if ((rc = http_exchange(o, NULL, "/api/v1/languages", NULL, 0, &a, NULL)) != 0)
 		return rc;
 	if (a.status != 200) {
 		rc = report_error_answer(o, &a);
@@ -1814,7 +1946,14 @@ int main(int argc, char **argv)
 		rc = EXIT_INTERNAL;
 		goto out;
 	}
-	rc = !strcmp(o.command, "run") ? cmd_run(&o) : cmd_languages(&o);
+	if (!strcmp(o.command, "run"))
+		rc = cmd_run(&o);
+	else if (!strcmp(o.command, "submit"))
+		rc = cmd_submit(&o);
+	else if (!strcmp(o.command, "wait") || !strcmp(o.command, "cancel"))
+		rc = cmd_job(&o, !strcmp(o.command, "cancel"));
+	else
+		rc = cmd_languages(&o);
 	curl_global_cleanup();
 out:
 	options_free(&o);

@@ -33,6 +33,11 @@ srcdir=$(cd "$srcdir" && pwd)
 nginx=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 runboxd="$builddir/service/runboxd"
 
+# Jobs live in a state directory that outlives the service only when
+# RUNBOX_STATE_DIR names one (the tests' restarts); by default it is made
+# in the runtime directory and goes with it.
+state=${RUNBOX_STATE_DIR:-}
+
 # The runtime directory holds the socket, nginx's files and the work root.
 # It lives under /tmp, not in the build tree: the sandbox uids must be able
 # to reach their work directories, and a checkout under /root is closed to
@@ -41,6 +46,10 @@ runtime=$(mktemp -d "${TMPDIR:-/tmp}/runbox-run.XXXXXX")
 chmod 0711 "$runtime"
 mkdir -m 0711 "$runtime/work"
 socket="$runtime/runboxd.sock"
+if [ -z "$state" ]; then
+	state="$runtime/state"
+	mkdir -m 0700 "$state"
+fi
 
 rpid=
 npid=
@@ -96,7 +105,7 @@ fi
 } >"$runtime/nginx.conf"
 
 "$runboxd" --config "$config" --listen "$socket" --socket-group "$group" \
-	--work-root "$runtime/work" &
+	--work-root "$runtime/work" --state-dir "$state" &
 rpid=$!
 # runboxd listens once every language's toolchain has answered its version
 # command (45 of them: seconds, more on a loaded machine): wait up to 120 s

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "service/api.h"
+#include "service/jobs.h"
 #include "service/judge.h"
 #include "service/limits.h"
 #include "service/log.h"
@@ -27,12 +28,15 @@ const char *http_reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 202: return "Accepted";
 	case 204: return "No Content";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 410: return "Gone";
 	case 413: return "Payload Too Large";
 	case 415: return "Unsupported Media Type";
 	case 429: return "Too Many Requests";
@@ -44,7 +48,7 @@ const char *http_reason(int status)
 
 /* The body is kept as a value: the server writes it out as it renders it,
    so no whole copy of a large answer is ever held as text. */
-static void set_json(struct http_response *resp, int status, json_t *body)
+void api_set_json(struct http_response *resp, int status, json_t *body)
 {
 	resp->status = status;
 	json_decref(resp->json);
@@ -59,10 +63,50 @@ static void set_json(struct http_response *resp, int status, json_t *body)
 	}
 }
 
-static void set_error(struct http_response *resp, int status, const char *code,
-		      const char *message)
+void api_set_error(struct http_response *resp, int status, const char *code,
+		   const char *message)
 {
-	set_json(resp, status, response_error(code, message));
+	api_set_json(resp, status, response_error(code, message));
+}
+
+#define set_json api_set_json
+#define set_error api_set_error
+
+int api_validate_run(struct service *svc, const char *body, size_t len, bool streamed,
+		     struct job *job, struct api_error *e)
+{
+	if (job_parse(job, body, len, &svc->cfg, &svc->langs, e) < 0)
+		return -1;
+	/* A streamed answer sends the outputs twice: as they come, and in
+	   the result event. */
+	uint64_t worst = streamed ? response_stream_worst_bytes(job, &svc->cfg)
+				  : response_worst_bytes(job, &svc->cfg);
+	if (worst <= svc->cfg.max_response_bytes)
+		return 0;
+	char *m = e->message;
+	size_t left = sizeof e->message;
+	int n = snprintf(m, left, "the %s could reach %llu bytes (every output at "
+			 "its cap, escaped), more than http.max_response_bytes (%llu): "
+			 "lower limits.output_bytes (%llu)",
+			 streamed ? "streamed answer" : "answer",
+			 (unsigned long long)worst,
+			 (unsigned long long)svc->cfg.max_response_bytes,
+			 (unsigned long long)job->limits.output_bytes);
+	if (job->tests && n > 0 && (size_t)n < left)
+		n += snprintf(m + n, left - (size_t)n, ", send fewer tests (%zu)",
+			      job->ntests);
+	if (job->collect && n > 0 && (size_t)n < left) {
+		size_t files = 0;
+		while (job->collect[files])
+			files++;
+		snprintf(m + n, left - (size_t)n, ", collect fewer files (%zu, "
+			 "up to %llu bytes each)", files,
+			 (unsigned long long)svc->cfg.max_collect_bytes);
+	}
+	e->http = 400;
+	e->code = "invalid_request";
+	job_free(job);
+	return -1;
 }
 
 static void handle_run(struct service *svc, const struct http_request *req,
@@ -81,40 +125,12 @@ static void handle_run(struct service *svc, const struct http_request *req,
 		set_error(resp, 413, "payload_too_large", err);
 		return;
 	}
-	if (job_parse(&job, req->body, req->body_len, &svc->cfg, &svc->langs, &e) < 0) {
-		metrics_reject(svc->metrics, REJECT_INVALID);
-		set_error(resp, e.http, e.code, e.message);
-		return;
-	}
 	/* A streamed answer sends the outputs twice: as they come, and in
 	   the result event. */
 	bool streamed = req->stream && stream_wanted(req->accept);
-	uint64_t worst = streamed ? response_stream_worst_bytes(&job, &svc->cfg)
-				  : response_worst_bytes(&job, &svc->cfg);
-	if (worst > svc->cfg.max_response_bytes) {
-		char *m = err;
-		size_t left = sizeof err;
-		int n = snprintf(m, left, "the %s could reach %llu bytes (every output at "
-				 "its cap, escaped), more than http.max_response_bytes (%llu): "
-				 "lower limits.output_bytes (%llu)",
-				 streamed ? "streamed answer" : "answer",
-				 (unsigned long long)worst,
-				 (unsigned long long)svc->cfg.max_response_bytes,
-				 (unsigned long long)job.limits.output_bytes);
-		if (job.tests && n > 0 && (size_t)n < left)
-			n += snprintf(m + n, left - (size_t)n, ", send fewer tests (%zu)",
-				      job.ntests);
-		if (job.collect && n > 0 && (size_t)n < left) {
-			size_t files = 0;
-			while (job.collect[files])
-				files++;
-			snprintf(m + n, left - (size_t)n, ", collect fewer files (%zu, "
-				 "up to %llu bytes each)", files,
-				 (unsigned long long)svc->cfg.max_collect_bytes);
-		}
+	if (api_validate_run(svc, req->body, req->body_len, streamed, &job, &e) < 0) {
 		metrics_reject(svc->metrics, REJECT_INVALID);
-		set_error(resp, 400, "invalid_request", err);
-		job_free(&job);
+		set_error(resp, e.http, e.code, e.message);
 		return;
 	}
 	struct timespec w0, w1;
@@ -283,6 +299,8 @@ static void handle_health(struct service *svc, struct http_response *resp)
 		"max", limits_to_json(&svc->cfg.max_limits),
 		"isolation", isolation_json(svc),
 		"languages_missing", languages_missing_json(&svc->langs));
+	if (o)
+		json_object_set_new(o, "jobs", jobs_health(svc));
 	set_json(resp, 200, o);
 }
 
@@ -291,6 +309,11 @@ static void handle_metrics(struct service *svc, struct http_response *resp)
 	size_t len;
 	char *text = metrics_render(svc->metrics, &svc->langs, pool_size(svc->pool),
 				    pool_busy(svc->pool), &len);
+	if (!text) {
+		set_error(resp, 500, "internal", "out of memory");
+		return;
+	}
+	text = jobs_metrics(svc, text, &len);
 	if (!text) {
 		set_error(resp, 500, "internal", "out of memory");
 		return;
@@ -372,18 +395,32 @@ static bool is_json_type(const char *ct)
 
 struct route {
 	const char *path;
-	const char *method;
+	const char *method;      /* what it takes, as the Allow header says it */
 	int id;
+	bool prefix;             /* path is a prefix: /api/v1/jobs/{id}... */
+	const char *open_as;     /* the auth.open entry that opens it */
 };
+
+/* method is one of list's ("GET, DELETE"). */
+static bool takes(const char *list, const char *method)
+{
+	size_t n = strlen(method);
+	for (const char *p = list; (p = strstr(p, method)); p += n)
+		if ((p == list || p[-1] == ' ') && (!p[n] || p[n] == ','))
+			return true;
+	return false;
+}
 
 void api_handle(struct service *svc, const struct http_request *req,
 		struct http_response *resp)
 {
 	static const struct route routes[] = {
-		{ "/api/v1/run", "POST", 0 },
-		{ "/api/v1/languages", "GET", 1 },
-		{ "/api/v1/health", "GET", 2 },
-		{ "/metrics", "GET", 3 },
+		{ "/api/v1/run", "POST", 0, false, NULL },
+		{ "/api/v1/languages", "GET", 1, false, NULL },
+		{ "/api/v1/health", "GET", 2, false, NULL },
+		{ "/metrics", "GET", 3, false, NULL },
+		{ "/api/v1/jobs", "POST", 4, false, "/api/v1/jobs" },
+		{ "/api/v1/jobs/", "GET, DELETE", 5, true, "/api/v1/jobs" },
 	};
 	char msg[256];
 
@@ -398,9 +435,10 @@ void api_handle(struct service *svc, const struct http_request *req,
 	}
 	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
 		const struct route *r = &routes[i];
-		if (strcmp(req->path, r->path) != 0)
+		if (r->prefix ? strncmp(req->path, r->path, strlen(r->path)) != 0
+			      : strcmp(req->path, r->path) != 0)
 			continue;
-		bool head = !strcmp(req->method, "HEAD") && !strcmp(r->method, "GET");
+		bool head = !strcmp(req->method, "HEAD") && takes(r->method, "GET");
 		/* CORS preflight (and a plain OPTIONS): what the route takes.
 		   Before the token check: a browser sends no credentials here. */
 		if (!strcmp(req->method, "OPTIONS")) {
@@ -409,17 +447,17 @@ void api_handle(struct service *svc, const struct http_request *req,
 			resp->preflight = resp->cors_origin != NULL;
 			return;
 		}
-		if (strcmp(req->method, r->method) != 0 && !head) {
+		if (!takes(r->method, req->method) && !head) {
 			resp->allow = r->method;
-			utf8_format(msg, sizeof msg, "%s does not accept %.16s; use %s",
-				    r->path, req->method, r->method);
+			utf8_format(msg, sizeof msg, "%.200s does not accept %.16s; use %s",
+				    req->path, req->method, r->method);
 			set_error(resp, 405, "method_not_allowed", msg);
 			return;
 		}
 		/* A body that is not JSON by its Content-Type is refused before
 		   it is read as one: text/plain and form posts are what a web
 		   page may send anywhere without a CORS preflight. */
-		if (!strcmp(r->method, "POST") && !is_json_type(req->content_type)) {
+		if (!strcmp(req->method, "POST") && !is_json_type(req->content_type)) {
 			utf8_format(msg, sizeof msg, "the Content-Type header must be "
 				    "application/json, not \"%.100s\"",
 				    req->content_type && *req->content_type ?
@@ -429,7 +467,8 @@ void api_handle(struct service *svc, const struct http_request *req,
 		}
 		/* Tokens guard every endpoint the config does not open. */
 		long tok = svc->auth.enabled ? auth_find(&svc->auth, req->authorization) : -1;
-		if (!is_open(svc, r->path) && svc->auth.enabled && tok < 0) {
+		if (!is_open(svc, r->open_as ? r->open_as : r->path) && svc->auth.enabled &&
+		    tok < 0) {
 			metrics_reject(svc->metrics, REJECT_UNAUTHORIZED);
 			resp->www_authenticate = true;
 			set_error(resp, 401, "unauthorized",
@@ -470,6 +509,8 @@ void api_handle(struct service *svc, const struct http_request *req,
 		case 1: handle_languages(svc, resp); return;
 		case 2: handle_health(svc, resp); return;
 		case 3: handle_metrics(svc, resp); return;
+		case 4:
+		case 5: jobs_handle(svc, req, resp, tok); return;
 		}
 	}
 	utf8_format(msg, sizeof msg, "no such endpoint: %.200s", req->path);

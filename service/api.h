@@ -33,11 +33,14 @@ struct service {
 	/* Re-read config, languages and tokens (SIGHUP): 0 when the new
 	   ones are in force, -1 (logged) when the old ones stay. */
 	int (*reload)(struct service *svc);
+	struct jobstore *jobs;      /* this process's connection, opened on
+				       first use (never across a fork) */
 };
 
 struct http_request {
 	const char *method;
 	const char *path;        /* without the query string */
+	const char *query;       /* after "?", or "" */
 	const char *body;
 	size_t body_len;
 	bool body_too_large;     /* more than cfg.max_body_bytes arrived */
@@ -83,6 +86,17 @@ struct http_response {
 	unsigned slot;           /* for the log */
 	bool used_slot;
 };
+
+struct job;
+struct api_error;
+/* A /run body (or a job's) parsed and validated into job, its worst-case
+   answer checked against http.max_response_bytes: 0, or -1 with e. */
+int api_validate_run(struct service *svc, const char *body, size_t len, bool streamed,
+		     struct job *job, struct api_error *e);
+/* The answer: body (taken), or a {"error": {code, message}}. */
+void api_set_json(struct http_response *resp, int status, json_t *body);
+void api_set_error(struct http_response *resp, int status, const char *code,
+		   const char *message);
 
 void api_handle(struct service *svc, const struct http_request *req,
 		struct http_response *resp);

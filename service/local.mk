@@ -20,14 +20,20 @@ service_librunbox_la_SOURCES = \
 	service/api.c service/api.h \
 	service/log.c service/log.h \
 	service/server.c service/server.h
-service_librunbox_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(FCGI_CFLAGS) $(SODIUM_CFLAGS)
-service_librunbox_la_LIBADD = sandbox/libsandbox.la $(JANSSON_LIBS) $(FCGI_LIBS) $(SODIUM_LIBS)
+service_librunbox_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(FCGI_CFLAGS) $(SODIUM_CFLAGS) \
+	$(SQLITE_CFLAGS) $(CURL_CFLAGS) -pthread
+service_librunbox_la_LIBADD = sandbox/libsandbox.la $(JANSSON_LIBS) $(FCGI_LIBS) $(SODIUM_LIBS) \
+	$(SQLITE_LIBS) $(CURL_LIBS) -lpthread
 
 sbin_PROGRAMS += service/runboxd
 service_runboxd_SOURCES = service/main.c
-service_runboxd_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(FCGI_CFLAGS)
+service_runboxd_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(FCGI_CFLAGS) $(CURL_CFLAGS)
 service_runboxd_LDADD = service/librunbox.la
 service_librunbox_la_SOURCES += \
 	service/auth.c service/auth.h \
 	service/metrics.c service/metrics.h \
-	service/judge.c service/judge.h
+	service/judge.c service/judge.h \
+	service/jobstore.c service/jobstore.h \
+	service/jobs.c service/jobs.h \
+	service/runner.c service/runner.h \
+	service/callback.c service/callback.h

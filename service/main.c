@@ -2,6 +2,7 @@
  * runboxd - the runbox FastCGI responder.
  *
  *   runboxd --config FILE [--listen ADDR] [--socket-group GROUP] [--work-root DIR]
+ *                         [--state-dir DIR]
  *   runboxd --config FILE --check-config
  *   runboxd --config FILE --render TEMPLATE [--port N] [--runtime DIR] [--www DIR]
  *                                 [--addr IP] [--metrics-listen ADDR:PORT]
@@ -15,6 +16,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <curl/curl.h>
 #include <getopt.h>
 #include <sodium.h>
 #include <libgen.h>
@@ -38,7 +40,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: runboxd --config FILE [--listen ADDR] [--socket-group GROUP]\n"
-		"                              [--work-root DIR]\n"
+		"                              [--work-root DIR] [--state-dir DIR]\n"
 		"       runboxd --config FILE --check-config\n"
 		"       runboxd --config FILE --add-token[=LABEL] [--rate=N [--burst=N]]\n"
 		"               [--concurrency=N]\n"
@@ -287,7 +289,7 @@ static char *languages_body(struct languages *langs, const struct config *cfg,
  * SIGHUP: read config, languages and tokens again.  Everything is checked
  * before anything changes; what needs a restart (socket, work root, slots,
  * queue, uids) must stay the same.  The command line's --listen and
- * --work-root still win.
+ * --work-root and --state-dir still win.
  */
 static int reload(struct service *svc)
 {
@@ -304,6 +306,8 @@ static int reload(struct service *svc)
 	}
 	free(cfg.listen);
 	free(cfg.work_root);
+	free(cfg.jobs_state_dir);
+	cfg.jobs_state_dir = strdup(svc->cfg.jobs_state_dir);
 	cfg.listen = svc->cfg.listen ? strdup(svc->cfg.listen) : NULL;
 	free(cfg.socket_group);
 	cfg.socket_group = strdup(svc->cfg.socket_group);
@@ -312,14 +316,16 @@ static int reload(struct service *svc)
 	cfg.userns = svc->cfg.userns;
 	if (cfg.weaker || cfg.userns)
 		cfg.namespaces = svc->cfg.namespaces;
-	if (!cfg.work_root || !cfg.socket_group || (svc->cfg.listen && !cfg.listen)) {
+	if (!cfg.work_root || !cfg.socket_group || (svc->cfg.listen && !cfg.listen) ||
+	    !cfg.jobs_state_dir) {
 		snprintf(err, sizeof err, "out of memory");
 		goto refuse;
 	}
 	if (cfg.slots != svc->cfg.slots || cfg.queue != svc->cfg.queue ||
+	    cfg.jobs_runners != svc->cfg.jobs_runners ||
 	    cfg.uid_base != svc->cfg.uid_base || cfg.gid_base != svc->cfg.gid_base) {
-		snprintf(err, sizeof err, "slots, queue and sandbox uid/gid bases change only "
-			 "with a restart");
+		snprintf(err, sizeof err, "slots, queue, jobs.runners and sandbox uid/gid "
+			 "bases change only with a restart");
 		goto refuse;
 	}
 	if (languages_load(&langs, cfg.languages_file, &cfg, err, sizeof err) < 0 ||
@@ -376,6 +382,7 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "socket-group", required_argument, NULL, 'g' },
 		{ "work-root", required_argument, NULL, 'w' },
+		{ "state-dir", required_argument, NULL, 'S' },
 		{ "check-config", no_argument, NULL, 'k' },
 		{ "render", required_argument, NULL, 'r' },
 		{ "port", required_argument, NULL, 'p' },
@@ -394,6 +401,7 @@ int main(int argc, char **argv)
 	static struct service svc;
 	static struct id_claim ids = { .dir_fd = -1 };
 	const char *config = NULL, *listen_addr = NULL, *work_root = NULL, *group = NULL;
+	const char *state_dir = NULL;
 	const char *template = NULL, *port = "8080", *runtime = ".", *www = ".";
 	const char *addr = "127.0.0.1", *metrics_listen = NULL;
 	bool check = false, add_token = false;
@@ -410,12 +418,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "runboxd: libsodium could not be initialised\n");
 		return 1;
 	}
+	/* libcurl (job callbacks) once, before any thread or worker. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		fprintf(stderr, "runboxd: libcurl could not be initialised\n");
+		return 1;
+	}
 	while ((c = getopt_long(argc, argv, "c:l:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
 		case 'l': listen_addr = optarg; break;
 		case 'g': group = optarg; break;
 		case 'w': work_root = optarg; break;
+		case 'S': state_dir = optarg; break;
 		case 'k': check = true; break;
 		case 'r': template = optarg; break;
 		case 'p': port = optarg; break;
@@ -462,7 +476,12 @@ int main(int argc, char **argv)
 		free(svc.cfg.work_root);
 		svc.cfg.work_root = strdup(work_root);
 	}
-	if ((listen_addr && !svc.cfg.listen) || !svc.cfg.work_root || !svc.cfg.socket_group) {
+	if (state_dir) {
+		free(svc.cfg.jobs_state_dir);
+		svc.cfg.jobs_state_dir = strdup(state_dir);
+	}
+	if ((listen_addr && !svc.cfg.listen) || !svc.cfg.work_root || !svc.cfg.socket_group ||
+	    !svc.cfg.jobs_state_dir) {
 		fprintf(stderr, "runboxd: out of memory\n");
 		return 1;
 	}

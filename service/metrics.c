@@ -98,6 +98,12 @@ void metrics_queue_wait(struct metrics *m, uint64_t ms)
 		observe(&m->queue_wait, ms);
 }
 
+unsigned metrics_waiting_now(const struct metrics *m)
+{
+	int64_t n = m ? __atomic_load_n(&m->waiting, __ATOMIC_RELAXED) : 0;
+	return n > 0 ? (unsigned)n : 0;
+}
+
 void metrics_waiting(struct metrics *m, int delta)
 {
 	if (m)

@@ -25,6 +25,8 @@ void metrics_request(struct metrics *m, int http_status);
 void metrics_run(struct metrics *m, int lang, int status, uint64_t wall_ms);
 void metrics_queue_wait(struct metrics *m, uint64_t ms);
 void metrics_waiting(struct metrics *m, int delta);
+/* Requests waiting for a slot now (a job runner lets them go first). */
+unsigned metrics_waiting_now(const struct metrics *m);
 enum metrics_reject { REJECT_BUSY, REJECT_UNAUTHORIZED, REJECT_INVALID, REJECT_RATE, REJECT_COUNT };
 void metrics_reject(struct metrics *m, enum metrics_reject why);
 void metrics_worker_restart(struct metrics *m);

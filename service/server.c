@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "service/log.h"
+#include "service/runner.h"
 #include "service/server.h"
 #include "service/workdir.h"
 
@@ -61,6 +62,7 @@ struct worker {
 	int pidfd;
 	time_t started;
 	bool retiring; /* asked to finish and go after a reload */
+	bool runner;   /* a job runner (runner.c), not a request worker */
 };
 
 static volatile sig_atomic_t worker_stop;
@@ -357,6 +359,7 @@ static void serve_one(struct service *svc, FCGX_Request *r)
 						   : param(r, "REQUEST_URI");
 	snprintf(path, sizeof path, "%.*s", (int)strcspn(uri, "?"), uri);
 	req.path = path;
+	req.query = param(r, "QUERY_STRING");
 	req.conn_fd = r->ipcFd;
 	req.authorization = FCGX_GetParam("HTTP_AUTHORIZATION", r->envp);
 	if (req.authorization && !*req.authorization)
@@ -494,6 +497,10 @@ static int spawn_worker(struct service *svc, int listen_fd, struct worker *w,
 	if (pid == 0) {
 		close(sfd);
 		sigprocmask(SIG_SETMASK, master_mask, NULL);
+		if (w->runner) {
+			close(listen_fd);
+			runner_main(svc);
+		}
 		worker_main(svc, listen_fd);
 	}
 	w->pid = pid;
@@ -543,6 +550,8 @@ static void reap_worker(struct service *svc, struct worker *w, bool quiet)
 	w->pidfd = -1;
 	pool_reclaim(svc->pool, w->pid, reclaim_slot, svc);
 	quota_reap(svc->quota, w->pid);
+	if (w->runner && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		runner_interrupted(svc, w->pid);
 	if (!quiet) {
 		metrics_worker_restart(svc->metrics);
 		describe_exit(status, how, sizeof how);
@@ -560,8 +569,15 @@ int server_run(struct service *svc, int listen_fd, unsigned nworkers)
 	uint64_t grace_ms = config_request_ms(&svc->cfg), waited = 0;
 	int sfd;
 
+	/* The job runners follow the request workers in the table. */
+	nworkers += (unsigned)svc->cfg.jobs_runners;
 	if (nworkers > MAX_WORKERS)
 		nworkers = MAX_WORKERS;
+	for (unsigned i = 0; i < nworkers; i++)
+		workers[i].runner = i >= nworkers - (unsigned)svc->cfg.jobs_runners;
+	/* Jobs left running by the last runboxd were perhaps half run. */
+	if (runner_interrupted(svc, 0) < 0)
+		return 1;
 	pfd = calloc(nworkers + 1, sizeof *pfd);
 	if (!pfd)
 		return 1;
@@ -580,8 +596,9 @@ int server_run(struct service *svc, int listen_fd, unsigned nworkers)
 	for (unsigned i = 0; i < nworkers; i++)
 		if (spawn_worker(svc, listen_fd, &workers[i], &old, sfd) < 0)
 			log_msg(LOG_ERR, "cannot start a worker: %s", strerror(errno));
-	log_msg(LOG_INFO, "runboxd %s: %u slots, %u workers, ready", PACKAGE_VERSION,
-		pool_size(svc->pool), nworkers);
+	log_msg(LOG_INFO, "runboxd %s: %u slots, %u workers, %llu job runners, ready",
+		PACKAGE_VERSION, pool_size(svc->pool), nworkers - (unsigned)svc->cfg.jobs_runners,
+		(unsigned long long)svc->cfg.jobs_runners);
 
 	for (;;) {
 		unsigned alive = 0;

@@ -154,7 +154,7 @@ static int parse_auth(json_t *v, struct config *cfg, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "tokens_file", "open", NULL };
 	static const char *const known[] = { "/api/v1/languages", "/api/v1/health",
-					     "/api/v1/run", "/metrics", NULL };
+					     "/api/v1/run", "/api/v1/jobs", "/metrics", NULL };
 	const char *s;
 	json_t *o;
 
@@ -186,7 +186,7 @@ static int parse_auth(json_t *v, struct config *cfg, char *err, size_t errlen)
 			if (!*k) {
 				snprintf(err, errlen, "auth.open: \"%s\" is not an endpoint "
 					 "(one of /api/v1/languages, /api/v1/health, "
-					 "/api/v1/run, /metrics)", *p);
+					 "/api/v1/run, /api/v1/jobs, /metrics)", *p);
 				return -1;
 			}
 		}
@@ -423,13 +423,96 @@ static int parse_http(json_t *v, struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Jobs: where they are stored, how many run at once, how many may wait,
+ * how long results are kept, and where callbacks may go.  A callback URL
+ * must start with one of callback_allow's prefixes, each a scheme, a host
+ * and a path ending in "/" (so "http://a/x/" does not admit "http://a/xy"
+ * nor "http://a.evil/").
+ */
+static int parse_jobs(json_t *v, struct config *cfg, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "state_dir", "runners", "max_batch",
+		"max_queued", "max_queued_per_token", "ttl_s", "max_bytes", "max_wait_s",
+		"callback_allow", "callback_attempts", "callback_timeout_ms", NULL };
+	static const struct {
+		const char *key;
+		uint64_t min, max, dflt;
+		size_t off;
+	} nums[] = {
+		{ "runners", 1, CONFIG_MAX_SLOTS, 2, offsetof(struct config, jobs_runners) },
+		{ "max_batch", 1, 1000, 20, offsetof(struct config, jobs_max_batch) },
+		{ "max_queued", 1, 1000000, 10000, offsetof(struct config, jobs_max_queued) },
+		{ "max_queued_per_token", 1, 1000000, 1000,
+		  offsetof(struct config, jobs_max_queued_per_token) },
+		{ "ttl_s", 1, 30 * 86400, 3600, offsetof(struct config, jobs_ttl_s) },
+		{ "max_bytes", 1 << 20, 1ull << 40, 1ull << 30, offsetof(struct config, jobs_max_bytes) },
+		{ "max_wait_s", 0, 3600, 60, offsetof(struct config, jobs_max_wait_s) },
+		{ "callback_attempts", 1, 20, 5, offsetof(struct config, jobs_callback_attempts) },
+		{ "callback_timeout_ms", 100, 60000, 5000,
+		  offsetof(struct config, jobs_callback_timeout_ms) },
+	};
+	char path[64];
+	const char *s = "/var/lib/runbox/jobs";
+	json_t *o;
+
+	if (v && (jx_object(v, "jobs", err, errlen) < 0 ||
+		  jx_only_keys(v, "jobs", keys, err, errlen) < 0))
+		return -1;
+	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+		uint64_t *dst = (uint64_t *)((char *)cfg + nums[i].off);
+		*dst = nums[i].dflt;
+		snprintf(path, sizeof path, "jobs.%s", nums[i].key);
+		if (v && (o = json_object_get(v, nums[i].key)) &&
+		    jx_uint(o, path, nums[i].min, nums[i].max, dst, err, errlen) < 0)
+			return -1;
+	}
+	/* A runner's job needs a slot: more runners than slots would only
+	   wait (a config that lowers slots keeps working). */
+	if (cfg->jobs_runners > cfg->slots)
+		cfg->jobs_runners = cfg->slots;
+	if (v && (o = json_object_get(v, "state_dir")) &&
+	    jx_string(o, "jobs.state_dir", &s, NULL, err, errlen) < 0)
+		return -1;
+	if (s[0] != '/') {
+		snprintf(err, errlen, "jobs.state_dir must be an absolute path");
+		return -1;
+	}
+	if (!(cfg->jobs_state_dir = strdup(s)))
+		goto nomem;
+	if (v && (o = json_object_get(v, "callback_allow"))) {
+		if (jx_strv(o, "jobs.callback_allow", true, &cfg->jobs_callback_allow,
+			    err, errlen) < 0)
+			return -1;
+	} else if (!(cfg->jobs_callback_allow = calloc(1, sizeof (char *)))) {
+		goto nomem;
+	}
+	for (size_t i = 0; cfg->jobs_callback_allow[i]; i++) {
+		const char *p = cfg->jobs_callback_allow[i];
+		const char *h = !strncmp(p, "http://", 7) ? p + 7 : !strncmp(p, "https://", 8)
+			? p + 8 : NULL;
+		const char *slash = h ? strchr(h, '/') : NULL;
+		if (!h || !slash || slash == h || strpbrk(p, "@?# \t\\") ||
+		    p[strlen(p) - 1] != '/') {
+			snprintf(err, errlen, "jobs.callback_allow[%zu]: \"%.100s\" must be "
+				 "http(s)://host[:port]/path/ ending in \"/\", without "
+				 "credentials, query or fragment", i, p);
+			return -1;
+		}
+	}
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
 static int parse_root(json_t *root, struct config *cfg, char *err, size_t errlen)
 {
 	static const char *const keys[] = {
 		"listen", "socket_group", "slots", "queue", "queue_timeout_ms", "max_body_bytes",
 		"work_root", "languages_file", "sandbox", "default_limits",
 		"max_limits", "environment", "log", "log_format", "auth", "http",
-		"judge", "requests", "host_id", NULL,
+		"judge", "requests", "host_id", "jobs", NULL,
 	};
 	const char *s;
 	uint64_t u;
@@ -529,6 +612,8 @@ static int parse_root(json_t *root, struct config *cfg, char *err, size_t errlen
 		return -1;
 	if (parse_requests(json_object_get(root, "requests"), cfg, err, errlen) < 0)
 		return -1;
+	if (parse_jobs(json_object_get(root, "jobs"), cfg, err, errlen) < 0)
+		return -1;
 	if ((v = json_object_get(root, "host_id")) && !json_is_null(v)) {
 		size_t n;
 		if (jx_string(v, "host_id", &s, &n, err, errlen) < 0)
@@ -609,5 +694,7 @@ void config_free(struct config *cfg)
 	jx_strv_free(cfg->cors_origins);
 	jx_strv_free(cfg->trusted_proxies);
 	free(cfg->metrics_listen);
+	free(cfg->jobs_state_dir);
+	jx_strv_free(cfg->jobs_callback_allow);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -63,7 +63,20 @@ struct config {
 	uint64_t max_file_depth; /* folders in a file's name ("pkg/x.py": 1) */
 	uint64_t max_compile_options; /* "compile_options" of a request */
 	uint64_t max_compile_option_bytes; /* each */
-	char host_id[64];      /* names this host in X-Runbox-Host and health */
+	char host_id[64];      /* names this host in X-Runbox-Host and health,
+				  and prefixes its job ids */
+	/* jobs: runs submitted now and collected later (jobs.c, runner.c) */
+	char *jobs_state_dir;  /* the SQLite store's directory */
+	uint64_t jobs_runners; /* runner processes: jobs running at once */
+	uint64_t jobs_max_batch; /* bodies in one {"batch": [...]} */
+	uint64_t jobs_max_queued; /* queued jobs in all */
+	uint64_t jobs_max_queued_per_token;
+	uint64_t jobs_ttl_s;   /* a finished job's result is kept this long */
+	uint64_t jobs_max_bytes; /* results and events kept, in all */
+	uint64_t jobs_max_wait_s; /* GET ...?wait=S at most */
+	char **jobs_callback_allow; /* URL prefixes callback_url may start with */
+	uint64_t jobs_callback_attempts;
+	uint64_t jobs_callback_timeout_ms;
 };
 
 /* A path sandbox.root.bind or a language's "paths" may hold: 0, or -1

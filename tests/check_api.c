@@ -60,7 +60,7 @@ static void write_languages(void)
    tokens file with one token (rate 1, burst 2) when `tokens`. */
 static void setup_service(bool tokens)
 {
-	char err[512], path[256], hex[65], cfgtext[1024];
+	char err[512], path[256], hex[65], cfgtext[2048];
 	uint8_t h[SHA256_LEN];
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -75,6 +75,7 @@ static void setup_service(bool tokens)
 		 "\"sandbox\":{\"uid_base\":60000,\"gid_base\":60000},"
 		 "\"default_limits\":%s,\"max_limits\":%s,\"environment\":{\"PATH\":\"/bin\"},"
 		 "\"http\":{\"cors_origins\":[\"https://app.example\"]},"
+		 "\"jobs\":{\"state_dir\":\"%s/state\"},"
 		 "\"auth\":{\"tokens_file\":%s%s%s}}",
 		 dir, dir,
 		 "{\"cpu_time_ms\":1000,\"wall_time_ms\":2000,\"memory_bytes\":2000000,"
@@ -83,7 +84,7 @@ static void setup_service(bool tokens)
 		 "{\"cpu_time_ms\":1000,\"wall_time_ms\":2000,\"memory_bytes\":2000000,"
 		 "\"stack_bytes\":1000000,\"processes\":8,\"open_files\":64,"
 		 "\"file_size_bytes\":1000,\"output_bytes\":1000000,\"disk_bytes\":1048576}",
-		 tokens ? "\"" : "", tokens ? "tokens" : "null", tokens ? "\"" : "");
+		 dir, tokens ? "\"" : "", tokens ? "tokens" : "null", tokens ? "\"" : "");
 	write_file("runboxd.json", cfgtext);
 	snprintf(path, sizeof path, "%s/runboxd.json", dir);
 	memset(&svc, 0, sizeof svc);

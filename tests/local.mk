@@ -67,13 +67,15 @@ EXTRA_DIST += tests/readme-commands
 E2E_SUITES = tests/e2e/check_e2e tests/e2e/check_hostile tests/e2e/check_accounting \
 	tests/e2e/check_openapi tests/e2e/check_reload tests/e2e/check_judge_e2e \
 	tests/e2e/check_ops tests/e2e/check_client_python tests/e2e/check_stream \
-	tests/e2e/check_languages_infra tests/e2e/check_languages tests/cluster/check_cluster
+	tests/e2e/check_languages_infra tests/e2e/check_languages tests/e2e/check_jobs \
+	tests/cluster/check_cluster
 TESTS += $(E2E_SUITES)
 EXTRA_DIST += $(E2E_SUITES) tests/e2e/serial tests/e2e/harness.py \
 	tests/e2e/test_api.py tests/e2e/test_hostile.py tests/e2e/test_accounting.py \
 	tests/e2e/test_openapi.py tests/e2e/test_reload.py tests/e2e/test_judge.py \
 	tests/e2e/test_ops.py tests/e2e/test_client_python.py tests/e2e/test_stream.py \
-	tests/e2e/test_languages_infra.py tests/e2e/test_languages.py tests/cluster/test_cluster.py
+	tests/e2e/test_languages_infra.py tests/e2e/test_languages.py tests/e2e/test_jobs.py \
+	tests/cluster/test_cluster.py
 # The playground in headless Chromium (playwright-core from npm).
 BROWSER_SUITES = tests/browser/check_browser
 TESTS += $(BROWSER_SUITES)
@@ -91,5 +93,6 @@ clean-local:
 tests/e2e/check_e2e.log tests/e2e/check_hostile.log tests/e2e/check_accounting.log \
 tests/e2e/check_openapi.log tests/e2e/check_reload.log tests/e2e/check_judge_e2e.log \
 tests/e2e/check_ops.log tests/e2e/check_client_python.log tests/e2e/check_stream.log \
-tests/e2e/check_languages_infra.log tests/e2e/check_languages.log tests/cluster/check_cluster.log \
+tests/e2e/check_languages_infra.log tests/e2e/check_languages.log tests/e2e/check_jobs.log \
+	tests/cluster/check_cluster.log \
 tests/browser/check_browser.log: service/runboxd

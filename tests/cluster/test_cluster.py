@@ -14,7 +14,10 @@ middle of 300 requests every request gets its correct result or a clear
 JSON error; no run is executed twice (every front request id appears at
 most once in all the hosts' runboxd logs); the killed host, started again,
 rejoins; a host whose slots are all busy (503 busy: nothing ran) sheds its
-requests to the others.
+requests to the others.  Jobs: submitted through the front and spread,
+each collected through the front from the host its id names; a dead
+host's jobs answer 502 while the others' answer 200; its queued jobs run
+after its restart, and the one it was running ends "interrupted".
 
 Prints Check's summary line; exits 1 on any failure.
 """
@@ -103,6 +106,8 @@ class Host:
         cfg["queue_timeout_ms"] = 300
         cfg["sandbox"]["uid_base"] = 61000 + 100 * k
         cfg["sandbox"]["gid_base"] = 61000 + 100 * k
+        # One job at a time: jobs queue behind a long one.
+        cfg["jobs"] = {"runners": 1}
         # The front reaches host k from 10.213.k.1: its X-Real-IP (the
         # client's address) is believed from there only.
         cfg["http"] = {"rate_per_second": 10000, "rate_burst": 10000,
@@ -111,6 +116,9 @@ class Host:
         self.config = os.path.join(self.dir, "runboxd.json")
         json.dump(cfg, open(self.config, "w"))
         self.log = os.path.join(self.dir, "run.log")
+        # Its jobs outlive a restart (run.sh keeps them here).
+        self.state = os.path.join(self.dir, "state")
+        os.mkdir(self.state, 0o700)
         self.proc = None
 
     def start(self):
@@ -121,7 +129,8 @@ class Host:
              "--addr", "10.213.%d.2" % self.k, "--port", str(HOST_PORT),
              "--config", self.config],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                         env={k: v for k, v in os.environ.items() if k != "NGINX"})
+                         env=dict({k: v for k, v in os.environ.items() if k != "NGINX"},
+                                  RUNBOX_STATE_DIR=self.state))
 
     def ready(self):
         return "runbox: serving" in open(self.log).read()
@@ -176,6 +185,18 @@ class Host:
             if m:
                 ids.append((m.group(1), int(m.group(2))))
         return ids
+
+
+def uid_processes(uids):
+    found = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if os.stat("/proc/" + d).st_uid in uids:
+                    found.append(int(d))
+            except OSError:
+                pass
+    return found
 
 
 def direct_request(k, body):
@@ -298,11 +319,11 @@ def enter_front_namespace():
     os.close(fd)
 
 
-def request(body, timeout=60):
+def request(body, timeout=60, path="/api/v1/run", method="POST"):
     c = http.client.HTTPConnection("127.0.0.1", FRONT_PORT, timeout=timeout)
     try:
-        c.request("POST", "/api/v1/run", body=json.dumps(body),
-                  headers={"Content-Type": "application/json"})
+        c.request(method, path, body=json.dumps(body) if body is not None else None,
+                  headers={"Content-Type": "application/json"} if body is not None else {})
         r = c.getresponse()
         data = r.read()
         return r.status, {k.lower(): v for k, v in r.getheaders()}, data
@@ -336,7 +357,9 @@ def main():
 
         servers = "\n".join("        server 10.213.%d.2:%d max_fails=2 fail_timeout=5s;"
                             % (k, HOST_PORT) for k in HOSTS)
-        conf = render_front(hosts[0].config, top).replace("@SERVERS@", servers)
+        job_hosts = "\n".join("        h%d 10.213.%d.2:%d;" % (k, k, HOST_PORT) for k in HOSTS)
+        conf = render_front(hosts[0].config, top).replace("@SERVERS@", servers) \
+            .replace("@JOB_HOSTS@", job_hosts)
         if os.geteuid() == 0:
             conf = "user root;\n" + conf
         open(os.path.join(top, "front.conf"), "w").write(conf)
@@ -374,6 +397,47 @@ def main():
         [t.join() for t in ts]
         check("requests spread over all 3 hosts",
               all(seen.get("h%d" % k) for k in HOSTS), "distribution %r" % seen)
+
+        # 1b. Jobs: submitted through the front, spread like runs, each
+        # collected through the front from the host its id names.
+        jobs = []
+        for i in range(9):
+            st, hd, data = request({"language": "sh", "code": "echo job%d" % i},
+                                   path="/api/v1/jobs")
+            jobs.append((st, json.loads(data).get("id", "") if st == 202 else data))
+        check("jobs are accepted through the front", all(st == 202 for st, _ in jobs),
+              repr([j for j in jobs if j[0] != 202][:3]))
+        owners = {jid.split("-")[0] for st, jid in jobs if st == 202}
+        check("jobs spread over more than one host", len(owners) > 1, repr(owners))
+        wrong = []
+        for st, jid in jobs:
+            if st != 202:
+                continue
+            st, hd, data = request(None, path="/api/v1/jobs/%s?wait=20" % jid,
+                                   method="GET")
+            job = json.loads(data) if st == 200 else {}
+            if st != 200 or hd.get("x-runbox-host") != jid.split("-")[0] or \
+                    job.get("state") != "done" or \
+                    not job["result"]["stdout"].startswith("job"):
+                wrong.append((jid, st, hd.get("x-runbox-host"), data[:150]))
+        check("each job is collected through the front from its own host", not wrong,
+              repr(wrong[:3]))
+        st, _, data = request(None, path="/api/v1/jobs/h9-%s" % ("0" * 32), method="GET")
+        check("a job id of no listed host gets a named 404",
+              st == 404 and b"job_not_found" in data, "%d %r" % (st, data[:200]))
+        # Queued jobs on h2 (its one runner busy 8 s with the first): the
+        # others must survive its death and run after its restart.
+        h2_jobs = []
+        for i in range(4):
+            c = http.client.HTTPConnection("10.213.2.2", HOST_PORT, timeout=30)
+            c.request("POST", "/api/v1/jobs", body=json.dumps(
+                {"language": "sh", "code": "sleep 8; echo late%d" % i,
+                 "limits": {"wall_time_ms": 10000}}),
+                headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            h2_jobs.append(json.loads(r.read())["id"] if r.status == 202 else None)
+            c.close()
+        check("jobs queued on h2", all(h2_jobs), repr(h2_jobs))
 
         # 2. 300 requests, host h2 killed after the first 100 answers.
         total, done = 300, []
@@ -431,11 +495,24 @@ def main():
               all(a[1].get("x-runbox-host") in ("h1", "h3") for a in after if a[0] == 200),
               repr({a[1].get("x-runbox-host") for a in after}))
 
+        # A dead host's jobs answer 502 through the front; the others' 200.
+        dead_st = [request(None, path="/api/v1/jobs/%s" % j, method="GET")[0]
+                   for j in h2_jobs if j]
+        live = [jid for st, jid in jobs if st == 202 and not jid.startswith("h2-")]
+        live_st = [request(None, path="/api/v1/jobs/%s" % j, method="GET")[0] for j in live]
+        check("with h2 dead, its jobs answer 502 and the others' 200",
+              dead_st and all(st == 502 for st in dead_st) and
+              all(st == 200 for st in live_st), "h2 %r, others %r" % (dead_st, live_st))
+
         # 3. The killed host comes back and gets requests again (after the
         # front's fail_timeout of 5 s).
         if getattr(hosts[1], "runtime", None) and \
                 os.path.basename(hosts[1].runtime).startswith("runbox-run."):
             shutil.rmtree(hosts[1].runtime, ignore_errors=True)
+        # A killed host's running program outlives it until its wall limit
+        # (no runboxd is left to kill it); the uid lock refuses a new start
+        # while one runs as a slot uid.
+        wait_for(lambda: not uid_processes(range(61200, 61204)), 15)
         hosts[1].start()
         back = wait_for(hosts[1].ready_again, 30)
         check("the killed host starts again", back)
@@ -447,6 +524,22 @@ def main():
             if not rejoined:
                 time.sleep(0.1)
         check("the host that came back rejoins", rejoined)
+        # h2's jobs after its restart: each ends exactly once; those that
+        # were queued when it died ran after the restart.
+        ends = []
+        for jid in h2_jobs:
+            st, hd, data = request(None, path="/api/v1/jobs/%s?wait=30" % jid, method="GET")
+            for _ in range(3):
+                if st == 200 and json.loads(data)["state"] in ("queued", "running"):
+                    st, hd, data = request(None, path="/api/v1/jobs/%s?wait=30" % jid,
+                                           method="GET")
+            job = json.loads(data) if st == 200 else {}
+            ends.append((st, job.get("state"), (job.get("error") or {}).get("code"),
+                         (job.get("result") or {}).get("stdout")))
+        ran_after = [e for e in ends if e[3] and e[3].startswith("late")]
+        check("h2's jobs each ended once after its restart; the queued ones ran",
+              all(e[0] == 200 and e[1] == "done" and (e[2] == "interrupted" or e[3])
+                  for e in ends) and len(ran_after) >= 2, repr(ends))
 
         # 4. A busy host sheds load: fill h1's slots directly (not through
         # the front), then every request through the front still succeeds.

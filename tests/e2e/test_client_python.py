@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import check, eq  # noqa: E402
+from harness import check, eq, fail  # noqa: E402
 
 sys.path.insert(0, os.path.join(harness.srcdir(), "client", "python"))
 import runbox  # noqa: E402
@@ -183,6 +183,40 @@ def stream_yields_events_live():
     return "%s; first line after %.2f s" % (kinds, seen[0][2])
 
 
+@case
+def jobs_submit_wait_cancel():
+    rb = client()
+    job = rb.submit(language="python3", code="import sys; print(sys.stdin.read()[::-1])",
+                    stdin="abc")
+    check(isinstance(job, runbox.Job) and job.state == "queued" and job.id,
+          "submit: %r" % (job,))
+    done = rb.wait(job.id, timeout=60)
+    eq((done.state, done.result.status, done.result.stdout), ("done", "ok", "cba\n"),
+       "the waited job")
+    direct = rb.run(language="python3", code="import sys; print(sys.stdin.read()[::-1])",
+                    stdin="abc")
+    eq(done.result.stdout, direct.stdout, "job vs run stdout")
+    batch = rb.submit_batch([{"command": ["/bin/echo", str(i)]} for i in range(3)] +
+                            [{"language": "python3", "code": b"print(1)"}])
+    outs = [rb.wait(j.id, timeout=60).result.stdout for j in batch]
+    eq(outs, ["0\n", "1\n", "2\n", b"1\n"], "batch outputs (the last in base64 mode)")
+    slow = rb.submit(command=["/bin/sleep", "10"], limits={"wall_time_ms": 15000})
+    harness.wait_until(lambda: rb.job(slow.id).state == "running", 20)
+    gone = rb.cancel(slow.id)
+    eq(gone.state, "cancelled", "cancelled job")
+    try:
+        rb.cancel(slow.id)
+        fail("a second cancel did not raise")
+    except runbox.RunboxError as e:
+        eq((e.code, e.status), ("job_finished", 409), "second cancel")
+    try:
+        rb.job("nope")
+        fail("a bad id did not raise")
+    except runbox.RunboxError as e:
+        eq(e.code, "invalid_job_id", "bad id")
+    return "submit/wait/batch/cancel"
+
+
 def openapi_schemas():
     path = os.path.join(harness.srcdir(), "docs", "openapi.yaml")
     with open(path) as f:
@@ -197,7 +231,7 @@ def field_names_follow_openapi():
     schemas = openapi_schemas()
     pairs = [(runbox.Usage, "Usage"), (runbox.Limits, "Limits"), (runbox.Step, "Step"),
              (runbox.TestResult, "TestResult"), (runbox.Result, "RunResponse"),
-             (runbox.Language, "Language")]
+             (runbox.Language, "Language"), (runbox.Job, "Job")]
     for cls, schema in pairs:
         mine = {f.name for f in dataclasses.fields(cls)} - {"raw"}
         theirs = set(schemas[schema].get("properties", {}))

@@ -2,7 +2,7 @@
 """docs/openapi.yaml against real answers.
 
 Sends a range of requests (every status of a single run, compile_error,
-judge mode, collected files, every error the service produces) and checks
+judge mode, collected files, jobs, every error the service produces) and checks
 each answer against the schema that docs/openapi.yaml gives for its path,
 method and HTTP status: required fields, types, enums, nullable, no
 undocumented fields.  Also checks that every documented path answers.
@@ -11,6 +11,7 @@ Prints Check's summary line; exits 1 on any failure.
 """
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -73,9 +74,21 @@ def validate(value, schema, path="$"):
     return errs
 
 
+def spec_path(path):
+    """The documented path that path is an instance of ({id} matches one
+    segment), or ""."""
+    path = path.split("?")[0]
+    if path in SPEC["paths"]:
+        return path
+    for p in SPEC["paths"]:
+        if "{" in p and re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", p), path):
+            return p
+    return ""
+
+
 def check_answer(name, svc, method, path, body=None, headers=None):
     status, hdrs, parsed, raw = svc.request_json(method, path, body, headers)
-    op = SPEC["paths"].get(path if path in SPEC["paths"] else "", {}).get(method.lower())
+    op = SPEC["paths"].get(spec_path(path), {}).get(method.lower())
     if op is None and status == 404:
         op = {"responses": {"404": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}
     problems = []
@@ -181,6 +194,25 @@ def main():
         check_answer("GET /metrics", svc, "GET", "/metrics")
         check_answer("GET /api/v1/nope (404)", svc, "GET", "/api/v1/nope")
         check_answer("POST /api/v1/health (405)", svc, "POST", "/api/v1/health", {})
+        # Jobs: submit, wait, the result (a RunResponse), events, errors.
+        jobs = "/api/v1/jobs"
+        _, job = check_answer("POST %s" % jobs, svc, "POST", jobs,
+                              {"language": "python3", "code": "print(1)"})
+        check_answer("POST %s: batch" % jobs, svc, "POST", jobs,
+                     {"batch": [{"command": ["/bin/true"]}, {"command": ["/bin/false"]}]})
+        check_answer("POST %s: invalid_request" % jobs, svc, "POST", jobs, {"batch": []})
+        check_answer("GET %s (405)" % jobs, svc, "GET", jobs)
+        jid = job["id"] if isinstance(job, dict) and "id" in job else "x"
+        _, done = check_answer("GET %s/{id}?wait=30" % jobs, svc, "GET",
+                               "%s/%s?wait=30" % (jobs, jid))
+        result = done.get("result") if isinstance(done, dict) else None
+        problems = (validate(result, SPEC["components"]["schemas"]["RunResponse"], "result")
+                    if result is not None else ["no result: %r" % (done,)])
+        results.append(("a job's result is a RunResponse", not problems, "; ".join(problems)))
+        check_answer("GET %s/{id}/events" % jobs, svc, "GET", "%s/%s/events" % (jobs, jid))
+        check_answer("DELETE %s/{id} (409)" % jobs, svc, "DELETE", "%s/%s" % (jobs, jid))
+        check_answer("GET %s/{id} (400)" % jobs, svc, "GET", jobs + "/nope")
+        check_answer("GET %s/{id} (404)" % jobs, svc, "GET", "%s/%s" % (jobs, jid[:-4] + "0000"))
         with open(svc.config) as f:
             max_body = json.load(f)["max_body_bytes"]
         status, _, _ = svc.request("POST", run, b"{" + b" " * (max_body + 1) + b"}")

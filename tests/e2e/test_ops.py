@@ -1867,7 +1867,8 @@ def installed_runboxd_serves_and_stops():
             proc = subprocess.Popen(
                 [installed("sbindir", "runboxd"), "--config",
                  installed("sysconfdir", "runbox", "runboxd.json"),
-                 "--listen", sock, "--work-root", os.path.join(run, "work")],
+                 "--listen", sock, "--work-root", os.path.join(run, "work"),
+                 "--state-dir", os.path.join(run, "state")],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log)
 
         def logtext():

@@ -6,6 +6,8 @@
     print(r.status, r.stdout)          # ok cba
     for ev in rb.stream(language="sh", code="echo a; sleep 1; echo b"):
         print(ev.kind, ev.data or "")  # stdout a, then stdout b, then result
+    job = rb.submit(language="python3", code="print(42)")   # queued, at once
+    print(rb.wait(job.id).result.stdout)                    # 42
 
 Standard library only.  Results are typed (Result, TestResult, Step,
 Usage, Limits); every field keeps the API's name (docs/openapi.yaml).
@@ -15,8 +17,8 @@ honouring Retry-After, up to `retries` times.
 """
 
 from ._client import Runbox, RunboxError
-from ._types import Event, Language, Limits, Result, Step, TestResult, Usage
+from ._types import Event, Job, Language, Limits, Result, Step, TestResult, Usage
 
 __all__ = ["Runbox", "RunboxError", "Result", "Step", "TestResult", "Usage",
-           "Limits", "Language", "Event"]
+           "Limits", "Language", "Event", "Job"]
 __version__ = "0.1.0"

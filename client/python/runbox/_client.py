@@ -5,9 +5,10 @@ import base64
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
-from ._types import Event, Language, Result
+from ._types import Event, Job, Language, Result
 
 # Answers that say the program did not run: safe to send again.
 RETRYABLE = {429, 503}
@@ -100,6 +101,7 @@ class Runbox:
         self.timeout = timeout
         self.retries = retries
         self.max_wait = max_wait
+        self._b64 = {}  # job id -> whether it was submitted in base64 mode
 
     # -- endpoints -----------------------------------------------------------
 
@@ -132,6 +134,61 @@ class Runbox:
                 if not line.strip():
                     continue
                 yield Event.from_json(json.loads(line.decode("utf-8")), b64)
+
+    def submit(self, callback_url=None, **request):
+        """POST /api/v1/jobs: the same request as run(), queued; returns
+        the Job (state "queued") at once.  callback_url (with a token):
+        where the server POSTs the finished job, signed (docs/API.md)."""
+        body, b64 = _request(request)
+        if callback_url is not None:
+            body["callback_url"] = callback_url
+        job = Job.from_json(self._call("POST", "/api/v1/jobs", body), b64)
+        self._b64[job.id] = b64
+        return job
+
+    def submit_batch(self, requests):
+        """POST /api/v1/jobs with {"batch": [...]}: requests is a list of
+        dicts of run()'s arguments (and callback_url); all are queued or
+        none; returns the Jobs in the same order."""
+        bodies, modes = [], []
+        for r in requests:
+            r = dict(r)
+            cb = r.pop("callback_url", None)
+            body, b64 = _request(r)
+            if cb is not None:
+                body["callback_url"] = cb
+            bodies.append(body)
+            modes.append(b64)
+        answer = self._call("POST", "/api/v1/jobs", {"batch": bodies})
+        jobs = [Job.from_json(o, m) for o, m in zip(answer["jobs"], modes)]
+        for j, m in zip(jobs, modes):
+            self._b64[j.id] = m
+        return jobs
+
+    def job(self, job_id, wait=None):
+        """GET /api/v1/jobs/{id}: the Job now, or (wait=S) as soon as it
+        finishes or S seconds pass (S at most the server's jobs.max_wait_s)."""
+        path = "/api/v1/jobs/%s" % urllib.parse.quote(str(job_id), safe="")
+        if wait is not None:
+            path += "?wait=%d" % int(wait)
+        return Job.from_json(self._call("GET", path), self._b64.get(job_id, False))
+
+    def wait(self, job_id, timeout=None, step=30):
+        """The Job once it has finished: held requests of at most step
+        seconds each, until timeout seconds (None: no limit) have passed,
+        then the Job as it is."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = step if deadline is None else max(0, min(step, deadline - time.monotonic()))
+            job = self.job(job_id, wait=int(left))
+            if job.finished or (deadline is not None and time.monotonic() >= deadline):
+                return job
+
+    def cancel(self, job_id):
+        """DELETE /api/v1/jobs/{id}: the Job, cancelled (a running one is
+        killed).  RunboxError "job_finished" when it had already ended."""
+        path = "/api/v1/jobs/%s" % urllib.parse.quote(str(job_id), safe="")
+        return Job.from_json(self._call("DELETE", path), self._b64.get(job_id, False))
 
     def languages(self):
         """GET /api/v1/languages: the languages this server offers."""

@@ -195,3 +195,36 @@ class Event:
         elif kind == "error":
             ev.error = obj.get("error")
         return ev
+
+
+@dataclass
+class Job:
+    """A job (submit now, collect later).  state: "queued", "running",
+    "done", "cancelled" or "expired"; result: the Result of the run once
+    it ran (None before, and when error says why there is none:
+    "interrupted", "cancelled", "expired", ...); callback: the callback's
+    {state, attempts, error} when the job has a callback_url; the
+    timestamps are the API's strings (UTC, RFC 3339) or None."""
+    id: str
+    state: str
+    created_at: Optional[str] = None
+    started_at: Optional[str] = None
+    finished_at: Optional[str] = None
+    result: Optional[Result] = None
+    error: Optional[Dict[str, str]] = None
+    callback: Optional[Dict[str, Any]] = None
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def finished(self):
+        """The job will not change any more (but to expire)."""
+        return self.state not in ("queued", "running")
+
+    @classmethod
+    def from_json(cls, obj, base64_mode=False):
+        kw = _known(cls, obj)
+        kw.pop("result", None)
+        job = cls(raw=obj, **kw)
+        if obj.get("result") is not None:
+            job.result = Result.from_json(obj["result"], base64_mode)
+        return job
