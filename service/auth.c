@@ -153,17 +153,23 @@ void auth_free(struct auth *a)
 	memset(a, 0, sizeof *a);
 }
 
-long auth_find(const struct auth *a, const char *authorization)
+const char *auth_bearer(const char *authorization)
 {
-	uint8_t h[SHA256_LEN];
-	long found = -1;
-
 	if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
-		return -1;
+		return NULL;
 	const char *token = authorization + 7;
 	while (*token == ' ')
 		token++;
-	if (!*token)
+	return *token ? token : NULL;
+}
+
+long auth_find(const struct auth *a, const char *authorization)
+{
+	const char *token = auth_bearer(authorization);
+	uint8_t h[SHA256_LEN];
+	long found = -1;
+
+	if (!token)
 		return -1;
 	crypto_hash_sha256(h, (const unsigned char *)token, strlen(token));
 	/* Every entry, every byte: the time does not depend on how much of

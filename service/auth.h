@@ -34,6 +34,10 @@ struct auth {
 	size_t n;
 };
 
+/* The token of an "Authorization: Bearer <token>" value (spaces after
+   "Bearer" skipped), or NULL when there is none. */
+const char *auth_bearer(const char *authorization);
+
 /* Load path (NULL: auth off).  -1 with "file:line: reason" in err. */
 int auth_load(struct auth *a, const char *path, char *err, size_t errlen);
 void auth_free(struct auth *a);

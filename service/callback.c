@@ -28,11 +28,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "service/auth.h"
 #include "service/callback.h"
 #include "service/jobs.h"
 #include "service/jobstore.h"
@@ -86,13 +86,9 @@ int callback_seal_key(const char *authorization, const uint8_t server[CALLBACK_K
 {
 	crypto_auth_hmacsha256_state st;
 	uint8_t key[CALLBACK_KEY_BYTES];
+	const char *token = auth_bearer(authorization);
 
-	if (!authorization || strncasecmp(authorization, "Bearer ", 7))
-		return -1;
-	const char *token = authorization + 7;
-	while (*token == ' ')
-		token++;
-	if (!*token)
+	if (!token)
 		return -1;
 	crypto_auth_hmacsha256_init(&st, (const unsigned char *)token, strlen(token));
 	crypto_auth_hmacsha256_update(&st, (const unsigned char *)context, sizeof context - 1);
