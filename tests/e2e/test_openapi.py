@@ -98,6 +98,11 @@ def check_answer(name, svc, method, path, body=None, headers=None):
         resp = op["responses"].get(str(status))
         if resp is None:
             problems.append("HTTP %d is not documented for %s %s" % (status, method, path))
+        elif "content" not in resp:
+            # A documented answer without a body (204).
+            if raw:
+                problems.append("HTTP %d is documented without a body, got %r"
+                                % (status, raw[:200]))
         else:
             content = resp.get("content", {})
             ctype = hdrs.get("content-type", "").split(";")[0]
@@ -189,6 +194,16 @@ def main():
             if not ok:
                 print("FAIL: status %s was not produced (seen %r)" % (status_name, sorted(seen)))
         check_answer("GET /api/v1/run (405)", svc, "GET", run)
+        # Every documented path answers a preflight; without an Origin it
+        # is a plain OPTIONS: 204, Allow, no body.
+        for p in sorted(SPEC["paths"]):
+            if "options" not in SPEC["paths"][p]:
+                results.append(("OPTIONS %s documented" % p, False, "no options operation"))
+                continue
+            concrete = p.replace("{id}", "h-0000")
+            status, _ = check_answer("OPTIONS %s" % p, svc, "OPTIONS", concrete)
+            if status != 204:
+                results.append(("OPTIONS %s is 204" % p, False, "got %d" % status))
         check_answer("GET /api/v1/languages", svc, "GET", "/api/v1/languages")
         check_answer("GET /api/v1/health", svc, "GET", "/api/v1/health")
         check_answer("GET /metrics", svc, "GET", "/metrics")
