@@ -18,6 +18,7 @@
 #include "service/execute.h"
 #include "service/jsonx.h"
 #include "service/log.h"
+#include "service/utf8.h"
 #include "service/workdir.h"
 
 /*
@@ -403,21 +404,25 @@ static int copy_tree(struct workdir *from, struct workdir *to, int dir, const ch
 			continue;
 		if (workdir_read(from, name, cap, &data, &len, &truncated, err, errlen) < 0)
 			continue; /* vanished or refused: not carried over */
-		if (truncated)
+		if (truncated) {
 			snprintf(err, errlen, "%.200s is larger than %llu bytes", name,
 				 (unsigned long long)cap);
-		else if (workdir_write(to, name, data, len, st.st_mode & 0777,
-				       err, errlen) == 0) {
+			rc = -2;
+		} else if (workdir_write(to, name, data, len, st.st_mode & 0777,
+					 err, errlen) == 0) {
 			free(data);
 			continue;
+		} else {
+			rc = errno == ENOSPC || errno == EDQUOT || errno == EFBIG ? -2 : -1;
 		}
 		free(data);
-		rc = -1;
 	}
 	closedir(d);
 	return rc;
 }
 
+/* 0; -2 when the build does not fit in the test's disk (ENOSPC, or a file
+   over cap), with why in err; -1 when copying failed otherwise. */
 static int copy_build(struct workdir *from, struct workdir *to, unsigned depth,
 		      uint64_t cap, char *err, size_t errlen)
 {
@@ -505,6 +510,25 @@ static bool gone(const struct job_hooks *hooks, struct job_result *res)
 	return res->cancelled;
 }
 
+/* A test whose copy of the build does not fit in its limits.disk_bytes:
+   exec_failed, saying so, with empty output.  0, or -1 out of memory. */
+static int not_run(struct sbx_result *run, uint64_t disk_bytes, const char *why)
+{
+	memset(run, 0, sizeof *run);
+	run->status = SBX_EXEC_FAILED;
+	run->exit_code = -1;
+	run->out.data = calloc(1, 1);
+	run->err.data = calloc(1, 1);
+	if (!run->out.data || !run->err.data) {
+		sbx_result_free(run);
+		return -1;
+	}
+	utf8_format(run->message, sizeof run->message,
+		    "the build does not fit in this test's limits.disk_bytes (%llu bytes): %.150s",
+		    (unsigned long long)disk_bytes, why);
+	return 0;
+}
+
 /* Each test in a fresh copy of the build directory. */
 static int run_tests(const struct job *job, const struct config *cfg,
 		     const struct slot *slot, struct workdir *build,
@@ -543,8 +567,19 @@ static int run_tests(const struct job *job, const struct config *cfg,
 		}
 		uint64_t cap = job->lang && job->lang->compile ?
 			job->lang->compile_limits.file_size_bytes : cfg->max_limits.file_size_bytes;
-		if (copy_build(build, &wd, (unsigned)cfg->max_file_depth, cap ? cap : (64u << 20),
-			       why, sizeof why) < 0)
+		int copied = copy_build(build, &wd, (unsigned)cfg->max_file_depth,
+					cap ? cap : (64u << 20), why, sizeof why);
+		if (copied == -2) {
+			/* The program cannot start there: the test's answer,
+			   not the service's failure. */
+			if (not_run(&o->run, job->limits.disk_bytes, why) < 0) {
+				snprintf(err, errlen, "out of memory");
+			} else {
+				o->ran = true;
+				failed = true;
+				rc = 0;
+			}
+		} else if (copied < 0)
 			snprintf(err, errlen, "test %zu: copying the build: %s", i, why);
 		else if (run_program(job, cfg, slot, &wd, t->args ? t->args : job->args,
 				     t->stdin_data ? t->stdin_data : job->stdin_data,

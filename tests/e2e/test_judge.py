@@ -445,6 +445,26 @@ def limits_apply_per_test():
 
 
 @check_fn
+def build_larger_than_a_tests_disk():
+    """The compile step has a disk of its own (compile_limits), each test
+    one of limits.disk_bytes.  A build that does not fit a test's disk is
+    that test's exec_failed, saying so, in a 200 answer (it was a 500)."""
+    code = ("static char big[6 << 20] = {1};\n"
+            "int main(void) { return big[12345]; }\n")
+    body = run({"language": "c", "code": code, "limits": {"disk_bytes": 2 << 20},
+                "tests": [{"expected_stdout": ""}, {"expected_stdout": ""}]})
+    eq((body.get("compile") or {}).get("status"), "ok", "the compile step (%s)" % describe(body))
+    tests = body.get("tests") or []
+    eq(len(tests), 2, "tests in the answer (%s)" % describe(body))
+    for i, t in enumerate(tests):
+        eq(t.get("status"), "exec_failed", "tests[%d].status" % i)
+        check("limits.disk_bytes" in (t.get("message") or ""),
+              "tests[%d].message does not name limits.disk_bytes: %r" % (i, t.get("message")))
+    check(body.get("status") != "ok", "top-level status %r" % body.get("status"))
+    return "each test: %r" % tests[0].get("message")
+
+
+@check_fn
 def fresh_work_directory_per_test():
     """A file written by a test is gone in the next; the request's files,
     the source and the compiled program are in every test's directory.
