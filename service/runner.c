@@ -54,6 +54,7 @@
 #include "service/log.h"
 #include "service/response.h"
 #include "service/runner.h"
+#include "service/server.h"
 #include "service/stream.h"
 
 #define POLL_MS 20
@@ -276,27 +277,15 @@ static void run_job(struct runner *r, const struct job_row *row)
 
 _Noreturn void runner_main(struct service *svc)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigset_t stop, waiting;
+	sigset_t waiting;
 	struct runner r = { .svc = svc };
 	struct timespec last = { 0 }, now;
 	pthread_t watcher, sender;
 	char err[512];
 
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGINT);
-	/* Blocked in every thread; opened only while the loop sleeps. */
-	sigprocmask(SIG_SETMASK, &stop, &waiting);
-	sigdelset(&waiting, SIGTERM);
-	sigdelset(&waiting, SIGINT);
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() == 1)
-		_exit(0);
+	/* SIGTERM and SIGINT blocked in every thread (the threads started
+	   below inherit the mask); opened only while the loop sleeps. */
+	server_child_signals(on_signal, &waiting);
 	prctl(PR_SET_NAME, "runboxd-runner");
 
 	if (!(r.js = jobstore_open(svc->cfg.jobs_state_dir, err, sizeof err)) ||

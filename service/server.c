@@ -428,12 +428,10 @@ static void serve_one(struct service *svc, FCGX_Request *r)
  * connection: the socket is non-blocking, and the losers' accept() fails
  * with EAGAIN and they go back to waiting.
  */
-_Noreturn static void worker_main(struct service *svc, int listen_fd)
+void server_child_signals(void (*on_stop)(int), sigset_t *waiting)
 {
-	struct sigaction sa = { .sa_handler = on_worker_signal };
-	sigset_t stop, waiting;
-	FCGX_Request r;
-	int fl;
+	struct sigaction sa = { .sa_handler = on_stop };
+	sigset_t stop;
 
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -442,12 +440,21 @@ _Noreturn static void worker_main(struct service *svc, int listen_fd)
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGINT);
-	sigprocmask(SIG_SETMASK, &stop, &waiting);
-	sigdelset(&waiting, SIGTERM);
-	sigdelset(&waiting, SIGINT);
+	sigprocmask(SIG_SETMASK, &stop, waiting);
+	sigdelset(waiting, SIGTERM);
+	sigdelset(waiting, SIGINT);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
 		_exit(0);
+}
+
+_Noreturn static void worker_main(struct service *svc, int listen_fd)
+{
+	sigset_t waiting;
+	FCGX_Request r;
+	int fl;
+
+	server_child_signals(on_worker_signal, &waiting);
 
 	/* A fixed mmap threshold: glibc would otherwise raise it after the
 	   first large free, and later large buffers (bodies, outputs) would
