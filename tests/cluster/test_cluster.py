@@ -381,6 +381,23 @@ def main():
         if not up:
             return finish()
         busy_then_dead_answers_json(hosts[0].config, top)
+        # A request line nginx cannot parse: the front's own 400 is JSON.
+        conn = socket.create_connection(("127.0.0.1", FRONT_PORT), timeout=10)
+        try:
+            conn.sendall(b"GET /api/%00 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         b"Connection: close\r\n\r\n")
+            raw = b""
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                raw += chunk
+        finally:
+            conn.close()
+        head, _, page = raw.partition(b"\r\n\r\n")
+        check("a malformed request line gets the front's JSON 400",
+              head.startswith(b"HTTP/1.1 400") and page.startswith(b'{"error"'),
+              repr(raw[:300]))
 
         # 1. Spread: concurrent requests reach every host.
         seen = {}
