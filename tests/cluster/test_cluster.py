@@ -276,7 +276,8 @@ def busy_then_dead_answers_json(config, top):
     port = FRONT_PORT + 1
     servers = ("        server 127.0.0.1:%d;\n        server 127.0.0.1:%d backup;"
                % (busy.getsockname()[1], dead.getsockname()[1]))
-    conf = render_front(config, rt, port).replace("@SERVERS@", servers)
+    conf = render_front(config, rt, port).replace("@SERVERS@", servers) \
+        .replace("@JOB_HOSTS@", "")
     if os.geteuid() == 0:
         conf = "user root;\n" + conf
     open(os.path.join(rt, "front.conf"), "w").write(conf)
@@ -298,8 +299,15 @@ def busy_then_dead_answers_json(config, top):
             except OSError:
                 time.sleep(0.05)
         bad = [a for a in answers if a[0] != 502 or not a[2].startswith(b'{"error"')]
+        why = "answers %r" % answers[:3]
+        if not answers:
+            try:
+                with open(os.path.join(rt, "front-error.log")) as f:
+                    why += "; front-error.log: " + f.read()[-1500:]
+            except OSError:
+                pass
         check("busy host, then a dead one: the front answers the API's JSON 502",
-              len(answers) == 5 and not bad, "answers %r" % answers[:3])
+              len(answers) == 5 and not bad, why)
     finally:
         stop.set()
         nginx.send_signal(signal.SIGTERM)
