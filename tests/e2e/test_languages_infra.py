@@ -261,9 +261,10 @@ def link_in_place_of_a_folder_not_followed():
 @check_fn
 def sighup_probes_again():
     # The ghost's toolchain appears (a copy of dash under a new name), in a
-    # directory shown to ghost's runs (not under /tmp: each run has its own).
-    tooldir = tempfile.mkdtemp(prefix="e2e-langs-tool.",
-                               dir=os.path.join(harness.builddir(), "tests"))
+    # directory shown to ghost's runs: not under /tmp (each run has its own
+    # /tmp over it), so not in a build tree that is (a checkout made with
+    # mktemp -d), and one the slot uids can reach (not under /root).
+    tooldir = tempfile.mkdtemp(prefix="runbox-e2e-langs-tool.", dir="/var/tmp")
     TOOLDIRS.append(tooldir)
     os.chmod(tooldir, 0o755)
     tool = os.path.join(tooldir, "ghostc")
