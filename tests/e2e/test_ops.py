@@ -459,21 +459,27 @@ def cross_site_posts_do_not_run():
     eq(runs_so_far(), before + 1, "runs after the own-origin POST")
 
 
+def raw_get(port, path, host):
+    """The first bytes nginx answers a GET of path with this Host on
+    127.0.0.1:port; b"" when it closes the connection without an answer
+    (444, a reset included)."""
+    conn = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        conn.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                      % (path, host)).encode())
+        return conn.recv(4096)
+    except ConnectionResetError:
+        return b""
+    finally:
+        conn.close()
+
+
 @test("plain")
 def other_host_names_get_no_answer():
     """DNS rebinding: a page on attacker.example rebound to 127.0.0.1 sends
     Host: attacker.example; nginx closes it without an answer (444)."""
     for host in ("attacker.example:%d" % svc.port, "attacker.example"):
-        s = socket.create_connection(("127.0.0.1", svc.port), timeout=10)
-        try:
-            s.sendall(("GET /api/v1/health HTTP/1.1\r\nHost: %s\r\n"
-                       "Connection: close\r\n\r\n" % host).encode())
-            data = s.recv(4096)
-        except ConnectionResetError:
-            data = b""
-        finally:
-            s.close()
-        eq(data, b"", "the answer to Host: %s" % host)
+        eq(raw_get(svc.port, "/api/v1/health", host), b"", "the answer to Host: %s" % host)
     for host in ("localhost:%d" % svc.port, "127.0.0.1"):
         status, _, _ = svc.request("GET", "/api/v1/health", headers={"Host": host})
         eq(status, 200, "GET /api/v1/health with Host: %s" % host)
@@ -483,12 +489,7 @@ def other_host_names_get_no_answer():
 def metrics_only_on_their_own_listener():
     """/metrics is not on the site's port (a TLS proxy on this host would
     make it public), only on http.metrics_listen."""
-    conn = socket.create_connection(("127.0.0.1", svc.port), timeout=10)
-    try:
-        conn.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        head = conn.recv(4096)
-    finally:
-        conn.close()
+    head = raw_get(svc.port, "/metrics", "127.0.0.1")
     check(head.startswith(b"HTTP/1.1 404"), "GET /metrics on the site's port: %s"
           % short(head[:80]))
     status, _, data = svc.request("GET", "/metrics")
@@ -497,16 +498,8 @@ def metrics_only_on_their_own_listener():
     # A page that rebinds its own name to the loopback address reaches
     # the listener with its own Host: closed without an answer.
     for host in ("attacker.example", "attacker.example:%d" % svc.metrics_port):
-        conn = socket.create_connection(("127.0.0.1", svc.metrics_port), timeout=10)
-        try:
-            conn.sendall(b"GET /metrics HTTP/1.1\r\nHost: " + host.encode() +
-                         b"\r\nConnection: close\r\n\r\n")
-            data = conn.recv(4096)
-        except ConnectionResetError:
-            data = b""
-        finally:
-            conn.close()
-        eq(data, b"", "the metrics listener's answer to Host: %s" % host)
+        eq(raw_get(svc.metrics_port, "/metrics", host), b"",
+           "the metrics listener's answer to Host: %s" % host)
     for host in ("127.0.0.1:%d" % svc.metrics_port, "localhost"):
         status, _, data = svc.request("GET", "/metrics", headers={"Host": host})
         eq(status, 200, "GET /metrics with Host: %s" % host)
