@@ -449,8 +449,10 @@ def build_larger_than_a_tests_disk():
     """The compile step has a disk of its own (compile_limits), each test
     one of limits.disk_bytes.  A build that does not fit a test's disk is
     that test's exec_failed, saying so, in a 200 answer (it was a 500)."""
-    code = ("static char big[6 << 20] = {1};\n"
-            "int main(void) { return big[12345]; }\n")
+    # An initialised array with external linkage: 6 MiB of .data in the
+    # binary (a static one only read is folded away by -O2).
+    code = ("char big[6 << 20] = {1};\n"
+            "int main(int argc, char **argv) { (void)argv; return big[argc * 12345]; }\n")
     body = run({"language": "c", "code": code, "limits": {"disk_bytes": 2 << 20},
                 "tests": [{"expected_stdout": ""}, {"expected_stdout": ""}]})
     eq((body.get("compile") or {}).get("status"), "ok", "the compile step (%s)" % describe(body))
