@@ -83,7 +83,7 @@ struct sbx_cgroup {
 	/* v1 files used by every run, opened once: each open of a cgroup
 	   file costs about as much as the read or write itself. */
 	int f_limit, f_memsw, f_usage, f_maxusage, f_oom, f_pidsmax,
-	    f_user, f_sys, f_procs;
+	    f_user, f_sys;
 	/* v1: memory.kmem.tcp.{limit_in_bytes,failcnt,max_usage_in_bytes},
 	   -1 where the kernel has no TCP accounting for v1 (cg_prepare). */
 	int f_tcp_limit, f_tcp_fail, f_tcp_max;
@@ -515,7 +515,7 @@ int sbx_cgroup_create(struct sbx_cgroup **out, const char *name, char *err,
 	cg->mode = G.mode;
 	cg->cpu_fd = cg->peak_fd = -1;
 	cg->f_limit = cg->f_memsw = cg->f_usage = cg->f_maxusage = cg->f_oom =
-		cg->f_pidsmax = cg->f_user = cg->f_sys = cg->f_procs = -1;
+		cg->f_pidsmax = cg->f_user = cg->f_sys = -1;
 	cg->f_tcp_limit = cg->f_tcp_fail = cg->f_tcp_max = -1;
 	snprintf(cg->name, sizeof cg->name, "%s", name);
 	for (int c = 0; c < C_COUNT; c++)
@@ -546,7 +546,6 @@ int sbx_cgroup_create(struct sbx_cgroup **out, const char *name, char *err,
 		cg->f_pidsmax = openat(cg->dir[C_PIDS], "pids.max", O_WRONLY | O_CLOEXEC);
 		cg->f_user = openat(cg->dir[C_CPUACCT], "cpuacct.usage_user", O_RDONLY | O_CLOEXEC);
 		cg->f_sys = openat(cg->dir[C_CPUACCT], "cpuacct.usage_sys", O_RDONLY | O_CLOEXEC);
-		cg->f_procs = openat(cg->dir[C_PIDS], "cgroup.procs", O_RDONLY | O_CLOEXEC);
 		cg->f_tcp_limit = openat(mem, "memory.kmem.tcp.limit_in_bytes",
 					 O_WRONLY | O_CLOEXEC);
 		cg->f_tcp_fail = openat(mem, "memory.kmem.tcp.failcnt", O_RDWR | O_CLOEXEC);
@@ -567,7 +566,7 @@ int sbx_cgroup_create(struct sbx_cgroup **out, const char *name, char *err,
 				goto fail;
 			}
 		if (cg->f_limit < 0 || cg->f_usage < 0 || cg->f_maxusage < 0 ||
-		    cg->f_oom < 0 || cg->f_pidsmax < 0 || cg->f_procs < 0) {
+		    cg->f_oom < 0 || cg->f_pidsmax < 0) {
 			sbx_set_error(err, errlen, "cgroup %s: memory or pids files: %s", name,
 				strerror(errno));
 			goto fail;
@@ -594,13 +593,13 @@ void sbx_cgroup_destroy(struct sbx_cgroup *cg)
 {
 	if (!cg)
 		return;
-	cg_kill_all(cg, NULL, 0);
+	cg_kill_all(cg, 0, NULL, 0);
 	if (cg->cpu_fd >= 0)
 		close(cg->cpu_fd);
 	if (cg->peak_fd >= 0)
 		close(cg->peak_fd);
 	int files[] = { cg->f_limit, cg->f_memsw, cg->f_usage, cg->f_maxusage,
-			cg->f_oom, cg->f_pidsmax, cg->f_user, cg->f_sys, cg->f_procs,
+			cg->f_oom, cg->f_pidsmax, cg->f_user, cg->f_sys,
 			cg->f_tcp_limit, cg->f_tcp_fail, cg->f_tcp_max };
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
 		if (files[i] >= 0)
@@ -669,7 +668,7 @@ static int read_cpu_v2(struct sbx_cgroup *cg, uint64_t *cpu, uint64_t *user, uin
 
 int cg_prepare(struct sbx_cgroup *cg, const struct sbx_limits *limits,
 	       struct cg_baseline *base, int join_fds[CG_MAX_JOIN], int *njoin,
-	       int *v2_dirfd, char *err, size_t errlen)
+	       int *v2_dirfd, pid_t keep, char *err, size_t errlen)
 {
 	char v[32];
 	const char *step;
@@ -677,8 +676,8 @@ int cg_prepare(struct sbx_cgroup *cg, const struct sbx_limits *limits,
 	memset(base, 0, sizeof *base);
 	*njoin = 0;
 	*v2_dirfd = -1;
-	/* A slot is reused only once it is empty. */
-	if (cg_kill_all(cg, err, errlen) < 0)
+	/* A slot is reused only once it is empty (but for its box's init). */
+	if (cg_kill_all(cg, keep, err, errlen) < 0)
 		return -1;
 	if (cg->mode == SBX_CGROUP_V1) {
 		uint64_t usage = 0;
@@ -782,18 +781,25 @@ int64_t cg_cpu_ns(struct sbx_cgroup *cg, const struct cg_baseline *base)
 	return cpu >= base->cpu_ns ? (int64_t)(cpu - base->cpu_ns) : 0;
 }
 
-/* Members of a cgroup: calls fn for each pid; returns how many, or -1. */
-static int for_each_pid(int dir, int fd, void (*fn)(pid_t))
+/*
+ * Members of a cgroup: calls fn for each pid but keep (a box's init; 0:
+ * none); returns how many, or -1.  cgroup.procs is opened for each read:
+ * v1 keeps the list it gave an open file and serves it again to the next
+ * read of that file for as long as reads come within a second of each
+ * other, so a file kept open would go on listing a process killed and
+ * reaped since (seen as "1 process still present" for a box init killed
+ * a moment before).
+ */
+static int for_each_pid(int dir, void (*fn)(pid_t), pid_t keep)
 {
 	char buf[65536];
 	int n = 0;
-	ssize_t len = fd >= 0 ? read_fd(fd, buf, sizeof buf)
-			      : read_at(dir, "cgroup.procs", buf, sizeof buf);
+	ssize_t len = read_at(dir, "cgroup.procs", buf, sizeof buf);
 	if (len < 0)
 		return -1;
 	for (char *p = buf; *p;) {
 		pid_t pid = (pid_t)strtol(p, &p, 10);
-		if (pid > 0) {
+		if (pid > 0 && pid != keep) {
 			n++;
 			if (fn)
 				fn(pid);
@@ -802,6 +808,13 @@ static int for_each_pid(int dir, int fd, void (*fn)(pid_t))
 			p++;
 	}
 	return n;
+}
+
+static _Thread_local pid_t last_pid;
+
+static void note_pid(pid_t pid)
+{
+	last_pid = pid;
 }
 
 static void kill_pid(pid_t pid)
@@ -849,16 +862,16 @@ bool cg_tcp_over(struct sbx_cgroup *cg)
 	return read_u64_fd(cg->f_tcp_max, &peak) == 0 && peak + slack >= cg->tcp_limit;
 }
 
-int cg_kill_all(struct sbx_cgroup *cg, char *err, size_t errlen)
+int cg_kill_all(struct sbx_cgroup *cg, pid_t keep, char *err, size_t errlen)
 {
 	int dir = cg->mode == SBX_CGROUP_V1 ? cg->dir[C_PIDS] : cg->dir[0];
 	uint64_t until = now_ms() + EMPTY_WAIT_MS;
-	int fd = cg->mode == SBX_CGROUP_V1 ? cg->f_procs : -1;
-	int n = for_each_pid(dir, fd, NULL);
+	int n = for_each_pid(dir, NULL, keep);
 
 	if (n == 0)
 		return 0; /* the common case: nothing left */
-	if (cg->mode == SBX_CGROUP_V2 && sbx_write_file(dir, "cgroup.kill", "1") == 0) {
+	if (cg->mode == SBX_CGROUP_V2 && !keep &&
+	    sbx_write_file(dir, "cgroup.kill", "1") == 0) {
 		/* the kernel kills every member, forks racing with it included */
 	} else if (cg->mode == SBX_CGROUP_V1 && cg->dir[C_FREEZER] >= 0) {
 		/* Frozen processes cannot fork: kill them all, then thaw so the
@@ -866,17 +879,23 @@ int cg_kill_all(struct sbx_cgroup *cg, char *err, size_t errlen)
 		int fz = cg->dir[C_FREEZER];
 		if (sbx_write_file(fz, "freezer.state", "FROZEN") == 0)
 			wait_frozen(fz, "freezer.state", "FROZEN", until);
-		for_each_pid(fz, -1, kill_pid);
+		for_each_pid(fz, kill_pid, keep);
 		sbx_write_file(fz, "freezer.state", "THAWED");
 	}
 	/* Until empty: kill whatever is (still or newly) listed. */
-	while ((n = for_each_pid(dir, fd, kill_pid)) > 0 && now_ms() < until) {
+	while ((n = for_each_pid(dir, kill_pid, keep)) > 0 && now_ms() < until) {
 		struct timespec ts = { 0, 500000 };
 		nanosleep(&ts, NULL);
 	}
 	if (n != 0) {
-		sbx_set_error(err, errlen, "cgroup %s: %d processes still present after %d ms",
-			cg->name, n, EMPTY_WAIT_MS);
+		last_pid = 0;
+		for_each_pid(dir, note_pid, keep);
+		char path[64], st[160] = "";
+		snprintf(path, sizeof path, "/proc/%d/stat", (int)last_pid);
+		read_at(AT_FDCWD, path, st, sizeof st);
+		st[strcspn(st, "\n")] = '\0';
+		sbx_set_error(err, errlen, "cgroup %s: %d processes still present after %d ms "
+			"(one: %s)", cg->name, n, EMPTY_WAIT_MS, st[0] ? st : "gone");
 		return -1;
 	}
 	return 0;
@@ -884,7 +903,7 @@ int cg_kill_all(struct sbx_cgroup *cg, char *err, size_t errlen)
 
 int sbx_cgroup_kill(struct sbx_cgroup *cg, char *err, size_t errlen)
 {
-	return cg ? cg_kill_all(cg, err, errlen) : 0;
+	return cg ? cg_kill_all(cg, 0, err, errlen) : 0;
 }
 
 void cg_collect(struct sbx_cgroup *cg, const struct cg_baseline *base,

@@ -24,7 +24,7 @@ struct cg_baseline {
    CLONE_INTO_CGROUP (v2), are returned. */
 int cg_prepare(struct sbx_cgroup *cg, const struct sbx_limits *limits,
 	       struct cg_baseline *base, int join_fds[CG_MAX_JOIN], int *njoin,
-	       int *v2_dirfd, char *err, size_t errlen);
+	       int *v2_dirfd, pid_t keep, char *err, size_t errlen);
 bool cg_has_memory(const struct sbx_cgroup *cg);
 /* CPU time of the whole tree since the baseline, in ns; -1 if unknown. */
 int64_t cg_cpu_ns(struct sbx_cgroup *cg, const struct cg_baseline *base);
@@ -33,9 +33,10 @@ int64_t cg_cpu_ns(struct sbx_cgroup *cg, const struct cg_baseline *base);
    sender).  cg_tcp_over: the run tried to pass its TCP limit. */
 bool cg_watch_tcp(const struct sbx_cgroup *cg);
 bool cg_tcp_over(struct sbx_cgroup *cg);
-/* Kill every process in the cgroup and wait until it is empty.  -1 if it
-   could not be emptied (logged by the caller). */
-int cg_kill_all(struct sbx_cgroup *cg, char *err, size_t errlen);
+/* Kill every process in the cgroup but keep (a box's init; 0: none) and
+   wait until none other is left.  -1 if it could not be emptied (logged
+   by the caller). */
+int cg_kill_all(struct sbx_cgroup *cg, pid_t keep, char *err, size_t errlen);
 /* After the run: OOM kills, peak memory, user/system time. */
 struct cg_usage {
 	bool oom;

@@ -718,7 +718,7 @@ static int drain(struct run *r)
 	   has killed and reaped all of it before it answered. */
 	if (!r->box) {
 		kill(-r->pid, SIGKILL);
-		if (r->cg && cg_kill_all(r->cg, NULL, 0) < 0)
+		if (r->cg && cg_kill_all(r->cg, 0, NULL, 0) < 0)
 			r->res->leftovers = true;
 	}
 	close_fd(&r->in[1]);
@@ -1091,7 +1091,7 @@ int sbx_box_create(struct sbx_box **out, const struct sbx_spec *tmpl,
 		goto fail;
 	}
 	if (r.cg && cg_prepare(r.cg, &no_limits, &r.cg_base, r.join_fds, &r.njoin,
-			       &r.cg_dirfd, err, errlen) < 0)
+			       &r.cg_dirfd, 0, err, errlen) < 0)
 		goto fail_quiet;
 	r.plan = (struct child_plan){
 		.stdin_fd = null_fd, .stdout_fd = null_fd, .stderr_fd = null_fd,
@@ -1195,15 +1195,48 @@ pid_t sbx_box_pid(const struct sbx_box *box)
 	return box->pid;
 }
 
+void sbx_box_fds(const struct sbx_box *box, int *sock, int *pidfd)
+{
+	*sock = box->sock;
+	*pidfd = box->pidfd;
+}
+
+int sbx_box_attach(struct sbx_box **out, int sock, int pidfd, pid_t init,
+		   struct sbx_cgroup *cg, unsigned namespaces)
+{
+	struct sbx_box *box = calloc(1, sizeof *box);
+
+	*out = box;
+	if (!box) {
+		close(sock);
+		close(pidfd);
+		return -1;
+	}
+	box->sock = sock;
+	box->pidfd = pidfd;
+	box->pid = init;
+	box->cg = cg;
+	box->ns = namespaces;
+	return 0;
+}
+
+void sbx_box_release(struct sbx_box *box)
+{
+	if (!box)
+		return;
+	close(box->pidfd);
+	close(box->sock);
+	free(box);
+}
+
 void sbx_box_destroy(struct sbx_box *box)
 {
-	int status;
-
 	if (!box)
 		return;
 	/* Everything in the box dies with its init (a PID namespace). */
 	syscall(SYS_pidfd_send_signal, box->pidfd, SIGKILL, NULL, 0);
-	while (wait4(box->pid, &status, __WALL, NULL) < 0 && errno == EINTR)
+	siginfo_t si;
+	while (waitid(P_PIDFD, (id_t)box->pidfd, &si, WEXITED | __WALL) < 0 && errno == EINTR)
 		;
 	close(box->pidfd);
 	close(box->sock);
@@ -1405,7 +1438,8 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 	if (r.box && cg_limits.processes)
 		cg_limits.processes++;
 	if (r.cg && cg_prepare(r.cg, &cg_limits, &r.cg_base, r.join_fds,
-			       &r.njoin, &r.cg_dirfd, errbuf, errlen) < 0) {
+			       &r.njoin, &r.cg_dirfd, r.box ? r.box->pid : 0,
+			       errbuf, errlen) < 0) {
 		run_cleanup(&r);
 		restore_sigpipe(&pipe_set, &old_mask, pipe_was_pending);
 		sbx_result_free(res);

@@ -185,6 +185,20 @@ bool sbx_box_alive(struct sbx_box *box);
 pid_t sbx_box_pid(const struct sbx_box *box);
 /* Kill its init (everything in it dies with it) and free it. */
 void sbx_box_destroy(struct sbx_box *box);
+/*
+ * Sharing a box with other processes (runboxd's master makes the boxes, its
+ * workers run in them): the maker hands out copies of the box's socket and
+ * pidfd (sbx_box_fds; e.g. by SCM_RIGHTS); the receiver makes its handle
+ * with sbx_box_attach (it owns the fds from then on, also on failure: -1
+ * only when out of memory), giving the init's pid and the cgroup and
+ * namespaces the box was made with, and lets go of it with
+ * sbx_box_release, which leaves the init running.  Only the maker may
+ * sbx_box_destroy (it reaps the init).
+ */
+void sbx_box_fds(const struct sbx_box *box, int *sock, int *pidfd);
+int sbx_box_attach(struct sbx_box **box, int sock, int pidfd, pid_t init,
+		   struct sbx_cgroup *cg, unsigned namespaces);
+void sbx_box_release(struct sbx_box *box);
 
 struct sbx_spec {
 	/* Run in this box (see above): its namespaces, root, cgroup and

@@ -16,6 +16,8 @@
 #include "service/languages.h"
 #include "service/pool.h"
 #include "service/quota.h"
+
+struct box_keeper;
 #include "service/settings.h"
 
 /* What a worker knows: config, languages, slots and their work roots. */
@@ -30,6 +32,9 @@ struct service {
 	struct auth auth;
 	struct metrics *metrics;    /* shared by all processes */
 	struct quota *quota;        /* per-token rates and runs, shared too */
+	struct box_keeper *boxes;   /* the master's: the slots' boxes
+				       (slotbox.h), or NULL where runs build
+				       their own isolation */
 	/* Re-read config, languages and tokens (SIGHUP): 0 when the new
 	   ones are in force, -1 (logged) when the old ones stay. */
 	int (*reload)(struct service *svc);

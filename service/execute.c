@@ -18,6 +18,7 @@
 #include "service/execute.h"
 #include "service/jsonx.h"
 #include "service/log.h"
+#include "service/slotbox.h"
 #include "service/utf8.h"
 #include "service/workdir.h"
 
@@ -306,12 +307,17 @@ static int run_step(char **argv, char **env, const struct workdir *wd,
 	struct sbx_spec spec;
 
 	exec_isolation(&spec, cfg, lang, slot);
+	/* The run's own tmpfs (work dir, /tmp, /dev/shm), when it has one,
+	   goes to the slot's box for this isolation: a fork in there. */
+	if (wd->on_tmpfs) {
+		spec.workfs_fd_plus1 = wd->mnt_fd + 1;
+		if (slot->boxes &&
+		    slot_box_get(slot->boxes, slot, lang, &spec, &spec.box, err, errlen) < 0)
+			return -1;
+	}
 	spec.argv = argv;
 	spec.envp = env;
 	spec.cwd = wd->path;
-	/* The run's own tmpfs (work dir, /tmp, /dev/shm), when it has one. */
-	if (wd->on_tmpfs)
-		spec.workfs_fd_plus1 = wd->mnt_fd + 1;
 	spec.stdin_data = in;
 	spec.stdin_len = in_len;
 	spec.limits = *limits;

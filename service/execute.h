@@ -13,6 +13,8 @@
 #include "service/request.h"
 #include "service/settings.h"
 
+struct box_client;
+
 /* One execution slot: who runs the program and where its work dirs live. */
 struct slot {
 	unsigned index;
@@ -21,6 +23,9 @@ struct slot {
 	int root_fd;          /* the slot's work root, O_DIRECTORY */
 	struct sbx_cgroup *cgroup; /* NULL without cgroups */
 	int netns_fd;         /* the slot's network namespace, or -1 */
+	struct box_client *boxes; /* this worker's way to the slots' boxes
+				     (slotbox.h); NULL: runs build their
+				     own isolation (the master, userns) */
 	char root_path[1024];
 };
 

@@ -35,6 +35,8 @@
 #include "service/log.h"
 #include "service/quota.h"
 #include "service/server.h"
+#include "service/slotbox.h"
+#include "service/slotbox.h"
 
 static void usage(FILE *f)
 {
@@ -346,8 +348,12 @@ static int reload(struct service *svc)
 	held[nheld++] = slot;
 	while (nheld < LANGUAGES_PROBE_THREADS && pool_acquire(svc->pool, 0, &slot) == 0)
 		held[nheld++] = slot;
-	for (size_t i = 0; i < nheld; i++)
+	for (size_t i = 0; i < nheld; i++) {
 		probe_slots[i] = &svc->slots[held[i]];
+		/* The version commands run as runs did before boxes: their
+		   set-up empties the slot's cgroup, the box's init with it. */
+		box_keeper_drop(svc->boxes, held[i]);
+	}
 	body = languages_body(&langs, &cfg, probe_slots, nheld, err, sizeof err);
 	for (size_t i = 0; i < nheld; i++)
 		pool_release(svc->pool, held[i]);
@@ -575,6 +581,14 @@ int main(int argc, char **argv)
 		log_msg(LOG_ERR, "%s", err);
 		return 1;
 	}
+	/* A long-lived box per slot where runs have a file system of their
+	   own to hand one (as root, with namespaces): made by the master on
+	   a worker's first request for the slot, and kept. */
+	if (svc.cfg.namespaces && !svc.cfg.userns && !svc.cfg.weaker &&
+	    !(svc.boxes = box_keeper_create(svc.metrics))) {
+		log_msg(LOG_ERR, "cannot set up the slots' boxes: %s", strerror(errno));
+		return 1;
+	}
 	svc.started = time(NULL);
 	svc.isolation_note = isolation;
 	svc.reload = reload;
@@ -600,6 +614,7 @@ int main(int argc, char **argv)
 	if (svc.cfg.listen && (svc.cfg.listen[0] == '/' || svc.cfg.listen[0] == '.'))
 		unlink(svc.cfg.listen);
 	ids_release(&ids);
+	box_keeper_destroy(svc.boxes);
 	pool_destroy(svc.pool);
 	metrics_destroy(svc.metrics);
 	auth_free(&svc.auth);

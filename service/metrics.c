@@ -34,6 +34,7 @@ struct metrics {
 	int64_t waiting;
 	uint64_t rejected[REJECT_COUNT];
 	uint64_t worker_restarts;
+	uint64_t box_rebuilds;
 	uint64_t cleanup_failures;
 	uint64_t abandoned_tests;
 };
@@ -120,6 +121,12 @@ void metrics_worker_restart(struct metrics *m)
 {
 	if (m)
 		add(&m->worker_restarts, 1);
+}
+
+void metrics_box_rebuild(struct metrics *m)
+{
+	if (m)
+		add(&m->box_rebuilds, 1);
 }
 
 void metrics_cleanup_failure(struct metrics *m)
@@ -238,10 +245,13 @@ char *metrics_render(const struct metrics *m, const struct languages *langs,
 		"runbox_cleanup_failures_total %llu\n"
 		"# HELP runbox_abandoned_tests_total Judge tests not run because the client "
 		"had gone away.\n# TYPE runbox_abandoned_tests_total counter\n"
-		"runbox_abandoned_tests_total %llu\n",
+		"runbox_abandoned_tests_total %llu\n"
+		"# HELP runbox_box_rebuilds_total Slot boxes found dead or unfit and made "
+		"again.\n# TYPE runbox_box_rebuilds_total counter\nrunbox_box_rebuilds_total %llu\n",
 	    (unsigned long long)get(&m->worker_restarts),
 	    (unsigned long long)get(&m->cleanup_failures),
-	    (unsigned long long)get(&m->abandoned_tests));
+	    (unsigned long long)get(&m->abandoned_tests),
+	    (unsigned long long)get(&m->box_rebuilds));
 	if (t.failed) {
 		free(t.s);
 		return NULL;

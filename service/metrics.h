@@ -30,6 +30,8 @@ unsigned metrics_waiting_now(const struct metrics *m);
 enum metrics_reject { REJECT_BUSY, REJECT_UNAUTHORIZED, REJECT_INVALID, REJECT_RATE, REJECT_COUNT };
 void metrics_reject(struct metrics *m, enum metrics_reject why);
 void metrics_worker_restart(struct metrics *m);
+/* A slot's box was found dead (or unfit) and made again. */
+void metrics_box_rebuild(struct metrics *m);
 void metrics_cleanup_failure(struct metrics *m);
 /* n judge tests were not run: the client had gone away. */
 void metrics_abandoned_tests(struct metrics *m, uint64_t n);

@@ -53,6 +53,7 @@
 #include "service/log.h"
 #include "service/runner.h"
 #include "service/server.h"
+#include "service/slotbox.h"
 #include "service/workdir.h"
 
 #define MAX_WORKERS (CONFIG_MAX_SLOTS + 4096)
@@ -63,6 +64,7 @@ struct worker {
 	time_t started;
 	bool retiring; /* asked to finish and go after a reload */
 	bool runner;   /* a job runner (runner.c), not a request worker */
+	int box_ch;    /* the master's end of its box channel (slotbox.h), or -1 */
 };
 
 static volatile sig_atomic_t worker_stop;
@@ -495,14 +497,48 @@ _Noreturn static void worker_main(struct service *svc, int listen_fd)
 
 /* ---- master --------------------------------------------------------- */
 
-static int spawn_worker(struct service *svc, int listen_fd, struct worker *w,
-			const sigset_t *master_mask, int sfd)
+/* In a new worker: its way to the slots' boxes, and none of the master's
+   ends of the other workers' channels. */
+static void worker_boxes(struct service *svc, int ch, const struct worker *workers,
+			 unsigned nworkers)
 {
-	pid_t pid = fork();
-	if (pid < 0)
+	struct box_client *c;
+
+	for (unsigned i = 0; i < nworkers; i++)
+		if (workers[i].box_ch >= 0)
+			close(workers[i].box_ch);
+	if (ch < 0)
+		return;
+	if (!(c = box_client_create(ch))) {
+		log_msg(LOG_ERR, "worker: out of memory");
+		_exit(1);
+	}
+	for (unsigned i = 0; i < svc->cfg.slots; i++)
+		svc->slots[i].boxes = c;
+}
+
+static int spawn_worker(struct service *svc, int listen_fd, struct worker *workers,
+			unsigned nworkers, struct worker *w, const sigset_t *master_mask,
+			int sfd)
+{
+	int mine = -1, theirs = -1;
+
+	w->box_ch = -1;
+	if (svc->boxes && box_channel(&mine, &theirs) < 0)
 		return -1;
+	pid_t pid = fork();
+	if (pid < 0) {
+		if (mine >= 0) {
+			close(mine);
+			close(theirs);
+		}
+		return -1;
+	}
 	if (pid == 0) {
 		close(sfd);
+		if (mine >= 0)
+			close(mine);
+		worker_boxes(svc, theirs, workers, nworkers);
 		sigprocmask(SIG_SETMASK, master_mask, NULL);
 		if (w->runner) {
 			close(listen_fd);
@@ -510,6 +546,9 @@ static int spawn_worker(struct service *svc, int listen_fd, struct worker *w,
 		}
 		worker_main(svc, listen_fd);
 	}
+	if (theirs >= 0)
+		close(theirs);
+	w->box_ch = mine;
 	w->pid = pid;
 	w->started = time(NULL);
 	w->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -517,6 +556,9 @@ static int spawn_worker(struct service *svc, int listen_fd, struct worker *w,
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		w->pid = 0;
+		if (w->box_ch >= 0)
+			close(w->box_ch);
+		w->box_ch = -1;
 		return -1;
 	}
 	return 0;
@@ -529,6 +571,9 @@ static void reclaim_slot(unsigned index, void *arg)
 	char err[256];
 
 	log_msg(LOG_WARNING, "slot %u: its worker died during a run; cleaning up", index);
+	/* Its box held the run: it goes with it, and the next run of the
+	   slot gets a new one. */
+	box_keeper_drop(svc->boxes, index);
 	if (sbx_cgroup_kill(svc->slots[index].cgroup, err, sizeof err) < 0)
 		log_msg(LOG_ERR, "slot %u: %s", index, err);
 	if (slot_clear(&svc->slots[index], err, sizeof err) < 0)
@@ -555,6 +600,9 @@ static void reap_worker(struct service *svc, struct worker *w, bool quiet)
 		;
 	close(w->pidfd);
 	w->pidfd = -1;
+	if (w->box_ch >= 0)
+		close(w->box_ch);
+	w->box_ch = -1;
 	pool_reclaim(svc->pool, w->pid, reclaim_slot, svc);
 	quota_reap(svc->quota, w->pid);
 	if (w->runner && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
@@ -580,12 +628,18 @@ int server_run(struct service *svc, int listen_fd, unsigned nworkers)
 	nworkers += (unsigned)svc->cfg.jobs_runners;
 	if (nworkers > MAX_WORKERS)
 		nworkers = MAX_WORKERS;
-	for (unsigned i = 0; i < nworkers; i++)
+	for (unsigned i = 0; i < nworkers; i++) {
 		workers[i].runner = i >= nworkers - (unsigned)svc->cfg.jobs_runners;
+		workers[i].box_ch = -1;
+	}
 	/* Jobs left running by the last runboxd were perhaps half run. */
 	if (runner_interrupted(svc, 0) < 0)
 		return 1;
-	pfd = calloc(nworkers + 1, sizeof *pfd);
+	/* Polled: each worker's pidfd, its box channel, each slot's box's
+	   pidfd, the signalfd. */
+	unsigned nslots = pool_size(svc->pool);
+	unsigned at_ch = nworkers, at_box = 2 * nworkers, at_sig = 2 * nworkers + nslots;
+	pfd = calloc(at_sig + 1, sizeof *pfd);
 	if (!pfd)
 		return 1;
 	sigemptyset(&stop_set);
@@ -601,7 +655,7 @@ int server_run(struct service *svc, int listen_fd, unsigned nworkers)
 	}
 
 	for (unsigned i = 0; i < nworkers; i++)
-		if (spawn_worker(svc, listen_fd, &workers[i], &old, sfd) < 0)
+		if (spawn_worker(svc, listen_fd, workers, nworkers, &workers[i], &old, sfd) < 0)
 			log_msg(LOG_ERR, "cannot start a worker: %s", strerror(errno));
 	log_msg(LOG_INFO, "runboxd %s: %u slots, %u workers, %llu job runners, ready",
 		PACKAGE_VERSION, pool_size(svc->pool), nworkers - (unsigned)svc->cfg.jobs_runners,
@@ -612,13 +666,19 @@ int server_run(struct service *svc, int listen_fd, unsigned nworkers)
 		for (unsigned i = 0; i < nworkers; i++) {
 			pfd[i].fd = workers[i].pid ? workers[i].pidfd : -1;
 			pfd[i].events = POLLIN;
+			pfd[at_ch + i].fd = workers[i].pid ? workers[i].box_ch : -1;
+			pfd[at_ch + i].events = POLLIN;
 			alive += workers[i].pid != 0;
 		}
 		if (stopping && !alive)
 			break;
-		pfd[nworkers].fd = sfd;
-		pfd[nworkers].events = POLLIN;
-		int rc = poll(pfd, nworkers + 1, stopping ? 100 : 1000);
+		for (unsigned i = 0; i < nslots; i++) {
+			pfd[at_box + i].fd = box_keeper_pidfd(svc->boxes, i);
+			pfd[at_box + i].events = POLLIN;
+		}
+		pfd[at_sig].fd = sfd;
+		pfd[at_sig].events = POLLIN;
+		int rc = poll(pfd, at_sig + 1, stopping ? 100 : 1000);
 		if (rc < 0 && errno != EINTR) {
 			log_msg(LOG_ERR, "poll: %s", strerror(errno));
 			break;
@@ -631,7 +691,20 @@ int server_run(struct service *svc, int listen_fd, unsigned nworkers)
 						kill(workers[i].pid, SIGKILL);
 			}
 		}
-		if (rc > 0 && pfd[nworkers].revents) {
+		/* Boxes: a dead init is reaped at once; requests answered. */
+		for (unsigned i = 0; rc > 0 && i < nslots; i++)
+			if (pfd[at_box + i].fd >= 0 && pfd[at_box + i].revents)
+				box_keeper_died(svc->boxes, i);
+		for (unsigned i = 0; rc > 0 && i < nworkers; i++)
+			if (pfd[at_ch + i].fd >= 0 && pfd[at_ch + i].revents &&
+			    box_keeper_serve(svc->boxes, workers[i].box_ch, &svc->cfg,
+					     &svc->langs, svc->slots, nslots) < 0) {
+				/* The worker is gone (its pidfd says so too)
+				   or sent nonsense: it asks no more. */
+				close(workers[i].box_ch);
+				workers[i].box_ch = -1;
+			}
+		if (rc > 0 && pfd[at_sig].revents) {
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof si) == sizeof si && !stopping &&
 			    si.ssi_signo == SIGHUP) {
@@ -667,12 +740,13 @@ int server_run(struct service *svc, int listen_fd, unsigned nworkers)
 				struct timespec pause = { 0, 200 * 1000000L };
 				nanosleep(&pause, NULL);
 			}
-			if (spawn_worker(svc, listen_fd, &workers[i], &old, sfd) < 0)
+			if (spawn_worker(svc, listen_fd, workers, nworkers, &workers[i], &old, sfd) < 0)
 				log_msg(LOG_ERR, "cannot restart a worker: %s", strerror(errno));
 		}
 	}
 	for (unsigned i = 0; i < pool_size(svc->pool); i++) {
 		char err[256];
+		box_keeper_drop(svc->boxes, i);
 		if (slot_clear(&svc->slots[i], err, sizeof err) < 0)
 			log_msg(LOG_ERR, "slot %u: cleanup failed: %s", i, err);
 	}

@@ -1032,6 +1032,57 @@ def nothing_names_the_host_paths():
     return "ok: %s clean" % ", ".join(sorted(texts))
 
 
+def box_rebuilds():
+    status, _, data = svc.request("GET", "/metrics")
+    eq(status, 200, "GET /metrics")
+    text = data.decode() if isinstance(data, bytes) else str(data)
+    for line in text.splitlines():
+        if line.startswith("runbox_box_rebuilds_total "):
+            return int(line.split()[1])
+    fail("no runbox_box_rebuilds_total in /metrics")
+
+
+def box_inits():
+    """The slots' box inits: processes named runbox-init whose parent is
+    our master (it makes and reaps them)."""
+    master = svc.master_pid()
+    return sorted(pid for pid, st in harness.processes().items()
+                  if st[0] == "runbox-init" and st[2] == master)
+
+
+@case
+def killed_box_init_is_rebuilt():
+    """A run is a fork in its slot's long-lived box.  Every box init killed
+    from outside (SIGKILL), the next runs are still correct and isolated
+    (their own pid namespace, /box, the slot's uid), the inits are new
+    processes, and /metrics counts the rebuilds."""
+    probe = sh_prog("echo pid=$$; pwd; id -u; ls /proc | grep -c '^[0-9]'\n")
+    body = run(probe)
+    expect(body, "ok")
+    before = box_inits()
+    check(before, "no box init after a run")
+    rebuilt0 = box_rebuilds()
+    for pid in before:
+        os.kill(pid, signal.SIGKILL)
+    check(harness.wait_until(lambda: not set(before) & set(box_inits()), 5.0, 0.02),
+          "killed box inits still alive: %s" % (set(before) & set(box_inits())))
+    for i in range(4):
+        body = run(probe)
+        expect(body, "ok", "run %d after the kill" % i)
+        lines = body["stdout"].split()
+        eq(lines[1], "/box", "cwd after the kill")
+        check(int(lines[2]) in UIDS, "uid %s after the kill" % lines[2])
+        # In its own PID namespace: a small pid, only the box's processes.
+        check(int(lines[0].split("=")[1]) < 100, "pid %s after the kill" % lines[0])
+        check(int(lines[3]) <= 4, "%s processes visible after the kill" % lines[3])
+    after = box_inits()
+    check(after and not set(after) & set(before), "box inits now %s, killed %s"
+          % (after, before))
+    rebuilt = box_rebuilds() - rebuilt0
+    check(rebuilt >= 1, "runbox_box_rebuilds_total grew by %d" % rebuilt)
+    return "ok: %d inits killed, runs correct, %d rebuilds counted" % (len(before), rebuilt)
+
+
 @case
 def cgroup_names_nothing_of_the_host():
     """/proc/self/cgroup shows the run's cgroup namespace: every hierarchy
