@@ -133,20 +133,55 @@ def ancestors(pid, table=None):
     return out
 
 
+def _unnamed_unix_sockets(pid):
+    """Inodes of the unix sockets without an address in pid's network
+    namespace: socketpairs (a worker's box channel to the master)."""
+    out = set()
+    try:
+        with open("/proc/%d/net/unix" % pid) as f:
+            next(f)
+            for line in f:
+                cols = line.split()
+                if len(cols) == 7:
+                    out.add(cols[6])
+    except (OSError, StopIteration):
+        pass
+    return out
+
+
 def socket_count(pid):
-    """How many sockets pid holds open (0 when it is gone)."""
+    """How many sockets pid holds open (0 when it is gone), not counting
+    socketpairs (a worker's box channel to the master is one): the
+    listening socket and connections."""
     n = 0
     try:
         fds = os.listdir("/proc/%d/fd" % pid)
     except OSError:
         return 0
+    pairs = _unnamed_unix_sockets(pid)
     for fd in fds:
         try:
-            if os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("socket:"):
-                n += 1
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:[") and link[8:-1] not in pairs:
+            n += 1
+    return n
+
+
+def fd_targets(pid):
+    """{fd: link target} of pid's open files ({} when it is gone)."""
+    out = {}
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return out
+    for fd in fds:
+        try:
+            out[int(fd)] = os.readlink("/proc/%d/fd/%s" % (pid, fd))
         except OSError:
             pass
-    return n
+    return out
 
 
 def alive(pid):

@@ -1074,17 +1074,22 @@ def test_worker_killed_mid_run():
     problems = []
     try:
         def find_program():
-            workers = set(svc.worker_pids())
+            # The worker running it: the one holding the other end of the
+            # program's stdout pipe (the program itself runs in the slot's
+            # box, under the master, or under the worker without boxes).
+            workers = svc.worker_pids()
             table = harness.processes()
             for pid in harness.find_by_cmdline(marker, table):
-                # The worker may have a helper (a PID namespace's init)
-                # between it and the program.
-                up = [a for a in harness.ancestors(pid, table) if a in workers]
-                if up:
-                    return pid, up[0]
+                out = harness.fd_targets(pid).get(1, "")
+                if not out.startswith("pipe:"):
+                    continue
+                for w in workers:
+                    if out in harness.fd_targets(w).values():
+                        return pid, w
             return None
         found = harness.wait_until(find_program, 10.0, 0.02)
-        check(found, "the program of the request never appeared under a worker")
+        check(found, "the program of the request never appeared with a worker "
+              "holding its stdout")
         prog, worker = found
 
         def sleeps():
@@ -1093,8 +1098,8 @@ def test_worker_killed_mid_run():
                     if table[p][0] == "sleep"]
         check(harness.wait_until(lambda: len(sleeps()) == 2, 5.0, 0.02),
               "the program's two sleeps never started: %s" % sleeps())
-        # Everything the worker started for this run.
-        program_pids = harness.descendants(worker)
+        # Everything of this run.
+        program_pids = [prog] + harness.descendants(prog)
         os.kill(worker, signal.SIGKILL)
 
         t.join(30)
