@@ -823,13 +823,19 @@ def targets(s1, s3, progs):
     def verdict(ok):
         return "**met**" if ok else "**not met**"
 
-    out = ["Targets (issue 6), from this run:", ""]
-    full = find(s1, "+ own 64 MiB tmpfs (= what runboxd runs)")
+    out = ["Targets (issues 6 and 14), from this run:", ""]
+    full = find(s1, "the same in the slot's long-lived box (= what runboxd runs)")
     if full:
         out.append("- Sandbox with full isolation ≤ 1.5x bare per run of /bin/true: "
                    "%.2fx (%s ms vs %s ms) — %s." % (
                        full.tratio, ms(full.p50), ms(s1.rows[0].p50),
                        verdict(full.tratio <= 1.5)))
+        idle = find(s1, "the box, first run after 1 s idle")
+        if idle:
+            r = idle.p50 / full.p50
+            out.append("- The first run after 1 s idle within 1.3x of back-to-back runs: "
+                       "%.2fx (%s ms vs %s ms) — %s." % (
+                           r, ms(idle.p50), ms(full.p50), verdict(r <= 1.3)))
     true1 = find(s3, "POST run /bin/true, 1 conn")
     if true1 and true1.tratio:
         out.append("- End to end /bin/true, 1 connection, p50 ≤ 2x the bare spawn: "

@@ -19,8 +19,8 @@
  *		 [-l LABEL] -- ARGV...
  *	Throughput: WORKERS processes each start ARGV in a loop for SECONDS,
  *	bare (fork, execve, waitpid) or, with -s, through the sandbox exactly
- *	as runboxd runs a program (each worker its own uid and cgroup, every
- *	namespace, the minimal root, seccomp).
+ *	as runboxd runs a program (each worker its own uid, cgroup and box:
+ *	every namespace, the minimal root, seccomp; a 64 MiB tmpfs per run).
  *
  * Times are the wall time of one run as its caller sees it, from before the
  * fork to having the exit status in hand.  "CPU/run" is what the bench
@@ -184,6 +184,9 @@ struct row {
 				   any cgroup join */
 	uint64_t workfs_bytes;  /* K_SANDBOX: a work tmpfs of this size made
 				   and dropped per run, as runboxd does */
+	unsigned idle_ms;       /* runs after this long without any run of
+				   any row (a lone request), */
+	int every;              /* in one round of this many only */
 };
 
 /* The program every row starts (argv, and argv joined with spaces), and
@@ -631,7 +634,7 @@ static int per_run(int n, const char *oslo_script)
 		s.seccomp = true;
 		add_sandbox_row(rows, &nrows, "  + seccomp", s,
 				"+ PR_SET_NO_NEW_PRIVS, seccomp deny list");
-		add_sandbox_row(rows, &nrows, "  + own 64 MiB tmpfs (= what runboxd runs)", s,
+		add_sandbox_row(rows, &nrows, "  + own 64 MiB tmpfs (all of it built per run)", s,
 				"+ fsopen/fsconfig/fsmount a tmpfs per run (disk_bytes), work/tmp/shm in it, bound at cwd, /tmp, /dev/shm; dropped after");
 		rows[nrows - 1].workfs_bytes = 64u << 20;
 		if (cg) {
@@ -654,12 +657,21 @@ static int per_run(int n, const char *oslo_script)
 			box = NULL;
 		}
 		b.box = box;
-		add_sandbox_row(rows, &nrows, "  the same in the slot's long-lived box", b,
-				"a fork in a box made once (sbx_box_create: the namespaces, root and cgroup above); per run the run's 64 MiB tmpfs is handed over by SCM_RIGHTS and mounted at /box, /tmp, /dev/shm, a fresh IPC namespace, the box cleaned before the answer");
-		rows[nrows - 1].workfs_bytes = 64u << 20;
-		if (!box)
-			snprintf(rows[nrows - 1].skip, sizeof rows[nrows - 1].skip,
-				 "failed: no box");
+		for (int idle = 0; idle < 2; idle++) {
+			add_sandbox_row(rows, &nrows, idle ?
+					"  the box, first run after 1 s idle" :
+					"  the same in the slot's long-lived box (= what runboxd runs)", b,
+					idle ? "the row above, each run after 1 s without any run (one round in 25)" :
+					"a fork in a box made once (sbx_box_create: the namespaces, root and cgroup above); per run the run's 64 MiB tmpfs is handed over by SCM_RIGHTS and mounted at /box, /tmp, /dev/shm, a fresh IPC namespace, the box cleaned before the answer");
+			rows[nrows - 1].workfs_bytes = 64u << 20;
+			if (idle) {
+				rows[nrows - 1].idle_ms = 1000;
+				rows[nrows - 1].every = 25;
+			}
+			if (!box)
+				snprintf(rows[nrows - 1].skip, sizeof rows[nrows - 1].skip,
+					 "failed: no box");
+		}
 	}
 
 	/* Peers, as installed from Debian. */
@@ -722,7 +734,7 @@ static int per_run(int n, const char *oslo_script)
 	 * busy service.  Rotating them would spread the grace period over
 	 * whichever row happened to come first.
 	 */
-	double last_cg = 0;
+	double last_cg = 0, last_run = 0;
 	for (int round = -WARMUP_ROUNDS; round < n && !stopping; round++) {
 		int order[MAX_ROWS], k = 0, nplain = 0;
 		for (int i = 0; i < nrows; i++)
@@ -750,7 +762,15 @@ static int per_run(int n, const char *oslo_script)
 				if (quiet > 0)
 					usleep((useconds_t)quiet);
 			}
+			if (row->idle_ms) {
+				if (round < 0 || round % row->every)
+					continue;
+				double quiet = last_run + row->idle_ms * 1000.0 - now_us();
+				if (quiet > 0)
+					usleep((useconds_t)quiet);
+			}
 			double t = run_row(row, &cpu);
+			last_run = now_us();
 			if (row->spec.cgroup)
 				last_cg = now_us();
 			if (t < 0 || round < 0)
@@ -812,15 +832,35 @@ _Noreturn static void worker(struct worker_share *ws, double deadline, int go,
 			     char *const *argv, char *const *envp, const char *cwd,
 			     const struct sbx_spec *spec)
 {
-	char c;
+	struct sbx_box *box = NULL;
+	char c, err[256];
+
+	/* As runboxd: the worker's slot has a box, made once (by runboxd's
+	   master; here by the worker itself), and each run a fresh 64 MiB
+	   tmpfs handed to it. */
+	if (spec && sbx_box_create(&box, spec, err, sizeof err) < 0) {
+		snprintf(ws->failed, sizeof ws->failed, "failed: %.200s", err);
+		spec = NULL;
+		deadline = 0;
+	}
 	while (read(go, &c, 1) < 0 && errno == EINTR)
 		;
 	while (now_us() < deadline && !stopping) {
 		double t0 = now_us(), t;
 		if (spec) {
 			struct sbx_result res;
-			char err[256];
-			if (sbx_run(spec, &res, err, sizeof err) < 0) {
+			struct sbx_spec s = *spec;
+			struct workdir wd = { .fd = -1, .mnt_fd = -1 };
+			if (workdir_create_tmpfs(&wd, s.cwd, 64u << 20, s.uid, s.gid, err,
+						 sizeof err) < 0) {
+				snprintf(ws->failed, sizeof ws->failed, "failed: %.200s", err);
+				break;
+			}
+			s.workfs_fd_plus1 = wd.mnt_fd + 1;
+			s.box = box;
+			int rc = sbx_run(&s, &res, err, sizeof err);
+			workdir_remove(&wd, NULL, 0);
+			if (rc < 0) {
 				snprintf(ws->failed, sizeof ws->failed, "failed: %.200s", err);
 				break;
 			}
@@ -852,6 +892,7 @@ _Noreturn static void worker(struct worker_share *ws, double deadline, int go,
 		ws->runs++;
 	}
 	ws->end = now_us();
+	sbx_box_destroy(box);
 	_exit(0);
 }
 
@@ -882,6 +923,7 @@ static int throughput(double seconds, int workers, bool sandboxed, char *const *
 				cgs[w] = NULL;
 			specs[w] = full_spec(argv, envp, cwd ? cwd : site.dirs[3],
 					     (uid_t)(WORKER_UID_BASE + w), cgs[w]);
+			specs[w].box_dir = "/box";
 		}
 	}
 	size_t sz = share_size();
