@@ -254,6 +254,7 @@ _Noreturn void box_main(const struct child_plan *plan, int error_fd)
 		_exit(127);
 	}
 	rename_init(plan);
+	child_box_init_oom();
 	/* Ready: end-of-file on the creator's error pipe. */
 	close(error_fd);
 	syscall(SYS_close_range, 0U, (unsigned)sock - 1, 0U);

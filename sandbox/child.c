@@ -405,12 +405,41 @@ static int drop_capabilities(void)
 	return (int)syscall(SYS_capset, &hdr, data);
 }
 
+/*
+ * The OOM killer's first choice in the run's cgroup (and on the host): the
+ * program, never its init (a box's, or a run's PID namespace's), which is a
+ * copy of runboxd and may well be bigger than a program that forks small
+ * children.  Raising the score needs no privilege.  Written by root with
+ * CAP_SYS_RESOURCE it is also the program's floor (it cannot lower it
+ * again); without, the floor is its init's (0), never below the init.
+ */
+static void prefer_for_oom(void)
+{
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)write_all(fd, "1000", 4);
+		close(fd);
+	}
+}
+
+void child_box_init_oom(void)
+{
+	/* Only with CAP_SYS_RESOURCE (not every root has it): then the
+	   program cannot even bring itself level with its init. */
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)write_all(fd, "-1000", 5);
+		close(fd);
+	}
+}
+
 /* The program's side: everything from here on applies to it. */
 _Noreturn static void program(const struct child_plan *plan, struct child_plan *p,
 			      int error_fd)
 {
 	int step;
 
+	prefer_for_oom();
 	if (setup_signals() < 0)
 		fail(p, CHILD_STEP_SIGNALS, errno);
 	if (close_other_fds(error_fd) < 0)

@@ -203,6 +203,8 @@ struct child_plan {
 void rename_init(const struct child_plan *plan);
 /* A box's program after the init's fork: session, stdio, program(). */
 _Noreturn void child_box_program(const struct child_plan *plan);
+/* In the box's init: never the OOM killer's choice, where allowed. */
+void child_box_init_oom(void);
 /* A box's init: serve runs until the socket closes (box.c). */
 _Noreturn void box_main(const struct child_plan *plan, int error_fd);
 

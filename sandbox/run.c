@@ -866,6 +866,19 @@ static int box_reap(struct run *r, int *wstatus, struct rusage *ru)
 	return 0;
 }
 
+/* Did the box's init die (its socket closed)?  Waits a moment for its
+   exit to show on the pidfd: the socket closes a little before. */
+static bool box_init_died(const struct sbx_box *box)
+{
+	struct pollfd p = { .fd = box->pidfd, .events = POLLIN };
+	int rc;
+
+	do
+		rc = poll(&p, 1, 1000);
+	while (rc < 0 && errno == EINTR);
+	return rc == 1;
+}
+
 static int reap(struct run *r, int *wstatus, struct rusage *ru)
 {
 	if (r->box)
@@ -1543,8 +1556,18 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		goto fail_kill;
 	}
 	if (reap(&r, &wstatus, &ru) < 0) {
-		step = "wait4";
-		goto fail_kill;
+		if (!r.box || !box_init_died(r.box)) {
+			step = "wait4";
+			goto fail_kill;
+		}
+		/* The box's init died during the run (killed from outside,
+		   or the OOM killer's choice in the run's cgroup): everything
+		   in its PID namespace died with it, the program too. */
+		r.box->broken = true;
+		r.reaped = true;
+		r.box_clean = true;
+		wstatus = SIGKILL;
+		memset(&ru, 0, sizeof ru);
 	}
 	{
 		bool oom = false;

@@ -253,36 +253,43 @@ static json_t *root_json(struct service *svc)
 		"read_only", 1);
 }
 
+/* What every run gets, read off the spec the runs are given
+   (slot_isolation), so the description cannot drift from the policy. */
 static json_t *isolation_json(struct service *svc)
 {
+	static const struct { unsigned bit; const char *name; } ns_names[] = {
+		{ SBX_NS_PID, "pid" }, { SBX_NS_MNT, "mount" }, { SBX_NS_NET, "network" },
+		{ SBX_NS_IPC, "ipc" }, { SBX_NS_UTS, "uts" }, { SBX_NS_MNT, "cgroup" },
+		{ SBX_NS_USER, "user" },
+	};
 	const struct config *c = &svc->cfg;
-	json_t *ns = json_array(), *root = json_null();
+	struct sbx_spec spec;
+	json_t *ns = json_array();
 
-	if (c->namespaces) {
-		static const char *const names[] = { "pid", "mount", "network", "ipc", "uts",
-						     "cgroup" };
-		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-			json_array_append_new(ns, json_string(names[i]));
-		json_decref(root);
-		root = root_json(svc);
-	}
+	slot_isolation(&spec, c, NULL, &svc->slots[0]);
+	for (size_t i = 0; i < sizeof ns_names / sizeof ns_names[0]; i++)
+		if (spec.namespaces & ns_names[i].bit)
+			json_array_append_new(ns, json_string(ns_names[i].name));
 	/* hidden_paths: nothing is hidden any more, everything is unless
 	   allowed (root); kept, empty, for clients that read it. */
-	return json_pack("{s:{s:b, s:b, s:I, s:I, s:b}, s:o, s:s, s:b, s:b, s:[], s:i, s:o, s:s, s:b}",
-		"identity", "own_uid_per_slot", !c->weaker && !c->userns,
-		"user_namespace", c->userns,
+	return json_pack("{s:{s:b, s:b, s:I, s:I, s:b}, s:o, s:s, s:b, s:b, s:[], s:i, s:o, s:s, s:b, s:s}",
+		"identity", "own_uid_per_slot", spec.set_ids,
+		"user_namespace", (spec.namespaces & SBX_NS_USER) != 0,
 		"uid_first", (json_int_t)c->uid_base,
 		"uid_last", (json_int_t)(c->uid_base + c->slots - 1),
 		"no_supplementary_groups", 1,
 		"namespaces", ns,
 		"resource_control", svc->isolation_note ? svc->isolation_note : "rlimits only",
-		"seccomp", c->seccomp && !sbx_seccomp_status(),
-		"no_new_privs", c->seccomp,
+		"seccomp", spec.seccomp && !sbx_seccomp_status(),
+		"no_new_privs", spec.seccomp,
 		"hidden_paths",
 		"hidden_paths_count", 0,
-		"root", root,
-		"network", c->namespaces ? "loopback only (per-language opt-in)" : "host",
-		"weaker", c->weaker);
+		"root", spec.namespaces & SBX_NS_MNT ? root_json(svc) : json_null(),
+		"network", spec.namespaces & SBX_NS_NET ?
+			"loopback only (per-language opt-in)" : "host",
+		"weaker", c->weaker,
+		"box", svc->boxes ? "one long-lived box per slot: a run is a fork in it" :
+			"built for each run");
 }
 
 static void handle_health(struct service *svc, struct http_response *resp)

@@ -18,128 +18,10 @@
 #include "service/execute.h"
 #include "service/jsonx.h"
 #include "service/log.h"
+#include "service/slot.h"
 #include "service/slotbox.h"
 #include "service/utf8.h"
 #include "service/workdir.h"
-
-/*
- * The slot's work root: <work_root>/slot-<n>, owned by root, mode 0711 so
- * that the slot's uid can reach its own run directory (0700, its own) but
- * list nothing.  Created without following links.
- */
-int slot_open(struct slot *slot, unsigned index, const struct config *cfg,
-	      char *err, size_t errlen)
-{
-	char name[32];
-	int top;
-	struct stat st;
-
-	memset(slot, 0, sizeof *slot);
-	slot->root_fd = -1;
-	slot->netns_fd = -1;
-	slot->index = index;
-	slot->uid = cfg->uid_base + index;
-	slot->gid = cfg->gid_base + index;
-	snprintf(name, sizeof name, "slot-%u", index);
-	if ((size_t)snprintf(slot->root_path, sizeof slot->root_path, "%s/%s",
-			     cfg->work_root, name) >= sizeof slot->root_path) {
-		snprintf(err, errlen, "work_root is too long");
-		return -1;
-	}
-	top = open(cfg->work_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (top < 0) {
-		snprintf(err, errlen, "work root %s: %s", cfg->work_root, strerror(errno));
-		return -1;
-	}
-	if (mkdirat(top, name, 0711) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "mkdir %s: %s", slot->root_path, strerror(errno));
-		close(top);
-		return -1;
-	}
-	slot->root_fd = openat(top, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	close(top);
-	if (slot->root_fd < 0) {
-		snprintf(err, errlen, "open %s: %s", slot->root_path, strerror(errno));
-		return -1;
-	}
-	if (fstat(slot->root_fd, &st) < 0 || st.st_uid != geteuid() ||
-	    fchmod(slot->root_fd, 0711) < 0) {
-		snprintf(err, errlen, "%s must be a directory owned by runboxd's user",
-			 slot->root_path);
-		slot_close(slot);
-		return -1;
-	}
-	return 0;
-}
-
-void slot_close(struct slot *slot)
-{
-	if (slot->root_fd >= 0)
-		close(slot->root_fd);
-	slot->root_fd = -1;
-	if (slot->netns_fd >= 0)
-		close(slot->netns_fd);
-	slot->netns_fd = -1;
-}
-
-/* Read a directory we hold an fd to, from its start, without losing the fd. */
-static DIR *dir_stream(int dirfd)
-{
-	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-
-	if (!d) {
-		int saved = errno;
-		if (fd >= 0)
-			close(fd);
-		errno = saved;
-		return NULL;
-	}
-	rewinddir(d);
-	return d;
-}
-
-int slot_clear(const struct slot *slot, char *err, size_t errlen)
-{
-	DIR *d = dir_stream(slot->root_fd);
-	struct dirent *de;
-	int rc = 0;
-
-	if (!d) {
-		snprintf(err, errlen, "%s: %s", slot->root_path, strerror(errno));
-		return -1;
-	}
-	while ((de = readdir(d))) {
-		struct workdir wd = { .root_fd = slot->root_fd, .fd = -1 };
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		size_t len = strlen(de->d_name);
-		if (len < sizeof wd.name) {
-			memcpy(wd.name, de->d_name, len + 1);
-			wd.fd = openat(slot->root_fd, de->d_name,
-				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		}
-		if (wd.fd < 0) {
-			/* Only run directories belong here; anything else is
-			   unlinked as it is, never followed. */
-			if (wd.fd >= 0)
-				close(wd.fd);
-			if (unlinkat(slot->root_fd, de->d_name, 0) < 0) {
-				snprintf(err, errlen, "%s/%s: %s", slot->root_path,
-					 de->d_name, strerror(errno));
-				rc = -1;
-			}
-			continue;
-		}
-		snprintf(wd.path, sizeof wd.path, "%s/%s", slot->root_path, wd.name);
-		if (workdir_remove(&wd, err, errlen) < 0) {
-			workdir_cleanup(&wd);
-			rc = -1;
-		}
-	}
-	closedir(d);
-	return rc;
-}
 
 /*
  * The program's environment, later entries overriding earlier ones: the
@@ -217,14 +99,6 @@ static char **build_env(const struct job *job, const struct config *cfg,
 	return exec_env(cfg, job->lang, workdir, limits, with_request ? job->env : NULL);
 }
 
-/*
- * Where a run with namespaces sees its work directory, which is also its
- * HOME, TMPDIR and starting directory: one fixed path, the same for every
- * run and slot, so nothing the program can read (pwd, the environment,
- * /proc/self/mountinfo, df) names the host's work root, runboxd's runtime
- * directory or the slot.
- */
-#define BOX_DIR "/box"
 
 /* The work directory as the program sees it. */
 static const char *program_dir(const struct config *cfg, const struct workdir *wd)
@@ -268,28 +142,6 @@ static char **concat_argv(char *const *a, char *const *b)
 	return v;
 }
 
-void exec_isolation(struct sbx_spec *spec, const struct config *cfg,
-		    const struct language *lang, const struct slot *slot)
-{
-	*spec = (struct sbx_spec){
-		.set_ids = !cfg->weaker && !cfg->userns, .uid = slot->uid, .gid = slot->gid,
-		.rlimit_as = lang ? lang->rlimit_as : true,
-		.cgroup = slot->cgroup,
-		.seccomp = cfg->seccomp, .root = lang ? &lang->root : &cfg->root,
-		.tmp_size = cfg->tmp_size,
-	};
-	if (cfg->namespaces) {
-		spec->box_dir = BOX_DIR;
-		spec->namespaces = SBX_NS_ALL | (cfg->userns ? SBX_NS_USER : 0);
-		/* Network is off unless the admin allowed it for the language. */
-		if (lang && lang->network)
-			spec->namespaces &= ~SBX_NS_NET;
-		/* The slot's own loopback-only namespace, made once. */
-		if (spec->namespaces & SBX_NS_NET && slot->netns_fd >= 0)
-			spec->netns_fd_plus1 = slot->netns_fd + 1;
-	}
-}
-
 /* How a step is watched: the cancel fd always, live output and merging
    for the program's runs only (never the compile step). */
 struct step_watch {
@@ -306,7 +158,7 @@ static int run_step(char **argv, char **env, const struct workdir *wd,
 {
 	struct sbx_spec spec;
 
-	exec_isolation(&spec, cfg, lang, slot);
+	slot_isolation(&spec, cfg, lang, slot);
 	/* The run's own tmpfs (work dir, /tmp, /dev/shm), when it has one,
 	   goes to the slot's box for this isolation: a fork in there. */
 	if (wd->on_tmpfs) {

@@ -12,22 +12,7 @@
 #include "sandbox/sandbox.h"
 #include "service/request.h"
 #include "service/settings.h"
-
-struct box_client;
-
-/* One execution slot: who runs the program and where its work dirs live. */
-struct slot {
-	unsigned index;
-	uid_t uid;
-	gid_t gid;
-	int root_fd;          /* the slot's work root, O_DIRECTORY */
-	struct sbx_cgroup *cgroup; /* NULL without cgroups */
-	int netns_fd;         /* the slot's network namespace, or -1 */
-	struct box_client *boxes; /* this worker's way to the slots' boxes
-				     (slotbox.h); NULL: runs build their
-				     own isolation (the master, userns) */
-	char root_path[1024];
-};
+#include "service/slot.h"
 
 /* A file read back from the work directory after a run. */
 struct collected {
@@ -95,22 +80,11 @@ int job_execute(const struct job *job, const struct config *cfg,
 		struct job_result *res, char *err, size_t errlen);
 void job_result_free(struct job_result *res);
 
-/* Open (creating if needed) the work root of slot index under cfg->work_root. */
-/* The isolation every program started in slot gets (runs, compile steps,
-   version probes): identity, namespaces, cgroup, seccomp, hidden paths.
-   The caller adds argv, envp, cwd, stdin and limits. */
-void exec_isolation(struct sbx_spec *spec, const struct config *cfg,
-		    const struct language *lang, const struct slot *slot);
 /* The environment of a program of lang (NULL: a command) whose home and
    temporary directory is home, under limits: the config's, HOME, TMPDIR,
    the language's (placeholders expanded), request_env (may be NULL).
    NULL-terminated (jx_strv_free), NULL when out of memory. */
 char **exec_env(const struct config *cfg, const struct language *lang, const char *home,
 		const struct sbx_limits *limits, char *const *request_env);
-int slot_open(struct slot *slot, unsigned index, const struct config *cfg,
-	      char *err, size_t errlen);
-void slot_close(struct slot *slot);
-/* Remove every run directory left in the slot's work root. */
-int slot_clear(const struct slot *slot, char *err, size_t errlen);
 
 #endif

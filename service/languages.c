@@ -627,7 +627,7 @@ static int probe_version(struct language *l, const struct config *cfg,
 
 	/* The limits of a run in this language, with time enough for a cold
 	   start. */
-	exec_isolation(&spec, cfg, l, slot);
+	slot_isolation(&spec, cfg, l, slot);
 	spec.limits = l->limits;
 	if (spec.limits.wall_time_ms < 10000)
 		spec.limits.wall_time_ms = 10000;

@@ -56,7 +56,7 @@ struct slot;
 /*
  * Find which languages are present: each one whose run, compile and
  * version argv[0] (when absolute) are executable files here and whose
- * version command, run isolated as a run is (exec_isolation()), succeeds;
+ * version command, run isolated as a run is (slot_isolation()), succeeds;
  * keep the first version-looking token of its output.  A language that
  * fails is marked !present with the reason (never an error: one missing
  * toolchain does not stop the service).  The probes run at once in up to

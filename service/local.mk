@@ -16,6 +16,7 @@ service_librunbox_la_SOURCES = \
 	service/stream.c service/stream.h \
 	service/execute.c service/execute.h \
 	service/pool.c service/pool.h \
+	service/slot.c service/slot.h \
 	service/slotbox.c service/slotbox.h \
 	service/quota.c service/quota.h \
 	service/api.c service/api.h \

@@ -232,31 +232,13 @@ static int setup_slots(struct service *svc)
 		log_msg(LOG_ERR, "work root %s: %s", svc->cfg.work_root, strerror(errno));
 		return -1;
 	}
-	for (unsigned i = 0; i < svc->cfg.slots; i++) {
-		char name[32];
-		if (slot_open(&svc->slots[i], i, &svc->cfg, err, sizeof err) < 0 ||
+	for (unsigned i = 0; i < svc->cfg.slots; i++)
+		if (slot_open(&svc->slots[i], i, &svc->cfg, mode != SBX_CGROUP_NONE, err,
+			      sizeof err) < 0 ||
 		    slot_clear(&svc->slots[i], err, sizeof err) < 0) {
 			log_msg(LOG_ERR, "slot %u: %s", i, err);
 			return -1;
 		}
-		if (svc->cfg.weaker || svc->cfg.userns) {
-			/* Not root: every slot is runboxd's own uid. */
-			svc->slots[i].uid = geteuid();
-			svc->slots[i].gid = getegid();
-		}
-		/* Joining a namespace per run costs a fraction of making one. */
-		if (svc->cfg.namespaces && !svc->cfg.userns && !svc->cfg.weaker &&
-		    (svc->slots[i].netns_fd = sbx_netns_create(err, sizeof err)) < 0) {
-			log_msg(LOG_ERR, "slot %u: %s", i, err);
-			return -1;
-		}
-		snprintf(name, sizeof name, "slot-%u", i);
-		if (mode != SBX_CGROUP_NONE &&
-		    sbx_cgroup_create(&svc->slots[i].cgroup, name, err, sizeof err) < 0) {
-			log_msg(LOG_ERR, "slot %u: %s", i, err);
-			return -1;
-		}
-	}
 	return 0;
 }
 
@@ -607,7 +589,6 @@ int main(int argc, char **argv)
 	}
 	int rc = server_run(&svc, fd, svc.cfg.slots + svc.cfg.queue);
 	for (unsigned i = 0; i < svc.cfg.slots; i++) {
-		sbx_cgroup_destroy(svc.slots[i].cgroup);
 		slot_close(&svc.slots[i]);
 	}
 	sbx_cgroup_fini();

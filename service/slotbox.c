@@ -8,7 +8,7 @@
  * own namespaces, pivoted into a minimal root; a run is a fork inside it,
  * with no namespace, mount or cgroup set-up on the way.  A box is made for
  * one isolation (root, namespaces, network, identity, seccomp: everything
- * exec_isolation() puts in a spec and sbx_box_create() reads, hashed into a
+ * slot_isolation() puts in a spec and sbx_box_create() reads, hashed into a
  * key); a run of a language whose isolation differs from the slot's box
  * gets a new box, which replaces the old one (the slot's cgroup holds
  * nothing but its box's init between runs, so one box per slot).
@@ -229,7 +229,7 @@ int box_keeper_serve(struct box_keeper *k, int ch, const struct config *cfg,
 		return send_rep(ch, &rep, NULL);
 	}
 	struct sbx_spec tmpl;
-	exec_isolation(&tmpl, cfg, lang, &slots[req.slot]);
+	slot_isolation(&tmpl, cfg, lang, &slots[req.slot]);
 	rep.key = box_key(&tmpl);
 	if (rep.key != req.key) {
 		snprintf(rep.err, sizeof rep.err, "the master's isolation for %s differs "

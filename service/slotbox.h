@@ -55,7 +55,7 @@ void box_client_destroy(struct box_client *c);
 
 /*
  * The box of slot for runs of lang (NULL: a command) isolated as tmpl
- * (exec_isolation's spec): this worker's copy while its init lives, else
+ * (slot_isolation's spec): this worker's copy while its init lives, else
  * asked of the master.  The caller must hold the slot.  0 with *box, or
  * with *box NULL when the master's isolation differs (a reload in
  * between: the run goes without a box), or -1 with a sentence.

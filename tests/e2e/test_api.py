@@ -180,6 +180,16 @@ def test_health():
           "health.busy is %r" % body.get("busy"))
     check(isinstance(body.get("isolation"), dict),
           "health.isolation is %r" % body.get("isolation"))
+    iso = body["isolation"]
+    # As root with namespaces (this suite's config), runs are forks in a
+    # long-lived box per slot, with every namespace but the user's.
+    if CFG["sandbox"].get("namespaces", True) and os.geteuid() == 0:
+        eq(iso.get("box"), "one long-lived box per slot: a run is a fork in it",
+           "health.isolation.box")
+        eq(iso.get("namespaces"), ["pid", "mount", "network", "ipc", "uts", "cgroup"],
+           "health.isolation.namespaces")
+        eq(iso.get("identity", {}).get("own_uid_per_slot"), True,
+           "health.isolation.identity.own_uid_per_slot")
     # The path is matched without its query string.
     status, _, body = svc.get_json("/api/v1/health?verbose=1")
     eq(status, 200, "GET /api/v1/health?verbose=1 status")

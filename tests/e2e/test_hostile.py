@@ -1084,6 +1084,48 @@ def killed_box_init_is_rebuilt():
 
 
 @case
+def box_init_killed_during_a_run():
+    """The box's init SIGKILLed while a run sleeps in it: that run is
+    answered (200, killed by SIGKILL: everything in the box died with its
+    init), never a 500; the next run in the slot is correct in a new box."""
+    marker = "29.%03d" % (os.getpid() % 1000)  # a sleep of its own
+    result = {}
+
+    def client():
+        try:
+            result["body"] = run(sh_prog("exec sleep %s\n" % marker,
+                                         {"wall_time_ms": 20000}))
+        except Exception as e:  # noqa: BLE001 - reported below
+            result["error"] = e
+    t = threading.Thread(target=client)
+    t.start()
+    try:
+        def the_init():
+            table = harness.processes()
+            for pid in harness.find_by_cmdline("^sleep %s$" % re.escape(marker), table):
+                up = [a for a in harness.ancestors(pid, table) if a in box_inits()]
+                if up:
+                    return up[0]
+            return None
+        init = harness.wait_until(the_init, 10.0, 0.02)
+        check(init, "the run's sleep never appeared in a box")
+        os.kill(init, signal.SIGKILL)
+        t.join(15)
+        check(not t.is_alive(), "the run did not end within 15 s of its box's death")
+    finally:
+        t.join(30)
+    check("error" not in result, "the run whose box died: %s" % result.get("error"))
+    body = result["body"]
+    expect(body, "signaled", "the run whose box died")
+    eq(body["signal"], 9, "its signal")
+    check(body["usage"]["wall_time_ms"] < 15000, "wall %s ms" % body["usage"]["wall_time_ms"])
+    after = run(sh_prog("echo pid=$$; pwd\n"))
+    expect(after, "ok", "the next run")
+    eq(after["stdout"].split()[1], "/box", "the next run's directory")
+    return "ok: signaled SIGKILL, next run in a new box"
+
+
+@case
 def cgroup_names_nothing_of_the_host():
     """/proc/self/cgroup shows the run's cgroup namespace: every hierarchy
     at "/", nothing of the host's paths or runboxd's pid."""
