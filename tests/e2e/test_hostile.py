@@ -1117,7 +1117,7 @@ def box_init_killed_during_a_run():
     check("error" not in result, "the run whose box died: %s" % result.get("error"))
     body = result["body"]
     expect(body, "signaled", "the run whose box died")
-    eq(body["signal"], 9, "its signal")
+    eq(body["signal"], "SIGKILL", "its signal")
     check(body["usage"]["wall_time_ms"] < 15000, "wall %s ms" % body["usage"]["wall_time_ms"])
     after = run(sh_prog("echo pid=$$; pwd\n"))
     expect(after, "ok", "the next run")
