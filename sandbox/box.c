@@ -19,8 +19,9 @@
  *      and reads them back);
  *   2. takes a fresh IPC namespace (SysV objects of one run are gone for
  *      the next);
- *   3. forks the program: no namespace, no mount of the root and no cgroup
- *      move on this path; the child goes through child_box_program()
+ *   3. starts the program as posix_spawn does (CLONE_VM | CLONE_VFORK: no
+ *      copy of the init's page tables): no namespace, no mount of the root
+ *      and no cgroup move on this path; the child goes through child_box_program()
  *      (session, stdio, rlimits, identity, NO_NEW_PRIVS, seccomp, execve)
  *      and reports a failed step on the error pipe as a run's child does;
  *   4. waits for the program (its pidfd) while reaping orphans and
@@ -63,8 +64,13 @@
 
 #include "sandbox/internal.h"
 
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#endif
+
 #define BOX_MAX_FDS 5
 #define REAP_MS 100 /* how often orphans are reaped during a run */
+#define PROGRAM_STACK (256 * 1024) /* the program's until its execve */
 
 /* Where each part of the run's file system goes, in order. */
 static const char *const workfs_parts[][2] = {
@@ -242,14 +248,41 @@ static int watch(int sock, pid_t prog, int pidfd, struct rusage *ru)
 	}
 }
 
+static int program_main(void *plan)
+{
+	child_box_program(plan);
+}
+
+/*
+ * Start the program the way posix_spawn does: the child shares the init's
+ * memory (CLONE_VM) and runs on a stack of its own until its execve, while
+ * the init waits (CLONE_VFORK).  No page table is copied and no page is
+ * copied on write afterwards, which a fork of the init (a copy of runboxd)
+ * would cost on every run.  The child's side (child.c) makes raw system
+ * calls only and writes nothing the init reads but the stack given here,
+ * which the next run reuses: the init resumes only once the child has
+ * exec'd or exited.  Its pid, or -1.
+ */
+static long spawn_program(struct child_plan *p, char *stack, int *pidfd)
+{
+#ifdef __SANITIZE_ADDRESS__
+	/* The last child's frames left their red zones in the shadow. */
+	__asan_unpoison_memory_region(stack, PROGRAM_STACK);
+#endif
+	return clone(program_main, stack + PROGRAM_STACK,
+		     CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, p, pidfd);
+}
+
 _Noreturn void box_main(const struct child_plan *plan, int error_fd)
 {
 	const size_t cap = BOX_MAX_STRINGS + 4 * 65536;
 	char *buf = mmap(NULL, cap, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	char *stack = mmap(NULL, PROGRAM_STACK, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	int sock = plan->box_fd;
 
-	if (buf == MAP_FAILED) {
+	if (buf == MAP_FAILED || stack == MAP_FAILED) {
 		report_step(error_fd, CHILD_STEP_FORK, errno);
 		_exit(127);
 	}
@@ -320,13 +353,7 @@ _Noreturn void box_main(const struct child_plan *plan, int error_fd)
 		}
 
 		int pidfd = -1;
-		struct clone_args args = {
-			.flags = CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&pidfd,
-			.exit_signal = SIGCHLD,
-		};
-		long pid = syscall(SYS_clone3, &args, sizeof args);
-		if (pid == 0)
-			child_box_program(&p);
+		long pid = spawn_program(&p, stack, &pidfd);
 		if (pid < 0)
 			report_step(p.error_fd, CHILD_STEP_FORK, errno);
 		close_run_fds(&br);
