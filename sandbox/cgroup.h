@@ -1,6 +1,7 @@
 /*
  * cgroup.h - internal interface between run.c and cgroup.c: what one run
- * needs from its slot's cgroup.
+ * needs from its slot's cgroup.  cgroup.c dispatches each call to the
+ * version in force (cgroup_v1.c, cgroup_v2.c; see cgroup_impl.h).
  */
 #ifndef RUNBOX_SANDBOX_CGROUP_H
 #define RUNBOX_SANDBOX_CGROUP_H

@@ -8,6 +8,9 @@ sandbox_libsandbox_la_SOURCES = \
 	sandbox/denied.c \
 	sandbox/cgroup.c \
 	sandbox/cgroup.h \
+	sandbox/cgroup_impl.h \
+	sandbox/cgroup_v1.c \
+	sandbox/cgroup_v2.c \
 	sandbox/seccomp.c \
 	sandbox/root.c \
 	sandbox/box.c
