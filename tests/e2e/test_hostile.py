@@ -1126,6 +1126,26 @@ def box_init_killed_during_a_run():
 
 
 @case
+def language_paths_stay_with_their_language():
+    """A language's extra paths (python3's /etc/fonts) are in its runs'
+    root and in no other language's, however runs alternate in a slot
+    (sequential requests take the same slot: its box is replaced on each
+    switch, never widened)."""
+    extra = "/etc/fonts"
+    check(os.path.isdir(extra), "the host has no %s (test set-up)" % extra)
+    py = {"language": "python3",
+          "code": "import os\nprint('yes' if os.path.exists(%r) else 'no')\n" % extra}
+    sh = sh_prog("test -e %s && echo yes || echo no\n" % extra)
+    seen = []
+    for req, want in ((py, "yes"), (sh, "no"), (py, "yes"), (sh, "no"), (sh, "no")):
+        body = run(req)
+        expect(body, "ok", "%s run" % req["language"])
+        eq(body["stdout"].strip(), want, "%s sees %s" % (req["language"], extra))
+        seen.append("%s:%s" % (req["language"], want))
+    return "ok: " + ", ".join(seen)
+
+
+@case
 def cgroup_names_nothing_of_the_host():
     """/proc/self/cgroup shows the run's cgroup namespace: every hierarchy
     at "/", nothing of the host's paths or runboxd's pid."""
