@@ -182,6 +182,16 @@ static int cgv2_read_cpu(struct sbx_cgroup *cg, uint64_t *cpu, uint64_t *user, u
 	return 0;
 }
 
+/* A v2 limit file's text: the number, or "max" for 0 (no limit). */
+static const char *limit_text(char *buf, size_t len, uint64_t v)
+{
+	if (v)
+		snprintf(buf, len, "%" PRIu64, v);
+	else
+		snprintf(buf, len, "max");
+	return buf;
+}
+
 static const char *cgv2_prepare(struct sbx_cgroup *cg, const struct sbx_limits *limits,
 				struct cg_baseline *base, int join_fds[CG_MAX_JOIN],
 				int *njoin, int *v2_dirfd)
@@ -191,11 +201,8 @@ static const char *cgv2_prepare(struct sbx_cgroup *cg, const struct sbx_limits *
 
 	(void)join_fds;
 	(void)njoin;
-	if (limits->memory_bytes)
-		snprintf(s, sizeof s, "%" PRIu64, limits->memory_bytes);
-	else
-		snprintf(s, sizeof s, "max");
-	if (sbx_write_file(v->dir, "memory.max", s) < 0)
+	if (sbx_write_file(v->dir, "memory.max", limit_text(s, sizeof s,
+							     limits->memory_bytes)) < 0)
 		return "memory.max";
 	/* memory.peak is reset per open file by a write (Linux 6.12). */
 	if (v->peak_fd >= 0)
@@ -206,11 +213,7 @@ static const char *cgv2_prepare(struct sbx_cgroup *cg, const struct sbx_limits *
 		v->peak_fd = openat(v->dir, "memory.peak", O_RDONLY | O_CLOEXEC);
 	}
 	cg_keyed_at(v->dir, "memory.events", "oom_kill", &base->oom_kills);
-	if (limits->processes)
-		snprintf(s, sizeof s, "%" PRIu64, limits->processes);
-	else
-		snprintf(s, sizeof s, "max");
-	if (sbx_write_file(v->dir, "pids.max", s) < 0)
+	if (sbx_write_file(v->dir, "pids.max", limit_text(s, sizeof s, limits->processes)) < 0)
 		return "pids.max";
 	if (cgv2_read_cpu(cg, &base->cpu_ns, &base->user_ns, &base->sys_ns) < 0)
 		return "cpu.stat";
