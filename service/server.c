@@ -11,6 +11,12 @@
  * at once, at most `queue` requests wait for a slot, and the rest wait in
  * the socket's bounded backlog.
  *
+ * The master also keeps the slots' long-lived boxes (slotbox.c): it polls
+ * each worker's box channel (a socketpair made at its fork) and answers a
+ * request for a slot's box with copies of its fds, making the box first if
+ * need be, and polls each box's pidfd to reap an init that died.  A slot
+ * whose worker died has its box dropped with it.
+ *
  * The master holds a pidfd per worker and a signalfd for SIGTERM, SIGINT
  * and SIGHUP, and polls them: a worker that exits is reaped by its own pid,
  * logged, its slot (if it held one) is cleaned up and returned to the pool,
