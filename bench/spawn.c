@@ -36,6 +36,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -828,6 +829,40 @@ static size_t share_size(void)
 	return sizeof(struct worker_share) + LAT_CAP * sizeof(float);
 }
 
+/* Copy the regular files of the directory from into the directory fd to. */
+static int copy_files(const char *from, int to)
+{
+	DIR *d = opendir(from);
+	struct dirent *de;
+	int rc = 0;
+
+	if (!d)
+		return -1;
+	while (rc == 0 && (de = readdir(d))) {
+		char buf[65536];
+		ssize_t n;
+		int in = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out;
+		struct stat st;
+		if (in < 0 || fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+			if (in >= 0)
+				close(in);
+			continue;
+		}
+		out = openat(to, de->d_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			     0644);
+		if (out < 0)
+			rc = -1;
+		while (rc == 0 && (n = read(in, buf, sizeof buf)) > 0)
+			if (write(out, buf, (size_t)n) != n)
+				rc = -1;
+		close(in);
+		if (out >= 0)
+			close(out);
+	}
+	closedir(d);
+	return rc;
+}
+
 _Noreturn static void worker(struct worker_share *ws, double deadline, int go,
 			     char *const *argv, char *const *envp, const char *cwd,
 			     const struct sbx_spec *spec)
@@ -858,6 +893,13 @@ _Noreturn static void worker(struct worker_share *ws, double deadline, int go,
 			}
 			s.workfs_fd_plus1 = wd.mnt_fd + 1;
 			s.box = box;
+			/* The program's files, as runboxd writes a request's. */
+			if (cwd && copy_files(cwd, wd.fd) < 0) {
+				snprintf(ws->failed, sizeof ws->failed, "failed: copying %s: %s",
+					 cwd, strerror(errno));
+				workdir_remove(&wd, NULL, 0);
+				break;
+			}
 			int rc = sbx_run(&s, &res, err, sizeof err);
 			workdir_remove(&wd, NULL, 0);
 			if (rc < 0) {
