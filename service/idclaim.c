@@ -31,9 +31,13 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "service/idclaim.h"
+
+#define PROCESS_RECHECKS 30    /* looks again ... */
+#define PROCESS_RECHECK_MS 100 /* ... this often: 3 s in all */
 
 #define LOCK_DIR "/run/lock/runbox"
 
@@ -156,6 +160,8 @@ static int check_processes(const struct id_claim *c, char *err, size_t errlen)
 		while (id < 0 && fgets(line, sizeof line, f)) {
 			if (!strncmp(line, "Name:", 5))
 				sscanf(line + 5, " %63[^\n]", comm);
+			else if (!strncmp(line, "State:", 6) && strpbrk(line + 6, "ZX"))
+				break; /* a zombie, or dead: nothing runs */
 			else if (!strncmp(line, "Uid:", 4) &&
 				 (id = in_range(line, c->uid_base, c->n)) >= 0)
 				kind = "uid";
@@ -206,8 +212,15 @@ int ids_claim(struct id_claim *c, uid_t uid_base, gid_t gid_base, unsigned n,
 		if ((c->fds[i] = hold(c->dir_fd, name, owner, what, err, errlen)) < 0)
 			goto fail;
 	}
-	if (check_processes(c, err, errlen) < 0)
-		goto fail;
+	/* A leftover still being killed (the last instance's run, ended a
+	   moment ago) is gone within a moment: look again for a while before
+	   refusing.  A zombie holds nothing and is not counted. */
+	for (int tries = 0; check_processes(c, err, errlen) < 0; tries++) {
+		struct timespec pause = { 0, PROCESS_RECHECK_MS * 1000000L };
+		if (tries >= PROCESS_RECHECKS)
+			goto fail;
+		nanosleep(&pause, NULL);
+	}
 	return 0;
 fail:
 	ids_release(c);
