@@ -131,9 +131,9 @@ struct run {
 				      read; 0 when none waits */
 	bool output_refused;       /* on_output returned -1 */
 	struct sbx_box *box;       /* the run is a request to this box */
-	struct sbx_spec box_spec;  /* then: the spec with the box's isolation */
-	const struct sbx_root *box_root; /* and the root the caller gave (the
-					    box's, already built) */
+	struct sbx_spec box_spec;  /* then: the spec with the box's isolation
+				      (its root the box's, already built: only
+				      explain_denied reads it) */
 	bool box_clean;            /* the box said it is clean again */
 };
 
@@ -941,21 +941,16 @@ static void fill_usage(struct run *r, const struct rusage *ru, bool *oom)
 static bool explain_exec_denied(struct run *r, const struct child_error *ce)
 {
 	char why[sizeof r->res->message];
-	struct sbx_spec view = *r->spec;
-
-	/* In a box: what its root shows is the root it was made with. */
-	if (r->box)
-		view.root = r->box_root;
 
 	if (ce->step == CHILD_STEP_CHDIR && r->spec->cwd &&
-	    explain_denied(&view, r->spec->cwd, true, why, sizeof why)) {
+	    explain_denied(r->spec, r->spec->cwd, true, why, sizeof why)) {
 		describe(r->res, "chdir %s: permission denied: %s", r->spec->cwd, why);
 		return true;
 	}
 	if (ce->step != CHILD_STEP_EXECVE)
 		return false;
 	for (char **p = r->paths; *p; p++)
-		if (explain_denied(&view, *p, false, why, sizeof why)) {
+		if (explain_denied(r->spec, *p, false, why, sizeof why)) {
 			describe(r->res, "execve %s: permission denied: %s", *p, why);
 			return true;
 		}
@@ -1409,8 +1404,6 @@ int sbx_run(const struct sbx_spec *spec, struct sbx_result *res,
 		r.box_spec.namespaces = spec->box->ns;
 		r.box_spec.cgroup = spec->box->cg;
 		r.box_spec.netns_fd_plus1 = 0;
-		r.box_root = spec->root;
-		r.box_spec.root = NULL;
 		r.spec = spec = &r.box_spec;
 		r.cg = spec->cgroup;
 	}
